@@ -1,0 +1,186 @@
+//! Where things live (`Layout`) and what the environment asked for (`Config`).
+//! The environment is read once into a snapshot, so every decision below is
+//! a function of plain data and tests never touch the process environment.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::os::CommandSpec;
+use crate::scripts::{DAEMON_SCRIPT, HELPER_SCRIPT};
+use crate::secret::{is_valid_token, Token};
+
+/// The paths SPEC's "Files it owns" table names, under one HOME.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layout {
+    pub home: PathBuf,
+    pub runtime_dir: PathBuf,
+    pub scripts_dir: PathBuf,
+    pub helper_script: PathBuf,
+    pub daemon_script: PathBuf,
+    pub pid_file: PathBuf,
+    pub log_file: PathBuf,
+    /// Serialises concurrent installs in one HOME.
+    pub install_lock: PathBuf,
+    pub cache_dir: PathBuf,
+    pub cache_token: PathBuf,
+    pub cache_expiry: PathBuf,
+}
+
+impl Layout {
+    pub fn new(home: impl Into<PathBuf>) -> Self {
+        let home = home.into();
+        let runtime_dir = home.join(".molecule-runtime");
+        let scripts_dir = runtime_dir.join("scripts");
+        let cache_dir = home.join(".molecule-token-cache");
+        Layout {
+            helper_script: scripts_dir.join(HELPER_SCRIPT),
+            daemon_script: scripts_dir.join(DAEMON_SCRIPT),
+            pid_file: runtime_dir.join("refresh-daemon.pid"),
+            log_file: runtime_dir.join("refresh-daemon.log"),
+            install_lock: runtime_dir.join("install.lock"),
+            cache_token: cache_dir.join("gh_installation_token"),
+            cache_expiry: cache_dir.join("gh_installation_token_expiry"),
+            runtime_dir,
+            scripts_dir,
+            cache_dir,
+            home,
+        }
+    }
+
+    /// gh's hosts file: `$GH_CONFIG_DIR/hosts.yml`, else `~/.config/gh/hosts.yml`.
+    pub fn gh_hosts_file(&self, config: &Config) -> PathBuf {
+        match config.var("GH_CONFIG_DIR") {
+            Some(dir) => Path::new(dir).join("hosts.yml"),
+            None => self.home.join(".config/gh/hosts.yml"),
+        }
+    }
+}
+
+/// The git config key the installer owns.
+pub const GIT_HELPER_KEY: &str = "credential.https://github.com.helper";
+pub const GIT_USE_HTTP_PATH_KEY: &str = "credential.https://github.com.useHttpPath";
+
+/// Variables that would send git or gh outside an explicit `--home`.
+const ISOLATING_VARS: [&str; 3] = ["XDG_CONFIG_HOME", "GIT_CONFIG_GLOBAL", "GH_CONFIG_DIR"];
+
+/// The environment variables that name a provision-time token, in gh's order
+/// of preference.
+pub const ENV_TOKEN_VARS: [&str; 2] = ["GH_TOKEN", "GITHUB_TOKEN"];
+
+/// What one install run knows about its world, as plain data.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub layout: Layout,
+    /// The environment snapshot the run decides on.
+    pub env: BTreeMap<String, String>,
+    /// Extra variables given to every child process (HOME among them).
+    pub child_env: Vec<(String, String)>,
+    /// Variables removed from every child's environment.
+    pub child_env_remove: Vec<String>,
+    /// The effective uid that must own the token cache.
+    pub uid: u32,
+    /// "Now", in epoch seconds, for judging cached-token expiry.
+    pub now_epoch: u64,
+}
+
+impl Config {
+    /// A config for `home` over an explicit environment snapshot.
+    pub fn new(home: impl Into<PathBuf>, env: BTreeMap<String, String>) -> Self {
+        let layout = Layout::new(home);
+        let child_env = vec![(
+            "HOME".to_string(),
+            layout.home.to_string_lossy().into_owned(),
+        )];
+        Config {
+            layout,
+            env,
+            child_env,
+            child_env_remove: Vec::new(),
+            uid: nix::unistd::geteuid().as_raw(),
+            now_epoch: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
+        }
+    }
+
+    /// The process environment; HOME from `dirs` unless `home` is given.
+    pub fn from_env(home: Option<PathBuf>) -> Result<Self, crate::Error> {
+        let env: BTreeMap<String, String> = std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            .collect();
+        match home {
+            Some(home) => Ok(Config::new(home, env).isolated()),
+            None => Ok(Config::new(
+                dirs::home_dir().ok_or(crate::Error::NoHome)?,
+                env,
+            )),
+        }
+    }
+
+    /// For an explicit home: children must not find the user's real config
+    /// through variables that point outside HOME.
+    pub fn isolated(mut self) -> Self {
+        for key in ISOLATING_VARS {
+            self.env.remove(key);
+            self.child_env_remove.push(key.to_string());
+        }
+        self
+    }
+
+    /// A command for `program` with this run's child environment.
+    pub fn command(&self, program: impl Into<PathBuf>) -> CommandSpec {
+        let mut cmd = CommandSpec::new(program);
+        cmd.env_remove.extend(self.child_env_remove.iter().cloned());
+        cmd.env_set.extend(self.child_env.iter().cloned());
+        cmd
+    }
+
+    pub fn var(&self, key: &str) -> Option<&str> {
+        self.env
+            .get(key)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    /// A numeric variable, or `default` when unset or not a number.
+    pub fn seconds(&self, key: &str, default: u64) -> u64 {
+        self.var(key)
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(default)
+    }
+
+    /// Adds a variable to the snapshot and to every child's environment.
+    pub fn with_var(mut self, key: &str, value: &str) -> Self {
+        self.env.insert(key.into(), value.into());
+        self.child_env.push((key.into(), value.into()));
+        self
+    }
+
+    /// Which env token variables are set (names only).
+    pub fn env_token_vars(&self) -> Vec<&'static str> {
+        ENV_TOKEN_VARS
+            .into_iter()
+            .filter(|k| self.var(k).is_some())
+            .collect()
+    }
+
+    /// The provision-time token from the environment, if it has a valid shape.
+    pub fn env_token(&self) -> Option<Token> {
+        ENV_TOKEN_VARS
+            .into_iter()
+            .filter_map(|k| self.var(k))
+            .find(|t| is_valid_token(t))
+            .map(|t| Token::new(t.to_string()))
+    }
+
+    /// Every secret this run could leak, for redaction of child output.
+    pub fn known_secrets(&self) -> Vec<String> {
+        ENV_TOKEN_VARS
+            .iter()
+            .filter_map(|k| self.var(k))
+            .map(str::to_string)
+            .collect()
+    }
+}

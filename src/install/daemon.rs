@@ -1,0 +1,67 @@
+//! Step 4: the refresh daemon under its respawn supervisor, started only
+//! when no supervisor of ours is alive.
+
+use std::time::Duration;
+
+use crate::config::Config;
+use crate::os::{CommandSpec, Fs, ProcTable, Spawner, Which};
+use crate::report::Outcome;
+use crate::scripts::SUPERVISE_ARG;
+use crate::supervisor::{self, SupervisorState};
+
+use super::describe;
+
+/// How long tests and `uninstall` wait for a supervisor to go.
+pub const SUPERVISOR_WAIT: Duration = Duration::from_secs(10);
+
+/// The supervisor's command: `bash <daemon script> --supervise`, with the
+/// helper path the daemon calls.
+pub fn supervisor_command(bash: &std::path::Path, config: &Config) -> CommandSpec {
+    let layout = &config.layout;
+    let mut cmd = config.command(bash).args([
+        layout.daemon_script.to_string_lossy().into_owned(),
+        SUPERVISE_ARG.to_string(),
+    ]);
+    if config.var("TOKEN_HELPER_SCRIPT").is_none() {
+        cmd = cmd.env(
+            "TOKEN_HELPER_SCRIPT",
+            layout.helper_script.to_string_lossy(),
+        );
+    }
+    cmd
+}
+
+pub(crate) fn run<F: Fs, S: Spawner, P: ProcTable, W: Which>(
+    fs: &F,
+    spawner: &S,
+    procs: &P,
+    which: &W,
+    config: &Config,
+) -> Outcome {
+    let layout = &config.layout;
+    let why_start = match supervisor::state(fs, procs, layout) {
+        SupervisorState::Running(pid) => {
+            return Outcome::Unchanged(format!("supervisor {pid} is running"))
+        }
+        SupervisorState::NotRunning(why) => why,
+    };
+    let Some(bash) = which.which("bash") else {
+        return Outcome::Failed("bash not on PATH; cannot run the refresh daemon".into());
+    };
+    let cmd = supervisor_command(&bash, config);
+    let pid = match spawner.spawn_detached(&cmd, &layout.log_file) {
+        Ok(pid) => pid,
+        Err(e) => return Outcome::Failed(format!("starting the supervisor: {e}")),
+    };
+    match fs.write_atomic(&layout.pid_file, format!("{pid}\n").as_bytes(), 0o644) {
+        Ok(()) => Outcome::Changed(format!("started supervisor {pid} ({why_start})")),
+        Err(e) => {
+            // Without a PID file the next install would start a second one.
+            let _ = procs.terminate_group(pid);
+            Outcome::Failed(format!(
+                "{}; stopped the new supervisor",
+                describe(&layout.pid_file, &e)
+            ))
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! The installer: five fail-soft, idempotent steps run in order under an
+//! install lock, each returning an [`Outcome`] into one [`InstallReport`].
+
+mod daemon;
+mod gh_auth;
+mod git_config;
+mod scripts;
+mod token_cache;
+
+use std::io;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::config::Config;
+use crate::os::{
+    FileKind, FileLock, Fs, ProcTable, RealFs, RealProcTable, RealSpawner, RealWhich, Spawner,
+    Which,
+};
+use crate::report::{InstallReport, Outcome, Step, StepReport};
+use crate::secret::redact;
+
+pub use daemon::{supervisor_command, SUPERVISOR_WAIT};
+
+/// How long an install waits for another install in the same HOME.
+const INSTALL_LOCK_WAIT: Duration = Duration::from_secs(30);
+
+/// The installer over any set of OS backends.
+pub struct Installer<F, S, P, W> {
+    pub config: Config,
+    pub fs: F,
+    pub spawner: S,
+    pub procs: P,
+    pub which: W,
+}
+
+impl Installer<RealFs, RealSpawner, RealProcTable, RealWhich> {
+    /// The installer over the real OS, with PATH from `config`'s environment.
+    pub fn real(config: Config) -> Self {
+        let which = RealWhich::new(config.env.get("PATH").map(Into::into));
+        Installer {
+            config,
+            fs: RealFs,
+            spawner: RealSpawner,
+            procs: RealProcTable,
+            which,
+        }
+    }
+}
+
+impl<F: Fs, S: Spawner, P: ProcTable, W: Which> Installer<F, S, P, W> {
+    pub fn new(config: Config, fs: F, spawner: S, procs: P, which: W) -> Self {
+        Installer {
+            config,
+            fs,
+            spawner,
+            procs,
+            which,
+        }
+    }
+
+    /// Runs the five steps. Never panics on OS errors; every failure becomes
+    /// a `failed` entry and the steps that do not depend on it still run.
+    pub fn install(&self) -> InstallReport {
+        let layout = &self.config.layout;
+        let mut report = InstallReport::default();
+        let _lock = match acquire_install_lock(&self.fs, layout) {
+            Ok(lock) => Some(lock),
+            Err(e) => {
+                report
+                    .warnings
+                    .push(format!("installing without the install lock: {e}"));
+                None
+            }
+        };
+
+        let scripts = scripts::run(&self.fs, layout);
+        let scripts_failed = scripts.is_failed();
+        report.steps.push(StepReport {
+            step: Step::Scripts,
+            outcome: scripts,
+        });
+
+        let cache = token_cache::run(&self.fs, layout, self.config.uid);
+        report.steps.push(StepReport {
+            step: Step::TokenCache,
+            outcome: cache,
+        });
+
+        let needs_scripts = || Outcome::Skipped("the scripts step failed".into());
+        let git = if scripts_failed {
+            needs_scripts()
+        } else {
+            git_config::run(&self.spawner, &self.which, &self.config)
+        };
+        report.steps.push(StepReport {
+            step: Step::GitConfig,
+            outcome: git,
+        });
+
+        let daemon = if scripts_failed {
+            needs_scripts()
+        } else {
+            daemon::run(
+                &self.fs,
+                &self.spawner,
+                &self.procs,
+                &self.which,
+                &self.config,
+            )
+        };
+        report.steps.push(StepReport {
+            step: Step::RefreshDaemon,
+            outcome: daemon,
+        });
+
+        let gh = gh_auth::run(&self.fs, &self.spawner, &self.which, &self.config);
+        report.steps.push(StepReport {
+            step: Step::GhAuth,
+            outcome: gh.outcome,
+        });
+        report.warnings.extend(gh.warnings);
+
+        let mut secrets = self.config.known_secrets();
+        secrets.extend(gh.secrets);
+        let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+        let report = report.map_text(|text| redact(text, &secrets));
+        for step in &report.steps {
+            tracing::info!(
+                step = step.step.name(),
+                outcome = step.outcome.label(),
+                detail = step.outcome.detail()
+            );
+        }
+        report
+    }
+}
+
+/// Creates `path` (and parents) with `mode` unless it is already a directory.
+/// Returns whether it created anything.
+pub(crate) fn ensure_dir<F: Fs>(fs: &F, path: &Path, mode: u32) -> io::Result<bool> {
+    match fs.metadata(path) {
+        Ok(m) if m.kind == FileKind::Dir => Ok(false),
+        Ok(_) => Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!("{} exists and is not a directory", path.display()),
+        )),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            fs.create_dir_all(path, mode).map(|()| true)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn acquire_install_lock<F: Fs>(fs: &F, layout: &crate::config::Layout) -> io::Result<FileLock> {
+    ensure_dir(fs, &layout.runtime_dir, 0o755)?;
+    fs.lock(&layout.install_lock, INSTALL_LOCK_WAIT)
+}
+
+/// The first line of an error, with the path it concerns.
+pub(crate) fn describe(path: &Path, e: &io::Error) -> String {
+    let msg = e.to_string();
+    let first = msg.lines().next().unwrap_or_default();
+    if first.contains(&*path.to_string_lossy()) {
+        first.to_string()
+    } else {
+        format!("{}: {first}", path.display())
+    }
+}

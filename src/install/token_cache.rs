@@ -1,0 +1,56 @@
+//! Step 2: a private token cache directory, 0700, ours, never a symlink.
+
+use std::io;
+
+use crate::config::Layout;
+use crate::os::{FileKind, Fs};
+use crate::report::Outcome;
+
+use super::describe;
+
+pub(crate) const CACHE_DIR_MODE: u32 = 0o700;
+
+pub(crate) fn run<F: Fs>(fs: &F, layout: &Layout, uid: u32) -> Outcome {
+    let dir = &layout.cache_dir;
+    let meta = match fs.metadata(dir) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return match fs
+                .create_dir_all(dir, CACHE_DIR_MODE)
+                .and_then(|()| fs.set_mode(dir, CACHE_DIR_MODE))
+            {
+                Ok(()) => Outcome::Changed(format!("created {} 0700", dir.display())),
+                Err(e) => Outcome::Failed(describe(dir, &e)),
+            };
+        }
+        Err(e) => return Outcome::Failed(describe(dir, &e)),
+    };
+    match meta.kind {
+        FileKind::Symlink => {
+            return Outcome::Failed(format!(
+                "{} is a symlink; refusing to use it",
+                dir.display()
+            ))
+        }
+        FileKind::Dir => {}
+        _ => return Outcome::Failed(format!("{} exists and is not a directory", dir.display())),
+    }
+    if meta.uid != uid {
+        return Outcome::Failed(format!(
+            "{} is owned by uid {}, not {uid}; refusing to use it",
+            dir.display(),
+            meta.uid
+        ));
+    }
+    if meta.mode & 0o777 == CACHE_DIR_MODE {
+        return Outcome::Unchanged(format!("{} is 0700", dir.display()));
+    }
+    match fs.set_mode(dir, CACHE_DIR_MODE) {
+        Ok(()) => Outcome::Changed(format!(
+            "tightened {} from {:04o} to 0700",
+            dir.display(),
+            meta.mode & 0o777
+        )),
+        Err(e) => Outcome::Failed(describe(dir, &e)),
+    }
+}

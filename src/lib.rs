@@ -1,0 +1,67 @@
+//! molecule-credential-helper keeps GitHub App installation tokens fresh in
+//! long-lived workspace containers.
+//!
+//! A runtime calls [`install_credential_helper`] once, early at start-up. It
+//! extracts the bundled git credential helper and refresh daemon, wires git
+//! to the helper, creates the private token cache, starts the daemon under a
+//! respawn supervisor and primes `gh`. Every step is fail-soft and idempotent.
+//!
+//! Layout of this crate:
+//! - [`os`]: the OS seams (`Fs`, `Spawner`, `ProcTable`, `Which`) and their backends;
+//! - [`install`]: the five steps and the [`Installer`];
+//! - [`report`]: what an install did; [`secret`]: tokens that never print;
+//! - [`config`], [`scripts`], [`cache`], [`supervisor`]: paths, the embedded
+//!   scripts, the token cache and the supervisor's identity, shared with the CLI.
+
+pub mod cache;
+pub mod config;
+pub mod install;
+pub mod os;
+pub mod report;
+pub mod scripts;
+pub mod secret;
+pub mod supervisor;
+
+use std::path::Path;
+
+pub use config::{Config, Layout};
+pub use install::Installer;
+pub use report::{InstallReport, Outcome, Step, StepReport};
+pub use secret::{Secret, Token};
+
+/// Errors before an install can even start.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot find a home directory: HOME is unset and the user has no passwd entry")]
+    NoHome,
+}
+
+/// Installs in `$HOME` (from the environment) with the real OS. Never panics
+/// and never fails: look at the report.
+pub fn install_credential_helper() -> InstallReport {
+    match Config::from_env(None) {
+        Ok(config) => Installer::real(config).install(),
+        Err(e) => report_of_error(&e),
+    }
+}
+
+/// Installs in an explicit home; every child process runs with `HOME=home`.
+pub fn install_credential_helper_in(home: &Path) -> InstallReport {
+    match Config::from_env(Some(home.to_path_buf())) {
+        Ok(config) => Installer::real(config).install(),
+        Err(e) => report_of_error(&e),
+    }
+}
+
+fn report_of_error(e: &Error) -> InstallReport {
+    InstallReport {
+        steps: Step::ALL
+            .into_iter()
+            .map(|step| StepReport {
+                step,
+                outcome: Outcome::Failed(e.to_string()),
+            })
+            .collect(),
+        warnings: Vec::new(),
+    }
+}

@@ -1,0 +1,214 @@
+//! The OS seams: every side effect of the installer goes through one of these
+//! small traits, so each step asks only for the capabilities it uses and tests
+//! can swap in mocks (`mockall`) or in-memory fakes with fault injection.
+
+mod real;
+pub use real::{RealFs, RealProcTable, RealSpawner, RealWhich};
+
+#[cfg(feature = "testing")]
+pub mod fake;
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::secret::Secret;
+
+/// What `lstat` says a path is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    File,
+    Dir,
+    Symlink,
+    Other,
+}
+
+/// The parts of `lstat` the installer decides on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileMeta {
+    pub kind: FileKind,
+    /// Permission bits only (`mode & 0o7777`).
+    pub mode: u32,
+    pub uid: u32,
+    pub len: u64,
+}
+
+/// An advisory lock held until dropped. `held == false` means the filesystem
+/// could not lock and the caller carries on unlocked.
+#[derive(Debug)]
+pub struct FileLock {
+    _file: Option<nix::fcntl::Flock<std::fs::File>>,
+    held: bool,
+}
+
+impl FileLock {
+    /// A lock that protects nothing, for filesystems that cannot lock and for fakes.
+    pub fn unlocked() -> Self {
+        FileLock {
+            _file: None,
+            held: false,
+        }
+    }
+
+    pub fn is_held(&self) -> bool {
+        self.held
+    }
+}
+
+#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+pub trait Fs {
+    fn read(&self, path: &Path) -> io::Result<Vec<u8>>;
+    /// `lstat`: a symlink is reported as a symlink, never followed.
+    fn metadata(&self, path: &Path) -> io::Result<FileMeta>;
+    /// Creates the directory and any missing parents, new ones with `mode`.
+    fn create_dir_all(&self, path: &Path, mode: u32) -> io::Result<()>;
+    fn set_mode(&self, path: &Path, mode: u32) -> io::Result<()>;
+    /// Writes a temp file in the same directory, then renames it over `path`:
+    /// a reader sees the old content or the new, never a part.
+    fn write_atomic(&self, path: &Path, contents: &[u8], mode: u32) -> io::Result<()>;
+    fn remove_file(&self, path: &Path) -> io::Result<()>;
+    fn remove_dir_all(&self, path: &Path) -> io::Result<()>;
+    /// An exclusive advisory lock on `path` (created if missing), waiting at
+    /// most `wait`. Where the filesystem cannot lock, an unlocked guard.
+    fn lock(&self, path: &Path, wait: Duration) -> io::Result<FileLock>;
+}
+
+/// A child process to run. Tokens only ever travel in `stdin`.
+#[derive(Debug, Clone, Default)]
+pub struct CommandSpec {
+    pub program: PathBuf,
+    pub args: Vec<String>,
+    pub env_set: Vec<(String, String)>,
+    pub env_remove: Vec<String>,
+    pub stdin: Option<Secret<Vec<u8>>>,
+    pub timeout: Duration,
+}
+
+impl CommandSpec {
+    pub fn new(program: impl Into<PathBuf>) -> Self {
+        CommandSpec {
+            program: program.into(),
+            timeout: Duration::from_secs(10),
+            ..Default::default()
+        }
+    }
+
+    pub fn args<I, A>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = A>,
+        A: Into<String>,
+    {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.env_set.push((key.into(), value.into()));
+        self
+    }
+
+    pub fn env_remove(mut self, key: impl Into<String>) -> Self {
+        self.env_remove.push(key.into());
+        self
+    }
+
+    pub fn stdin(mut self, bytes: Secret<Vec<u8>>) -> Self {
+        self.stdin = Some(bytes);
+        self
+    }
+
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The program's file name, for messages and fakes.
+    pub fn program_name(&self) -> String {
+        self.program
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+
+    /// The value this command sets for `key`, if any.
+    pub fn env_value(&self, key: &str) -> Option<&str> {
+        self.env_set
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// `program arg…` for error messages (argv never holds a token).
+    pub fn display(&self) -> String {
+        std::iter::once(self.program.display().to_string())
+            .chain(self.args.iter().cloned())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// How a child ended.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunOutput {
+    /// Exit code; `None` when killed by a signal (or by the timeout).
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub timed_out: bool,
+}
+
+impl RunOutput {
+    pub fn success(&self) -> bool {
+        self.code == Some(0) && !self.timed_out
+    }
+
+    /// A one-line reason for a failed run (first stderr line, or the status).
+    pub fn failure_reason(&self, what: &str) -> String {
+        if self.timed_out {
+            return format!("{what} timed out");
+        }
+        let first = self.stderr.lines().map(str::trim).find(|l| !l.is_empty());
+        match (self.code, first) {
+            (Some(code), Some(line)) => format!("{what} exited {code}: {line}"),
+            (Some(code), None) => format!("{what} exited {code}"),
+            (None, Some(line)) => format!("{what} was killed: {line}"),
+            (None, None) => format!("{what} was killed by a signal"),
+        }
+    }
+}
+
+#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+pub trait Spawner {
+    /// Runs to completion, killing the child's process group at `timeout`.
+    fn run(&self, cmd: &CommandSpec) -> io::Result<RunOutput>;
+    /// Starts `cmd` detached: a new session (so it leads its own process
+    /// group), stdin `/dev/null`, stdout and stderr appended to `log` (created
+    /// 0600), and not a child of this process (double fork). Returns its PID.
+    fn spawn_detached(&self, cmd: &CommandSpec, log: &Path) -> io::Result<i32>;
+}
+
+/// What `kill(pid, 0)` and `/proc` say about a PID.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Liveness {
+    /// `kill(pid, 0)` succeeded or failed with `EPERM`, and it is not a zombie.
+    Alive,
+    /// Exited and not yet reaped: it will never do work again.
+    Zombie,
+    /// `ESRCH`, or a PID that must never be signalled (`<= 0`).
+    Dead,
+}
+
+#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+pub trait ProcTable {
+    fn liveness(&self, pid: i32) -> Liveness;
+    /// The process's argv, for identity checks (a reused PID runs something else).
+    fn cmdline(&self, pid: i32) -> io::Result<Vec<String>>;
+    /// SIGTERM to the process group `pgid` (a supervisor leads its own).
+    fn terminate_group(&self, pgid: i32) -> io::Result<()>;
+}
+
+#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+pub trait Which {
+    fn which(&self, name: &str) -> Option<PathBuf>;
+}

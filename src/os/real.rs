@@ -1,0 +1,357 @@
+//! Real backends: std for files and processes, `nix` for signals, locks and sessions.
+
+use std::ffi::OsString;
+use std::fs;
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::fcntl::{Flock, FlockArg};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+use super::{
+    CommandSpec, FileKind, FileLock, FileMeta, Fs, Liveness, ProcTable, RunOutput, Spawner, Which,
+};
+
+/// The real filesystem.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RealFs;
+
+fn kind_of(ft: fs::FileType) -> FileKind {
+    if ft.is_symlink() {
+        FileKind::Symlink
+    } else if ft.is_dir() {
+        FileKind::Dir
+    } else if ft.is_file() {
+        FileKind::File
+    } else {
+        FileKind::Other
+    }
+}
+
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A temp name beside `path`, unique across processes and threads.
+pub(crate) fn temp_sibling(path: &Path) -> PathBuf {
+    let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.tmp.{}.{n}", std::process::id()))
+}
+
+impl Fs for RealFs {
+    fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
+        fs::read(path)
+    }
+
+    fn metadata(&self, path: &Path) -> io::Result<FileMeta> {
+        let m = fs::symlink_metadata(path)?;
+        Ok(FileMeta {
+            kind: kind_of(m.file_type()),
+            mode: m.mode() & 0o7777,
+            uid: m.uid(),
+            len: m.len(),
+        })
+    }
+
+    fn create_dir_all(&self, path: &Path, mode: u32) -> io::Result<()> {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(mode)
+            .create(path)
+    }
+
+    fn set_mode(&self, path: &Path, mode: u32) -> io::Result<()> {
+        fs::set_permissions(path, fs::Permissions::from_mode(mode))
+    }
+
+    fn write_atomic(&self, path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
+        let tmp = temp_sibling(path);
+        let result = (|| {
+            let mut f = fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(mode)
+                .open(&tmp)?;
+            f.write_all(contents)?;
+            // The umask may have narrowed the mode given to open.
+            f.set_permissions(fs::Permissions::from_mode(mode))?;
+            f.sync_all()?;
+            fs::rename(&tmp, path)
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        result
+    }
+
+    fn remove_file(&self, path: &Path) -> io::Result<()> {
+        fs::remove_file(path)
+    }
+
+    fn remove_dir_all(&self, path: &Path) -> io::Result<()> {
+        fs::remove_dir_all(path)
+    }
+
+    fn lock(&self, path: &Path, wait: Duration) -> io::Result<FileLock> {
+        let mut file = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o644)
+            .open(path)?;
+        let deadline = Instant::now() + wait;
+        loop {
+            match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+                Ok(locked) => {
+                    return Ok(FileLock {
+                        _file: Some(locked),
+                        held: true,
+                    })
+                }
+                Err((f, Errno::EWOULDBLOCK)) if Instant::now() < deadline => {
+                    file = f;
+                    thread::sleep(Duration::from_millis(10));
+                }
+                Err((_, Errno::EWOULDBLOCK)) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("timed out waiting for lock {}", path.display()),
+                    ))
+                }
+                // NFS without lockd, some FUSE filesystems: carry on unlocked.
+                Err((_, Errno::ENOLCK | Errno::EOPNOTSUPP | Errno::ENOSYS)) => {
+                    tracing::warn!(path = %path.display(), "filesystem cannot lock; continuing unlocked");
+                    return Ok(FileLock::unlocked());
+                }
+                Err((_, errno)) => return Err(io::Error::from(errno)),
+            }
+        }
+    }
+}
+
+/// Real child processes.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RealSpawner;
+
+fn apply_env(command: &mut Command, spec: &CommandSpec) {
+    for key in &spec.env_remove {
+        command.env_remove(key);
+    }
+    for (key, value) in &spec.env_set {
+        command.env(key, value);
+    }
+}
+
+fn read_all_in_thread<R: Read + Send + 'static>(mut r: R) -> thread::JoinHandle<String> {
+    thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = r.read_to_end(&mut buf);
+        String::from_utf8_lossy(&buf).into_owned()
+    })
+}
+
+impl Spawner for RealSpawner {
+    fn run(&self, spec: &CommandSpec) -> io::Result<RunOutput> {
+        let mut command = Command::new(&spec.program);
+        command
+            .args(&spec.args)
+            .stdin(if spec.stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            // Its own group, so a timeout also ends what it started.
+            .process_group(0);
+        apply_env(&mut command, spec);
+        let mut child = command.spawn().map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot run {}: {e}", spec.program.display()),
+            )
+        })?;
+        if let (Some(bytes), Some(mut stdin)) = (&spec.stdin, child.stdin.take()) {
+            let bytes = bytes.expose().clone();
+            thread::spawn(move || {
+                let _ = stdin.write_all(&bytes);
+            });
+        }
+        let stdout = read_all_in_thread(child.stdout.take().expect("piped"));
+        let stderr = read_all_in_thread(child.stderr.take().expect("piped"));
+        let deadline = Instant::now() + spec.timeout;
+        let mut timed_out = false;
+        let status = loop {
+            if let Some(status) = child.try_wait()? {
+                break status;
+            }
+            if Instant::now() >= deadline {
+                timed_out = true;
+                let _ = kill(Pid::from_raw(-(child.id() as i32)), Signal::SIGKILL);
+                break child.wait()?;
+            }
+            thread::sleep(Duration::from_millis(2));
+        };
+        Ok(RunOutput {
+            code: status.code(),
+            stdout: stdout.join().unwrap_or_default(),
+            stderr: stderr.join().unwrap_or_default(),
+            timed_out,
+        })
+    }
+
+    fn spawn_detached(&self, spec: &CommandSpec, log: &Path) -> io::Result<i32> {
+        let log_file = fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(0o600)
+            .open(log)?;
+        let log_err = log_file.try_clone()?;
+        let (pid_read, pid_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+        let pid_write_raw = std::os::fd::AsRawFd::as_raw_fd(&pid_write);
+
+        let mut command = Command::new(&spec.program);
+        command
+            .args(&spec.args)
+            .stdin(Stdio::null())
+            .stdout(log_file)
+            .stderr(log_err);
+        apply_env(&mut command, spec);
+        // SAFETY: between fork and exec this runs only async-signal-safe calls
+        // (setsid, fork, write, _exit) and touches no allocator or lock.
+        unsafe {
+            command.pre_exec(move || {
+                nix::unistd::setsid().map_err(io::Error::from)?;
+                match nix::unistd::fork().map_err(io::Error::from)? {
+                    nix::unistd::ForkResult::Parent { child } => {
+                        let bytes = child.as_raw().to_ne_bytes();
+                        libc_write(pid_write_raw, &bytes);
+                        nix::libc::_exit(0);
+                    }
+                    // The grandchild: not our child, and after the first fork's
+                    // setsid it is in a new session. A second setsid makes it the
+                    // session and group leader so its PID names its group.
+                    nix::unistd::ForkResult::Child => {
+                        let _ = nix::unistd::setsid();
+                        Ok(())
+                    }
+                }
+            });
+        }
+        let mut intermediate = command.spawn()?;
+        drop(pid_write);
+        let _ = intermediate.wait();
+        let mut buf = [0u8; 4];
+        let mut reader = fs::File::from(pid_read);
+        reader.read_exact(&mut buf).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("detached spawn did not report a PID: {e}"),
+            )
+        })?;
+        Ok(i32::from_ne_bytes(buf))
+    }
+}
+
+fn libc_write(fd: i32, bytes: &[u8]) {
+    // SAFETY: write(2) on an open fd with a valid buffer; async-signal-safe.
+    unsafe {
+        nix::libc::write(fd, bytes.as_ptr().cast(), bytes.len());
+    }
+}
+
+/// `kill(2)` and `/proc`.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RealProcTable;
+
+/// True when `/proc/PID/stat` says the process is a zombie (state `Z`).
+fn is_zombie(pid: i32) -> bool {
+    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // The command name is in parentheses and may hold spaces: the state
+    // follows the last ')'.
+    stat.rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .is_some_and(|state| state == "Z" || state == "X")
+}
+
+impl ProcTable for RealProcTable {
+    fn liveness(&self, pid: i32) -> Liveness {
+        if pid <= 0 {
+            // kill(0, …) and kill(-n, …) address process groups, never one PID.
+            return Liveness::Dead;
+        }
+        match kill(Pid::from_raw(pid), None) {
+            Ok(()) | Err(Errno::EPERM) if is_zombie(pid) => Liveness::Zombie,
+            Ok(()) | Err(Errno::EPERM) => Liveness::Alive,
+            Err(_) => Liveness::Dead,
+        }
+    }
+
+    fn cmdline(&self, pid: i32) -> io::Result<Vec<String>> {
+        if pid <= 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "PID must be positive",
+            ));
+        }
+        let raw = fs::read(format!("/proc/{pid}/cmdline"))?;
+        Ok(raw
+            .split(|b| *b == 0)
+            .filter(|part| !part.is_empty())
+            .map(|part| String::from_utf8_lossy(part).into_owned())
+            .collect())
+    }
+
+    fn terminate_group(&self, pgid: i32) -> io::Result<()> {
+        if pgid <= 1 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "refusing to signal group <= 1",
+            ));
+        }
+        kill(Pid::from_raw(-pgid), Signal::SIGTERM).map_err(io::Error::from)
+    }
+}
+
+/// PATH lookup over a PATH value captured at construction.
+#[derive(Debug, Default, Clone)]
+pub struct RealWhich {
+    path: Option<OsString>,
+}
+
+impl RealWhich {
+    pub fn new(path: Option<OsString>) -> Self {
+        RealWhich { path }
+    }
+
+    pub fn from_env() -> Self {
+        RealWhich::new(std::env::var_os("PATH"))
+    }
+}
+
+impl Which for RealWhich {
+    fn which(&self, name: &str) -> Option<PathBuf> {
+        let path = self.path.as_ref()?;
+        std::env::split_paths(path)
+            .filter(|dir| !dir.as_os_str().is_empty())
+            .map(|dir| dir.join(name))
+            .find(|candidate| {
+                fs::metadata(candidate)
+                    .map(|m| m.is_file() && m.mode() & 0o111 != 0)
+                    .unwrap_or(false)
+            })
+    }
+}

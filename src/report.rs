@@ -1,0 +1,206 @@
+//! What an install did: one entry per step, plus warnings. Printable as text
+//! for people and as JSON for machines. Never holds a token.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// The five installer steps, in the order they run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Step {
+    Scripts,
+    TokenCache,
+    GitConfig,
+    RefreshDaemon,
+    GhAuth,
+}
+
+impl Step {
+    pub const ALL: [Step; 5] = [
+        Step::Scripts,
+        Step::TokenCache,
+        Step::GitConfig,
+        Step::RefreshDaemon,
+        Step::GhAuth,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Step::Scripts => "scripts",
+            Step::TokenCache => "token-cache",
+            Step::GitConfig => "git-config",
+            Step::RefreshDaemon => "refresh-daemon",
+            Step::GhAuth => "gh-auth",
+        }
+    }
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// How one step ended. `detail` says what was done or why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", content = "detail", rename_all = "kebab-case")]
+pub enum Outcome {
+    Changed(String),
+    Unchanged(String),
+    Skipped(String),
+    Failed(String),
+}
+
+impl Outcome {
+    pub fn label(&self) -> &'static str {
+        match self {
+            Outcome::Changed(_) => "changed",
+            Outcome::Unchanged(_) => "unchanged",
+            Outcome::Skipped(_) => "skipped",
+            Outcome::Failed(_) => "failed",
+        }
+    }
+
+    pub fn detail(&self) -> &str {
+        match self {
+            Outcome::Changed(d)
+            | Outcome::Unchanged(d)
+            | Outcome::Skipped(d)
+            | Outcome::Failed(d) => d,
+        }
+    }
+
+    pub fn is_failed(&self) -> bool {
+        matches!(self, Outcome::Failed(_))
+    }
+
+    fn map_detail(self, f: impl Fn(&str) -> String) -> Outcome {
+        match self {
+            Outcome::Changed(d) => Outcome::Changed(f(&d)),
+            Outcome::Unchanged(d) => Outcome::Unchanged(f(&d)),
+            Outcome::Skipped(d) => Outcome::Skipped(f(&d)),
+            Outcome::Failed(d) => Outcome::Failed(f(&d)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepReport {
+    pub step: Step,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+}
+
+/// The result of `install_credential_helper()`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstallReport {
+    pub steps: Vec<StepReport>,
+    pub warnings: Vec<String>,
+}
+
+impl InstallReport {
+    pub fn outcome(&self, step: Step) -> Option<&Outcome> {
+        self.steps
+            .iter()
+            .find(|s| s.step == step)
+            .map(|s| &s.outcome)
+    }
+
+    pub fn failed_steps(&self) -> Vec<Step> {
+        self.steps
+            .iter()
+            .filter(|s| s.outcome.is_failed())
+            .map(|s| s.step)
+            .collect()
+    }
+
+    pub fn has_failures(&self) -> bool {
+        self.steps.iter().any(|s| s.outcome.is_failed())
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    }
+
+    /// Applies `f` to every string in the report (used to redact secrets).
+    pub(crate) fn map_text(self, f: impl Fn(&str) -> String) -> InstallReport {
+        InstallReport {
+            steps: self
+                .steps
+                .into_iter()
+                .map(|s| StepReport {
+                    step: s.step,
+                    outcome: s.outcome.map_detail(&f),
+                })
+                .collect(),
+            warnings: self.warnings.iter().map(|w| f(w)).collect(),
+        }
+    }
+}
+
+impl fmt::Display for InstallReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{:<15} {:<10} DETAIL", "STEP", "OUTCOME")?;
+        for s in &self.steps {
+            writeln!(
+                f,
+                "{:<15} {:<10} {}",
+                s.step.name(),
+                s.outcome.label(),
+                s.outcome.detail()
+            )?;
+        }
+        for w in &self.warnings {
+            writeln!(f, "warning: {w}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_round_trips_with_documented_field_names() {
+        let report = InstallReport {
+            steps: vec![
+                StepReport {
+                    step: Step::Scripts,
+                    outcome: Outcome::Changed("wrote 2".into()),
+                },
+                StepReport {
+                    step: Step::GhAuth,
+                    outcome: Outcome::Skipped("gh not on PATH".into()),
+                },
+            ],
+            warnings: vec!["GH_TOKEN is set".into()],
+        };
+        let json = report.to_json();
+        let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(value["steps"][0]["step"], "scripts");
+        assert_eq!(value["steps"][0]["outcome"], "changed");
+        assert_eq!(value["steps"][0]["detail"], "wrote 2");
+        assert_eq!(value["steps"][1]["step"], "gh-auth");
+        assert_eq!(value["warnings"][0], "GH_TOKEN is set");
+        let back: InstallReport = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, report);
+    }
+
+    #[test]
+    fn text_has_one_row_per_step_and_the_warnings() {
+        let report = InstallReport {
+            steps: vec![StepReport {
+                step: Step::TokenCache,
+                outcome: Outcome::Failed("is a symlink".into()),
+            }],
+            warnings: vec!["w1".into()],
+        };
+        let text = report.to_string();
+        assert!(text.contains("token-cache"), "{text}");
+        assert!(text.contains("failed"), "{text}");
+        assert!(text.contains("is a symlink"), "{text}");
+        assert!(text.contains("warning: w1"), "{text}");
+    }
+}

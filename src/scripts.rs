@@ -1,0 +1,29 @@
+//! The two bundled shell scripts, embedded at build time.
+
+use include_dir::{include_dir, Dir};
+
+static SCRIPTS: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/scripts");
+
+/// The git credential helper (SPEC: "Git credential helper").
+pub const HELPER_SCRIPT: &str = "molecule-git-token-helper.sh";
+/// The refresh daemon and its respawn supervisor (SPEC: "Refresh daemon").
+pub const DAEMON_SCRIPT: &str = "molecule-gh-token-refresh.sh";
+
+/// The argument that makes the daemon script run as the respawn supervisor.
+pub const SUPERVISE_ARG: &str = "--supervise";
+
+/// Both scripts as (file name, bytes), in a stable order.
+pub fn embedded() -> [(&'static str, &'static [u8]); 2] {
+    [
+        (HELPER_SCRIPT, contents(HELPER_SCRIPT)),
+        (DAEMON_SCRIPT, contents(DAEMON_SCRIPT)),
+    ]
+}
+
+/// The embedded bytes of one script.
+pub fn contents(name: &str) -> &'static [u8] {
+    SCRIPTS
+        .get_file(name)
+        .map(|f| f.contents())
+        .unwrap_or_else(|| panic!("script {name} is not embedded: build is broken"))
+}

@@ -1,0 +1,70 @@
+//! Is our refresh-daemon supervisor running? The PID file names it, but a
+//! PID alone proves nothing after a container restart: the process must be
+//! alive (not a zombie) and its command line must name our daemon script.
+
+use std::io;
+
+use crate::config::Layout;
+use crate::os::{Fs, Liveness, ProcTable};
+use crate::scripts::SUPERVISE_ARG;
+
+/// What the PID file and the process table say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SupervisorState {
+    /// Our supervisor, alive, with this PID.
+    Running(i32),
+    /// No usable supervisor, and why (for reports).
+    NotRunning(String),
+}
+
+/// A PID file holds one positive decimal number (surrounding whitespace allowed).
+pub fn parse_pid(text: &str) -> Option<i32> {
+    let trimmed = text.trim();
+    if trimmed.is_empty() || !trimmed.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    trimmed.parse::<i32>().ok().filter(|pid| *pid > 0)
+}
+
+/// Whether `cmdline` is our supervisor for this layout: its arguments name
+/// the extracted daemon script and the supervise flag.
+pub fn is_our_supervisor(cmdline: &[String], layout: &Layout) -> bool {
+    let script = layout.daemon_script.to_string_lossy();
+    cmdline.iter().any(|a| *a == *script) && cmdline.iter().any(|a| a == SUPERVISE_ARG)
+}
+
+pub fn state<F: Fs, P: ProcTable>(fs: &F, procs: &P, layout: &Layout) -> SupervisorState {
+    use SupervisorState::NotRunning;
+    let text = match fs.read(&layout.pid_file) {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return NotRunning("no PID file".into()),
+        Err(e) => return NotRunning(format!("PID file unreadable: {e}")),
+    };
+    let Some(pid) = parse_pid(&text) else {
+        return NotRunning("PID file holds no valid PID".into());
+    };
+    match procs.liveness(pid) {
+        Liveness::Dead => return NotRunning(format!("PID {pid} is not running")),
+        Liveness::Zombie => return NotRunning(format!("PID {pid} is a zombie")),
+        Liveness::Alive => {}
+    }
+    match procs.cmdline(pid) {
+        Ok(cmdline) if is_our_supervisor(&cmdline, layout) => SupervisorState::Running(pid),
+        Ok(_) => NotRunning(format!("PID {pid} is another program (reused PID)")),
+        Err(e) => NotRunning(format!("PID {pid}: cannot read its command line ({e})")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pid_parsing_accepts_only_positive_decimals() {
+        assert_eq!(parse_pid("123\n"), Some(123));
+        assert_eq!(parse_pid("  42 "), Some(42));
+        for bad in ["", "0", "-5", "abc", "12abc", "+12", "99999999999", "1 2"] {
+            assert_eq!(parse_pid(bad), None, "{bad:?}");
+        }
+    }
+}
