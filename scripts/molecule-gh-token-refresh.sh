@@ -1,3 +1,154 @@
 #!/usr/bin/env bash
-# placeholder
-exit 0
+# molecule-gh-token-refresh.sh [--supervise] — keeps the cached GitHub token
+# and gh's login fresh by calling the helper's `_refresh_gh` on a schedule.
+#
+# Without arguments it is the daemon: sleep INITIAL_DELAY + jitter, then
+# refresh; after a success sleep INTERVAL + jitter, after a failure back off
+# from RETRY_MIN doubling to RETRY_MAX. With --supervise it is the respawn
+# supervisor: it runs the daemon and restarts it RESPAWN seconds after it
+# exits, and on SIGTERM stops it and removes the PID file.
+#
+# Every sleep runs in the background and is awaited with `wait`, because
+# bash runs a trap only once a foreground child has ended: SIGTERM is
+# therefore handled at once, also under load.
+
+set -u
+export TZ=UTC0
+
+readonly TAG="[molecule-gh-token-refresh]"
+SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
+HELPER=${TOKEN_HELPER_SCRIPT:-$SCRIPT_DIR/molecule-git-token-helper.sh}
+RUNTIME_DIR=${MOLECULE_RUNTIME_DIR:-${HOME:-}/.molecule-runtime}
+LOG_FILE="$RUNTIME_DIR/refresh-daemon.log"
+PID_FILE="$RUNTIME_DIR/refresh-daemon.pid"
+readonly LOG_MAX_BYTES=1048576
+
+INTERVAL=${TOKEN_REFRESH_INTERVAL_SEC:-2700}
+JITTER=${TOKEN_REFRESH_JITTER_SEC:-120}
+INITIAL_DELAY=${TOKEN_REFRESH_INITIAL_DELAY_SEC:-60}
+RETRY_MIN=${TOKEN_REFRESH_RETRY_MIN_SEC:-30}
+RETRY_MAX=${TOKEN_REFRESH_RETRY_MAX_SEC:-300}
+RESPAWN=${TOKEN_REFRESH_RESPAWN_SEC:-30}
+
+# Only a process whose stderr is the log file follows it across rotation;
+# run by hand (or by tests) it keeps the stderr it was given.
+FOLLOW_LOG=''
+[[ -e $LOG_FILE && /dev/fd/2 -ef $LOG_FILE ]] && FOLLOW_LOG=1
+
+# Rotates the log at LOG_MAX_BYTES (keeping one .1) and reopens it.
+rotate_log() {
+    [[ -n $FOLLOW_LOG ]] || return 0
+    local size
+    size=$(wc -c <"$LOG_FILE" 2>/dev/null) || size=0
+    if ((size >= LOG_MAX_BYTES)); then
+        mv -f -- "$LOG_FILE" "$LOG_FILE.1" 2>/dev/null
+    fi
+    if [[ ! /dev/fd/2 -ef $LOG_FILE ]]; then
+        exec 2>>"$LOG_FILE"
+        exec 1>&2
+        chmod 600 -- "$LOG_FILE" 2>/dev/null
+    fi
+}
+
+log() {
+    rotate_log
+    printf '%s %(%Y-%m-%dT%H:%M:%SZ)T %s\n' "$TAG" -1 "$*" >&2
+}
+
+# A non-negative integer setting, or its default with a log line.
+number() {
+    local name=$1 value=$2 default=$3
+    if [[ $value =~ ^[0-9]+$ ]]; then
+        printf '%s' "$((10#$value))"
+    else
+        log "$name=$value is not a whole number of seconds; using $default" >&2
+        printf '%s' "$default"
+    fi
+}
+INTERVAL=$(number TOKEN_REFRESH_INTERVAL_SEC "$INTERVAL" 2700)
+JITTER=$(number TOKEN_REFRESH_JITTER_SEC "$JITTER" 120)
+INITIAL_DELAY=$(number TOKEN_REFRESH_INITIAL_DELAY_SEC "$INITIAL_DELAY" 60)
+RETRY_MIN=$(number TOKEN_REFRESH_RETRY_MIN_SEC "$RETRY_MIN" 30)
+RETRY_MAX=$(number TOKEN_REFRESH_RETRY_MAX_SEC "$RETRY_MAX" 300)
+RESPAWN=$(number TOKEN_REFRESH_RESPAWN_SEC "$RESPAWN" 30)
+((RETRY_MIN >= 1)) || RETRY_MIN=1
+((RETRY_MAX >= RETRY_MIN)) || RETRY_MAX=$RETRY_MIN
+
+# Uniform 0..JITTER (two RANDOMs give 30 bits, enough for any sane jitter).
+jitter() {
+    REPLY=$(((RANDOM * 32768 + RANDOM) % (JITTER + 1)))
+}
+
+CHILD=''
+# Runs a command in the background and waits, so signals are handled at once.
+run_waiting() {
+    "$@" &
+    CHILD=$!
+    wait "$CHILD"
+    local rc=$?
+    CHILD=''
+    return "$rc"
+}
+
+stop_child() {
+    if [[ -n $CHILD ]]; then
+        kill -TERM "$CHILD" 2>/dev/null
+        wait "$CHILD" 2>/dev/null
+    fi
+}
+
+daemon() {
+    trap 'log "SIGTERM: daemon exiting"; stop_child; exit 0' TERM INT
+    if [[ ! -x $HELPER && ! -f $HELPER ]]; then
+        log "helper $HELPER not found"
+    fi
+    jitter
+    local delay=$((INITIAL_DELAY + REPLY)) backoff=$RETRY_MIN rc
+    log "daemon $$ started; first refresh in ${delay}s"
+    run_waiting sleep "$delay"
+    while true; do
+        run_waiting bash "$HELPER" _refresh_gh
+        rc=$?
+        if ((rc == 0)); then
+            backoff=$RETRY_MIN
+            jitter
+            delay=$((INTERVAL + REPLY))
+            log "refresh ok; next in ${delay}s"
+        else
+            jitter
+            delay=$((backoff + REPLY))
+            log "refresh failed (exit $rc); retry in ${delay}s"
+            backoff=$((backoff * 2))
+            ((backoff > RETRY_MAX)) && backoff=$RETRY_MAX
+        fi
+        run_waiting sleep "$delay"
+    done
+}
+
+supervise() {
+    # shellcheck disable=SC2317  # invoked by the trap
+    on_term() {
+        log "SIGTERM: supervisor $$ stopping"
+        stop_child
+        local named=''
+        { IFS= read -r named; } <"$PID_FILE" 2>/dev/null
+        [[ $named == "$$" ]] && rm -f -- "$PID_FILE"
+        exit 0
+    }
+    trap on_term TERM INT
+    log "supervisor $$ started"
+    while true; do
+        run_waiting bash "${BASH_SOURCE[0]}"
+        log "daemon exited ($?); respawning in ${RESPAWN}s"
+        run_waiting sleep "$RESPAWN"
+    done
+}
+
+case ${1:-} in
+    --supervise) supervise ;;
+    '') daemon ;;
+    *)
+        printf '%s usage: %s [--supervise]\n' "$TAG" "${0##*/}" >&2
+        exit 2
+        ;;
+esac

@@ -1,3 +1,348 @@
 #!/usr/bin/env bash
-# placeholder
-exit 0
+# molecule-git-token-helper.sh ACTION — git credential helper for github.com
+# that serves GitHub App installation tokens fetched from the Molecule
+# platform. See gitcredentials(7) and the crate README for the contract.
+#
+# Actions: get | store | erase (git's), and _fetch_token | _refresh_gh |
+# _invalidate_cache (used by the refresh daemon and tests).
+#
+# Never prints a token anywhere but stdout of `get`, never puts one in argv
+# (curl reads the bearer from stdin, gh reads the token from stdin), and
+# writes the cache atomically (temp file + rename) in a 0700 directory.
+
+set -u
+umask 077
+
+readonly TAG="[molecule-git-token-helper]"
+PLATFORM_URL=${PLATFORM_URL:-http://host.docker.internal:8080}
+CONFIGS_DIR=${CONFIGS_DIR:-/configs}
+TOKEN_CACHE_TTL_SEC=${TOKEN_CACHE_TTL_SEC:-3000}
+TOKEN_EXPIRY_MARGIN_SEC=${TOKEN_EXPIRY_MARGIN_SEC:-300}
+TOKEN_FETCH_TIMEOUT_SEC=${TOKEN_FETCH_TIMEOUT_SEC:-10}
+GH_LOGIN_TIMEOUT_SEC=${GH_LOGIN_TIMEOUT_SEC:-10}
+# Bounds on git's input: a helper must never hang on a stdin that never closes.
+readonly STDIN_TIMEOUT_SEC=10 MAX_LINES=64 MAX_LINE_BYTES=4096
+
+CACHE_DIR="${HOME:-}/.molecule-token-cache"
+TOKEN_FILE="$CACHE_DIR/gh_installation_token"
+EXPIRY_FILE="$CACHE_DIR/gh_installation_token_expiry"
+LOCK_FILE="$CACHE_DIR/.fetch.lock"
+
+TOKEN_RE='^[A-Za-z0-9_]+$'
+NUM_RE='^[0-9]+$'
+
+# One timestamped line on stderr. Never called with a token.
+say() {
+    local TZ=UTC0
+    printf '%s %(%Y-%m-%dT%H:%M:%SZ)T %s\n' "$TAG" -1 "$*" >&2
+}
+
+# Sets NOW to the epoch seconds, without starting a process.
+now() { printf -v NOW '%(%s)T' -1; }
+
+# Reads git's `key=value` attributes into ATTR_*; stops at a blank line, EOF,
+# a timeout, or the line limit. Unknown keys (capability[], wwwauth[], path…)
+# are ignored. Returns 1 on input git would never send.
+ATTR_protocol='' ATTR_host='' ATTR_password=''
+read_attributes() {
+    local line key value n=0
+    while ((n < MAX_LINES)); do
+        IFS= read -r -t "$STDIN_TIMEOUT_SEC" -n "$MAX_LINE_BYTES" line || [[ -n $line ]] || return 0
+        ((n++))
+        line=${line%$'\r'}
+        [[ -z $line ]] && return 0
+        ((${#line} >= MAX_LINE_BYTES)) && return 1
+        [[ $line == *=* ]] || return 1
+        key=${line%%=*} value=${line#*=}
+        case $key in
+            protocol) ATTR_protocol=$value ;;
+            host) ATTR_host=$value ;;
+            password) ATTR_password=$value ;;
+        esac
+    done
+    return 0
+}
+
+# --- the cache -------------------------------------------------------------
+
+# The cache dir is usable only when it is a real directory we own.
+cache_dir_ok() {
+    [[ -n ${HOME:-} && ! -L $CACHE_DIR && -d $CACHE_DIR && -O $CACHE_DIR ]]
+}
+
+ensure_cache_dir() {
+    [[ -n ${HOME:-} ]] || return 1
+    if [[ ! -e $CACHE_DIR && ! -L $CACHE_DIR ]]; then
+        mkdir -m 700 -- "$CACHE_DIR" 2>/dev/null || [[ -d $CACHE_DIR ]] || return 1
+    fi
+    cache_dir_ok
+}
+
+# Sets TOKEN and TOKEN_EXPIRES_AT (may be empty) from a valid cache, using
+# builtins only: this is git's hot path.
+CACHE_TOKEN='' CACHE_EXPIRES_AT=''
+read_valid_cache() {
+    cache_dir_ok || return 1
+    [[ -f $TOKEN_FILE && -f $EXPIRY_FILE ]] || return 1
+    local token='' cache_expiry='' expires_at=''
+    { IFS= read -r token; } <"$TOKEN_FILE" 2>/dev/null || [[ -n $token ]] || return 1
+    { IFS= read -r cache_expiry; IFS= read -r expires_at; } <"$EXPIRY_FILE" 2>/dev/null
+    [[ $token =~ $TOKEN_RE && $cache_expiry =~ $NUM_RE ]] || return 1
+    now
+    ((NOW < 10#$cache_expiry)) || return 1
+    [[ $expires_at =~ $NUM_RE ]] || expires_at=''
+    CACHE_TOKEN=$token CACHE_EXPIRES_AT=$expires_at
+}
+
+# Atomically replaces one cache file.
+write_cache_file() {
+    local tmp="$1.tmp.$$.$RANDOM"
+    if printf '%s\n' "$2" >"$tmp" && mv -f -- "$tmp" "$1"; then
+        return 0
+    fi
+    rm -f -- "$tmp"
+    return 1
+}
+
+# Stores token + expiry so that a reader sees the old pair, the new pair,
+# or no valid pair, even if we die between any two steps: the old expiry
+# goes first, then the new token lands, then the new expiry.
+store_cache() {
+    local token=$1 cache_expiry=$2 expires_at=$3
+    ensure_cache_dir || { say "token cache $CACHE_DIR unusable; not caching"; return 1; }
+    rm -f -- "$EXPIRY_FILE"
+    write_cache_file "$TOKEN_FILE" "$token" || return 1
+    write_cache_file "$EXPIRY_FILE" "$cache_expiry"$'\n'"$expires_at"
+}
+
+invalidate_cache() {
+    cache_dir_ok || return 0
+    rm -f -- "$EXPIRY_FILE" "$TOKEN_FILE"
+}
+
+# --- the platform ----------------------------------------------------------
+
+# Sets REPLY to the epoch of an RFC 3339 time (pure bash: no GNU date needed).
+rfc3339_to_epoch() {
+    local re='^([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]+)?([Zz]|([+-])([0-9]{2}):([0-9]{2}))$'
+    [[ $1 =~ $re ]] || return 1
+    local y=$((10#${BASH_REMATCH[1]})) m=$((10#${BASH_REMATCH[2]})) d=$((10#${BASH_REMATCH[3]}))
+    local hh=$((10#${BASH_REMATCH[4]})) mm=$((10#${BASH_REMATCH[5]})) ss=$((10#${BASH_REMATCH[6]}))
+    local sign=${BASH_REMATCH[9]} oh=${BASH_REMATCH[10]:-0} om=${BASH_REMATCH[11]:-0}
+    ((m >= 1 && m <= 12 && d >= 1 && d <= 31 && hh <= 23 && mm <= 59 && ss <= 60)) || return 1
+    # Days from civil (Howard Hinnant's algorithm).
+    ((m <= 2)) && ((y -= 1))
+    local era=$(((y >= 0 ? y : y - 399) / 400))
+    local yoe=$((y - era * 400))
+    local doy=$(((153 * ((m + 9) % 12) + 2) / 5 + d - 1))
+    local doe=$((yoe * 365 + yoe / 4 - yoe / 100 + doy))
+    local epoch=$(((era * 146097 + doe - 719468) * 86400 + hh * 3600 + mm * 60 + ss))
+    local offset=$(((10#$oh) * 3600 + (10#$om) * 60))
+    case $sign in
+        +) epoch=$((epoch - offset)) ;;
+        -) epoch=$((epoch + offset)) ;;
+    esac
+    REPLY=$epoch
+}
+
+curl_reason() {
+    case $1 in
+        6) echo "cannot resolve the platform host" ;;
+        7) echo "connection refused" ;;
+        28) echo "timed out after ${TOKEN_FETCH_TIMEOUT_SEC}s" ;;
+        *) echo "curl exit $1" ;;
+    esac
+}
+
+# Fetches a token from the platform. On success sets FETCHED_TOKEN,
+# FETCHED_EXPIRES_AT (may be empty) and FETCHED_CACHE_EXPIRY; on failure
+# sets FAIL_REASON and returns 1.
+FETCHED_TOKEN='' FETCHED_EXPIRES_AT='' FETCHED_CACHE_EXPIRY='' FAIL_REASON=''
+fetch_from_platform() {
+    local bearer='' url resp code body rc
+    if ! { IFS= read -r bearer; } <"$CONFIGS_DIR/.auth_token" 2>/dev/null && [[ -z $bearer ]]; then
+        FAIL_REASON="$CONFIGS_DIR/.auth_token missing: cannot authenticate to the platform"
+        say "$FAIL_REASON"
+        return 1
+    fi
+    bearer=${bearer%$'\r'}
+    if [[ -z $bearer ]]; then
+        FAIL_REASON="$CONFIGS_DIR/.auth_token is empty"
+        say "$FAIL_REASON"
+        return 1
+    fi
+    if ! command -v curl >/dev/null; then
+        FAIL_REASON="curl not found"
+        return 1
+    fi
+    if [[ -n ${WORKSPACE_ID:-} ]]; then
+        url="${PLATFORM_URL%/}/workspaces/$WORKSPACE_ID/github-installation-token"
+    else
+        url="${PLATFORM_URL%/}/admin/github-installation-token"
+    fi
+    # The bearer reaches curl on stdin (-H @-), never in argv.
+    resp=$(curl -sS --max-time "$TOKEN_FETCH_TIMEOUT_SEC" --connect-timeout "$TOKEN_FETCH_TIMEOUT_SEC" \
+        -H @- -H 'Accept: application/json' -w $'\n%{http_code}' -- "$url" \
+        <<<"Authorization: Bearer $bearer" 2>/dev/null)
+    rc=$?
+    if ((rc != 0)); then
+        FAIL_REASON="platform fetch failed: $(curl_reason "$rc")"
+        return 1
+    fi
+    code=${resp##*$'\n'}
+    body=${resp%$'\n'*}
+    if [[ $code != 200 ]]; then
+        FAIL_REASON="platform fetch failed: HTTP $code"
+        [[ $body =~ \"error\"[[:space:]]*:[[:space:]]*\"([^\"]{0,200})\" ]] && FAIL_REASON+=" (${BASH_REMATCH[1]})"
+        return 1
+    fi
+    if [[ ! $body =~ \"token\"[[:space:]]*:[[:space:]]*\"([^\"]*)\" ]]; then
+        FAIL_REASON="platform fetch failed: no token in the response"
+        return 1
+    fi
+    local token=${BASH_REMATCH[1]}
+    if [[ ! $token =~ $TOKEN_RE ]]; then
+        FAIL_REASON="platform fetch failed: token has characters outside [A-Za-z0-9_]"
+        return 1
+    fi
+    local expires_at=''
+    if [[ $body =~ \"expires_at\"[[:space:]]*:[[:space:]]*\"([^\"]*)\" ]] && rfc3339_to_epoch "${BASH_REMATCH[1]}"; then
+        expires_at=$REPLY
+    fi
+    now
+    local cache_expiry=$((NOW + TOKEN_CACHE_TTL_SEC))
+    if [[ -n $expires_at ]]; then
+        local by_expiry=$((expires_at - TOKEN_EXPIRY_MARGIN_SEC))
+        if ((by_expiry <= NOW)); then
+            FAIL_REASON="platform token expires within ${TOKEN_EXPIRY_MARGIN_SEC}s; not used"
+            return 1
+        fi
+        ((by_expiry < cache_expiry)) && cache_expiry=$by_expiry
+    fi
+    FETCHED_TOKEN=$token FETCHED_EXPIRES_AT=$expires_at FETCHED_CACHE_EXPIRY=$cache_expiry
+}
+
+# Fetches under the cache lock so concurrent callers make one request:
+# whoever waited re-reads the cache first. With `force`, always fetches.
+# Without flock (or a lockable cache dir) it proceeds unlocked.
+LOCK_FD=''
+locked_fetch() {
+    local force=${1:-}
+    if ensure_cache_dir && command -v flock >/dev/null; then
+        # The braces keep `2>/dev/null` from becoming permanent for the shell.
+        if { exec {LOCK_FD}>>"$LOCK_FILE"; } 2>/dev/null; then
+            flock -w "$((TOKEN_FETCH_TIMEOUT_SEC + 5))" "$LOCK_FD" 2>/dev/null || say "cache lock busy; fetching unlocked"
+        fi
+    fi
+    if [[ -z $force ]] && read_valid_cache; then
+        FETCHED_TOKEN=$CACHE_TOKEN FETCHED_EXPIRES_AT=$CACHE_EXPIRES_AT
+        return 0
+    fi
+    fetch_from_platform || return 1
+    store_cache "$FETCHED_TOKEN" "$FETCHED_CACHE_EXPIRY" "$FETCHED_EXPIRES_AT" || say "could not write the token cache"
+    return 0
+}
+
+release_lock() {
+    [[ -n $LOCK_FD ]] && exec {LOCK_FD}>&-
+    LOCK_FD=''
+}
+
+# --- actions ---------------------------------------------------------------
+
+answer() {
+    printf 'username=x-access-token\npassword=%s\n' "$1"
+    [[ -n ${2:-} ]] && printf 'password_expiry_utc=%s\n' "$2"
+    return 0
+}
+
+action_get() {
+    read_attributes || { say "malformed credential request; declining"; return 0; }
+    [[ -z $ATTR_protocol || $ATTR_protocol == https ]] || return 0
+    [[ -z $ATTR_host || $ATTR_host == github.com ]] || return 0
+
+    if read_valid_cache; then
+        answer "$CACHE_TOKEN" "$CACHE_EXPIRES_AT"
+        return
+    fi
+    if locked_fetch; then
+        release_lock
+        answer "$FETCHED_TOKEN" "$FETCHED_EXPIRES_AT"
+        return
+    fi
+    release_lock
+    local why=$FAIL_REASON var token
+    for var in GITHUB_TOKEN GH_TOKEN; do
+        token=${!var:-}
+        if [[ -n $token && $token =~ $TOKEN_RE ]]; then
+            answer "$token"
+            return
+        fi
+    done
+    token=''
+    if { IFS= read -r token; } <"$CONFIGS_DIR/.github-token" 2>/dev/null || [[ -n $token ]]; then
+        token=${token%$'\r'}
+        if [[ $token =~ $TOKEN_RE ]]; then
+            answer "$token"
+            return
+        fi
+    fi
+    say "no GitHub token: ${why:-platform fetch failed}; GITHUB_TOKEN/GH_TOKEN unset or invalid; no valid $CONFIGS_DIR/.github-token"
+    return 1
+}
+
+action_erase() {
+    read_attributes || return 0
+    [[ -n $ATTR_password ]] || return 0
+    if read_valid_cache && [[ $ATTR_password == "$CACHE_TOKEN" ]]; then
+        invalidate_cache
+    fi
+    return 0
+}
+
+action_fetch() {
+    if locked_fetch force; then
+        release_lock
+        say "fetched a fresh token into the cache"
+        return 0
+    fi
+    release_lock
+    say "${FAIL_REASON:-platform fetch failed}"
+    return 1
+}
+
+action_refresh_gh() {
+    action_fetch || return 1
+    if ! command -v gh >/dev/null; then
+        say "gh not on PATH; cache refreshed only"
+        return 0
+    fi
+    local -a bound=()
+    command -v timeout >/dev/null && bound=(timeout "$GH_LOGIN_TIMEOUT_SEC")
+    # gh refuses --with-token while GH_TOKEN/GITHUB_TOKEN is set; the token
+    # goes on stdin, never argv.
+    if printf '%s\n' "$FETCHED_TOKEN" | env -u GH_TOKEN -u GITHUB_TOKEN "${bound[@]}" \
+        gh auth login --hostname github.com --with-token >/dev/null 2>&1; then
+        say "gh logged in with the fresh token"
+        return 0
+    fi
+    say "gh auth login failed"
+    return 1
+}
+
+main() {
+    case ${1:-} in
+        get) action_get ;;
+        store) read_attributes; return 0 ;;
+        erase) action_erase ;;
+        _fetch_token) action_fetch ;;
+        _refresh_gh) action_refresh_gh ;;
+        _invalidate_cache) invalidate_cache ;;
+        *)
+            say "usage: ${0##*/} get|store|erase|_fetch_token|_refresh_gh|_invalidate_cache"
+            return 2
+            ;;
+    esac
+}
+
+main "$@"

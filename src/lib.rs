@@ -10,17 +10,28 @@
 //! - [`os`]: the OS seams (`Fs`, `Spawner`, `ProcTable`, `Which`) and their backends;
 //! - [`install`]: the five steps and the [`Installer`];
 //! - [`report`]: what an install did; [`secret`]: tokens that never print;
+//! - [`fake_platform`]: the fake platform server for tests and `contract`;
 //! - [`config`], [`scripts`], [`cache`], [`supervisor`]: paths, the embedded
 //!   scripts, the token cache and the supervisor's identity, shared with the CLI.
 
 pub mod cache;
 pub mod config;
+pub mod fake_platform;
 pub mod install;
 pub mod os;
 pub mod report;
 pub mod scripts;
 pub mod secret;
 pub mod supervisor;
+
+/// Test backends for a runtime's own tests: the in-memory fakes, the
+/// `mockall` mocks and the fake platform.
+#[cfg(feature = "testing")]
+pub mod testing {
+    pub use crate::fake_platform::{FakeMode, FakePlatform, FakePlatformConfig, IssuedToken};
+    pub use crate::os::fake::{FakeProcess, FakeSystem, Fault, Op, OpKind};
+    pub use crate::os::{MockFs, MockProcTable, MockSpawner, MockWhich};
+}
 
 use std::path::Path;
 

@@ -1,0 +1,381 @@
+//! A fake Molecule platform for tests, `contract` and fault injection:
+//! a tiny HTTP/1.1 server on 127.0.0.1 serving both token routes, checking
+//! the bearer, issuing distinct `ghs_…` tokens and counting requests.
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// How the fake answers a well-authenticated token request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FakeMode {
+    /// 200 with a fresh token.
+    Ok,
+    Http500,
+    Http404,
+    Http401,
+    /// Waits `slow_seconds` before answering (beyond any sane client timeout).
+    Slow,
+    /// 200 with truncated JSON.
+    BadJson,
+    /// 200 with extra whitespace, newlines and the keys in reverse order.
+    Spaced,
+    /// 200 with a token holding a newline and `=`.
+    BadChars,
+}
+
+impl FakeMode {
+    pub const NAMES: [&'static str; 8] = [
+        "ok", "500", "404", "401", "slow", "badjson", "spaced", "badchars",
+    ];
+}
+
+impl FromStr for FakeMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "ok" => FakeMode::Ok,
+            "500" => FakeMode::Http500,
+            "404" => FakeMode::Http404,
+            "401" => FakeMode::Http401,
+            "slow" => FakeMode::Slow,
+            "badjson" => FakeMode::BadJson,
+            "spaced" => FakeMode::Spaced,
+            "badchars" => FakeMode::BadChars,
+            other => {
+                return Err(format!(
+                    "unknown mode {other:?}; expected one of {}",
+                    FakeMode::NAMES.join(", ")
+                ))
+            }
+        })
+    }
+}
+
+/// Settings for [`FakePlatform::start`].
+#[derive(Debug, Clone)]
+pub struct FakePlatformConfig {
+    /// 0 picks an ephemeral port.
+    pub port: u16,
+    /// The bearer the fake accepts.
+    pub secret: String,
+    /// Lifetime of issued tokens (their `expires_at`).
+    pub ttl_secs: u64,
+    pub mode: FakeMode,
+    /// How long `slow` mode stalls.
+    pub slow_secs: u64,
+}
+
+impl Default for FakePlatformConfig {
+    fn default() -> Self {
+        FakePlatformConfig {
+            port: 0,
+            secret: "fake-platform-secret".into(),
+            ttl_secs: 3600,
+            mode: FakeMode::Ok,
+            slow_secs: 30,
+        }
+    }
+}
+
+/// One token the fake issued.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedToken {
+    pub token: String,
+    pub expires_at: u64,
+}
+
+#[derive(Debug)]
+struct State {
+    secret: String,
+    ttl_secs: AtomicU64,
+    slow_secs: u64,
+    mode: Mutex<FakeMode>,
+    requests: AtomicUsize,
+    routes: Mutex<Vec<String>>,
+    issued: Mutex<Vec<IssuedToken>>,
+    stop: AtomicBool,
+    counter: AtomicU64,
+}
+
+/// A running fake platform. Stops (and joins its thread) when dropped.
+#[derive(Debug)]
+pub struct FakePlatform {
+    addr: SocketAddr,
+    state: Arc<State>,
+    acceptor: Option<JoinHandle<()>>,
+}
+
+fn now_epoch() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// `epoch` as RFC 3339 UTC (`2026-11-26T21:00:00Z`).
+pub fn rfc3339_utc(epoch: u64) -> String {
+    let days = (epoch / 86_400) as i64;
+    let secs = epoch % 86_400;
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+impl FakePlatform {
+    /// Binds 127.0.0.1 (never another interface) and starts serving.
+    pub fn start(config: FakePlatformConfig) -> io::Result<Self> {
+        let listener = TcpListener::bind(("127.0.0.1", config.port))?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(State {
+            secret: config.secret,
+            ttl_secs: AtomicU64::new(config.ttl_secs),
+            slow_secs: config.slow_secs,
+            mode: Mutex::new(config.mode),
+            requests: AtomicUsize::new(0),
+            routes: Mutex::new(Vec::new()),
+            issued: Mutex::new(Vec::new()),
+            stop: AtomicBool::new(false),
+            counter: AtomicU64::new(0),
+        });
+        let accept_state = Arc::clone(&state);
+        let acceptor = thread::spawn(move || accept_loop(listener, accept_state));
+        Ok(FakePlatform {
+            addr,
+            state,
+            acceptor: Some(acceptor),
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The base URL to give the helper as `PLATFORM_URL`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Requests received on any path, authenticated or not.
+    pub fn requests(&self) -> usize {
+        self.state.requests.load(Ordering::SeqCst)
+    }
+
+    /// The request paths, in arrival order.
+    pub fn routes(&self) -> Vec<String> {
+        lock(&self.state.routes).clone()
+    }
+
+    /// Every token issued so far, oldest first.
+    pub fn issued(&self) -> Vec<IssuedToken> {
+        lock(&self.state.issued).clone()
+    }
+
+    pub fn set_mode(&self, mode: FakeMode) {
+        *lock(&self.state.mode) = mode;
+    }
+
+    pub fn set_ttl(&self, ttl_secs: u64) {
+        self.state.ttl_secs.store(ttl_secs, Ordering::SeqCst);
+    }
+
+    /// Serves until `deadline` (if any) passes or `stop` turns true.
+    pub fn serve_until(&self, deadline: Option<Instant>, stop: &AtomicBool) {
+        while !stop.load(Ordering::SeqCst) && deadline.is_none_or(|d| Instant::now() < d) {
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for FakePlatform {
+    fn drop(&mut self) {
+        self.state.stop.store(true, Ordering::SeqCst);
+        if let Some(handle) = self.acceptor.take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn accept_loop(listener: TcpListener, state: Arc<State>) {
+    while !state.stop.load(Ordering::SeqCst) {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                let state = Arc::clone(&state);
+                thread::spawn(move || {
+                    let _ = handle(stream, &state);
+                });
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                thread::sleep(Duration::from_millis(2))
+            }
+            Err(_) => thread::sleep(Duration::from_millis(10)),
+        }
+    }
+}
+
+const MAX_HEADER_LINES: usize = 64;
+
+fn handle(stream: TcpStream, state: &State) -> io::Result<()> {
+    stream.set_nonblocking(false)?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut request_line = String::new();
+    reader.by_ref().take(8192).read_line(&mut request_line)?;
+    let mut bearer = None;
+    for _ in 0..MAX_HEADER_LINES {
+        let mut line = String::new();
+        if reader.by_ref().take(8192).read_line(&mut line)? == 0 {
+            break;
+        }
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            if name.eq_ignore_ascii_case("authorization") {
+                bearer = value.trim().strip_prefix("Bearer ").map(str::to_string);
+            }
+        }
+    }
+    let mut parts = request_line.split_whitespace();
+    let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    state.requests.fetch_add(1, Ordering::SeqCst);
+    lock(&state.routes).push(path.to_string());
+
+    let (status, body) = respond(state, method, path, bearer.as_deref());
+    let reason = match status {
+        200 => "OK",
+        401 => "Unauthorized",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        _ => "Internal Server Error",
+    };
+    let mut stream = stream;
+    write!(
+        stream,
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    stream.flush()
+}
+
+fn is_token_route(path: &str) -> bool {
+    if path == "/admin/github-installation-token" {
+        return true;
+    }
+    path.strip_prefix("/workspaces/")
+        .and_then(|rest| rest.strip_suffix("/github-installation-token"))
+        .is_some_and(|id| !id.is_empty() && !id.contains('/'))
+}
+
+fn respond(state: &State, method: &str, path: &str, bearer: Option<&str>) -> (u16, String) {
+    if !is_token_route(path) {
+        return (404, r#"{"error":"not found"}"#.into());
+    }
+    if method != "GET" {
+        return (405, r#"{"error":"method not allowed"}"#.into());
+    }
+    let mode = *lock(&state.mode);
+    if bearer != Some(state.secret.as_str()) || mode == FakeMode::Http401 {
+        return (401, r#"{"error":"unauthorized"}"#.into());
+    }
+    match mode {
+        FakeMode::Http404 => return (404, r#"{"error":"no GitHub App configured"}"#.into()),
+        FakeMode::Http500 => return (500, r#"{"error":"token refresh failed"}"#.into()),
+        FakeMode::Slow => {
+            let until = Instant::now() + Duration::from_secs(state.slow_secs);
+            while Instant::now() < until && !state.stop.load(Ordering::SeqCst) {
+                thread::sleep(Duration::from_millis(20));
+            }
+        }
+        _ => {}
+    }
+    let token = issue(state);
+    let expires = rfc3339_utc(token.expires_at);
+    let body = match mode {
+        FakeMode::BadJson => format!("{{\"token\": \"{}\", \"expires_at\": ", token.token),
+        FakeMode::Spaced => format!(
+            "{{\n  \"expires_at\" :\n    \"{expires}\" ,\n\t\"token\"   :   \"{}\"\n}}\n",
+            token.token
+        ),
+        FakeMode::BadChars => format!(
+            "{{\"token\":\"{}\\ninjected=1\",\"expires_at\":\"{expires}\"}}",
+            token.token
+        ),
+        _ => format!(
+            "{{\"token\":\"{}\",\"expires_at\":\"{expires}\"}}",
+            token.token
+        ),
+    };
+    (200, body)
+}
+
+fn issue(state: &State) -> IssuedToken {
+    let n = state.counter.fetch_add(1, Ordering::SeqCst);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    // Distinct and recognisable: a counter plus a per-process scramble.
+    let mut x = u64::from(nanos)
+        ^ (u64::from(std::process::id()) << 32)
+        ^ (n.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let mut suffix = String::new();
+    for _ in 0..20 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+        suffix.push(alphabet[(x % alphabet.len() as u64) as usize] as char);
+    }
+    let token = IssuedToken {
+        token: format!("ghs_fake{n:04}{suffix}"),
+        expires_at: now_epoch() + state.ttl_secs.load(Ordering::SeqCst),
+    };
+    lock(&state.issued).push(token.clone());
+    token
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_formats_known_instants() {
+        assert_eq!(rfc3339_utc(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339_utc(1_795_726_800), "2026-11-26T21:00:00Z");
+        assert_eq!(rfc3339_utc(951_782_400), "2000-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn routes() {
+        assert!(is_token_route("/admin/github-installation-token"));
+        assert!(is_token_route("/workspaces/ws-1/github-installation-token"));
+        assert!(!is_token_route("/workspaces//github-installation-token"));
+        assert!(!is_token_route("/workspaces/a/b/github-installation-token"));
+        assert!(!is_token_route("/other"));
+    }
+}
