@@ -16,6 +16,7 @@
 
 pub mod cache;
 pub mod config;
+pub mod contract;
 pub mod fake_platform;
 pub mod install;
 pub mod os;

@@ -482,11 +482,11 @@ impl Fs for FakeSystem {
 impl FakeSystem {
     fn child_env(w: &World, cmd: &CommandSpec) -> BTreeMap<String, String> {
         let mut env = w.inherited_env.clone();
-        for key in &cmd.env_remove {
-            env.remove(key);
-        }
         for (k, v) in &cmd.env_set {
             env.insert(k.clone(), v.clone());
+        }
+        for key in &cmd.env_remove {
+            env.remove(key);
         }
         env
     }

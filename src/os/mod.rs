@@ -77,6 +77,7 @@ pub trait Fs {
 #[derive(Debug, Clone, Default)]
 pub struct CommandSpec {
     pub program: PathBuf,
+    /// Applied before `env_remove`, so a removal always wins.
     pub args: Vec<String>,
     pub env_set: Vec<(String, String)>,
     pub env_remove: Vec<String>,

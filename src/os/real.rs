@@ -144,12 +144,13 @@ impl Fs for RealFs {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct RealSpawner;
 
+/// Sets, then removes: a removal (say of GH_TOKEN for gh) always wins.
 fn apply_env(command: &mut Command, spec: &CommandSpec) {
-    for key in &spec.env_remove {
-        command.env_remove(key);
-    }
     for (key, value) in &spec.env_set {
         command.env(key, value);
+    }
+    for key in &spec.env_remove {
+        command.env_remove(key);
     }
 }
 

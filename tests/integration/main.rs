@@ -1,1 +1,9 @@
+//! One integration-test binary; each module covers one capability.
 
+mod support;
+
+mod fake_platform;
+mod installer_mocks;
+mod installer_props;
+mod installer_real;
+mod installer_table;

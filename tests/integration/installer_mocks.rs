@@ -1,0 +1,272 @@
+//! Exact git and gh invocations, asserted with mockall.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use mockall::predicate::always;
+use mockall::Sequence;
+use molecule_credential_helper::os::{CommandSpec, RunOutput};
+use molecule_credential_helper::testing::{FakeSystem, MockSpawner, MockWhich};
+use molecule_credential_helper::{Config, Installer, Outcome, Step};
+
+const HOME: &str = "/home/agent";
+const HELPER: &str = "/home/agent/.molecule-runtime/scripts/molecule-git-token-helper.sh";
+const KEY: &str = "credential.https://github.com.helper";
+const HTTP_PATH_KEY: &str = "credential.https://github.com.useHttpPath";
+
+fn exit(code: i32, stdout: &str) -> std::io::Result<RunOutput> {
+    Ok(RunOutput {
+        code: Some(code),
+        stdout: stdout.into(),
+        ..Default::default()
+    })
+}
+
+fn which_only(names: &'static [&'static str]) -> MockWhich {
+    let mut which = MockWhich::new();
+    which.expect_which().returning(move |name| {
+        names
+            .contains(&name)
+            .then(|| PathBuf::from(format!("/usr/bin/{name}")))
+    });
+    which
+}
+
+fn git_args(cmd: &CommandSpec, expected: &[&str]) -> bool {
+    cmd.program == std::path::Path::new("/usr/bin/git")
+        && cmd
+            .args
+            .iter()
+            .map(String::as_str)
+            .eq(["config", "--global"].iter().chain(expected).copied())
+        && cmd.env_value("HOME") == Some(HOME)
+}
+
+fn expect_git(
+    spawner: &mut MockSpawner,
+    seq: &mut Sequence,
+    args: &'static [&'static str],
+    code: i32,
+    out: &'static str,
+) {
+    spawner
+        .expect_run()
+        .withf(move |cmd| git_args(cmd, args))
+        .times(1)
+        .in_sequence(seq)
+        .returning(move |_| exit(code, out));
+}
+
+fn config(env: &[(&str, &str)]) -> Config {
+    let env: BTreeMap<String, String> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Config::new(HOME, env)
+}
+
+/// The fake world with a live supervisor, so the daemon step spawns nothing.
+fn world_with_supervisor(cfg: &Config) -> FakeSystem {
+    let fs = FakeSystem::new();
+    fs.add_process(
+        77,
+        molecule_credential_helper::testing::FakeProcess {
+            cmdline: vec![
+                "bash".into(),
+                cfg.layout.daemon_script.to_string_lossy().into(),
+                "--supervise".into(),
+            ],
+            zombie: false,
+            foreign: false,
+        },
+    );
+    fs.add_file(&cfg.layout.pid_file, "77\n", 0o644);
+    fs
+}
+
+#[test]
+fn fresh_git_config_is_written_as_reset_then_helper_then_use_http_path() {
+    let cfg = config(&[]);
+    let fs = world_with_supervisor(&cfg);
+    let helper_value: &'static str = Box::leak(format!("!{HELPER}").into_boxed_str());
+    let add_helper: &'static [&'static str] =
+        Box::leak(vec!["--add", KEY, helper_value].into_boxed_slice());
+    let mut spawner = MockSpawner::new();
+    let mut seq = Sequence::new();
+    expect_git(&mut spawner, &mut seq, &["--get-all", KEY], 1, "");
+    expect_git(
+        &mut spawner,
+        &mut seq,
+        &["--type=bool", "--get", HTTP_PATH_KEY],
+        1,
+        "",
+    );
+    expect_git(&mut spawner, &mut seq, &["--add", KEY, ""], 0, "");
+    expect_git(&mut spawner, &mut seq, add_helper, 0, "");
+    expect_git(
+        &mut spawner,
+        &mut seq,
+        &["--replace-all", HTTP_PATH_KEY, "true"],
+        0,
+        "",
+    );
+    spawner.expect_spawn_detached().never();
+
+    let report =
+        Installer::new(cfg, fs.clone(), spawner, fs, which_only(&["git", "bash"])).install();
+    assert!(
+        matches!(report.outcome(Step::GitConfig), Some(Outcome::Changed(_))),
+        "{report}"
+    );
+}
+
+#[test]
+fn two_existing_values_are_unset_before_adding() {
+    let cfg = config(&[]);
+    let fs = world_with_supervisor(&cfg);
+    let helper_value: &'static str = Box::leak(format!("!{HELPER}").into_boxed_str());
+    let add_helper: &'static [&'static str] =
+        Box::leak(vec!["--add", KEY, helper_value].into_boxed_slice());
+    let mut spawner = MockSpawner::new();
+    let mut seq = Sequence::new();
+    expect_git(
+        &mut spawner,
+        &mut seq,
+        &["--get-all", KEY],
+        0,
+        "\n!/usr/bin/gh auth git-credential\n",
+    );
+    expect_git(
+        &mut spawner,
+        &mut seq,
+        &["--type=bool", "--get", HTTP_PATH_KEY],
+        0,
+        "true\n",
+    );
+    expect_git(&mut spawner, &mut seq, &["--unset-all", KEY], 0, "");
+    expect_git(&mut spawner, &mut seq, &["--add", KEY, ""], 0, "");
+    expect_git(&mut spawner, &mut seq, add_helper, 0, "");
+
+    let report =
+        Installer::new(cfg, fs.clone(), spawner, fs, which_only(&["git", "bash"])).install();
+    assert!(
+        matches!(report.outcome(Step::GitConfig), Some(Outcome::Changed(_))),
+        "{report}"
+    );
+}
+
+#[test]
+fn correct_git_config_is_not_written() {
+    let cfg = config(&[]);
+    let fs = world_with_supervisor(&cfg);
+    let current: &'static str = Box::leak(format!("\n!{HELPER}\n").into_boxed_str());
+    let mut spawner = MockSpawner::new();
+    let mut seq = Sequence::new();
+    expect_git(&mut spawner, &mut seq, &["--get-all", KEY], 0, current);
+    expect_git(
+        &mut spawner,
+        &mut seq,
+        &["--type=bool", "--get", HTTP_PATH_KEY],
+        0,
+        "true\n",
+    );
+    let report =
+        Installer::new(cfg, fs.clone(), spawner, fs, which_only(&["git", "bash"])).install();
+    assert!(
+        matches!(report.outcome(Step::GitConfig), Some(Outcome::Unchanged(_))),
+        "{report}"
+    );
+}
+
+#[test]
+fn a_failing_git_write_fails_only_its_step() {
+    let cfg = config(&[]);
+    let fs = world_with_supervisor(&cfg);
+    let mut spawner = MockSpawner::new();
+    let mut seq = Sequence::new();
+    expect_git(&mut spawner, &mut seq, &["--get-all", KEY], 1, "");
+    expect_git(
+        &mut spawner,
+        &mut seq,
+        &["--type=bool", "--get", HTTP_PATH_KEY],
+        1,
+        "",
+    );
+    spawner
+        .expect_run()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| {
+            Ok(RunOutput {
+                code: Some(255),
+                stderr: "error: could not lock config file\n".into(),
+                ..Default::default()
+            })
+        });
+    let report =
+        Installer::new(cfg, fs.clone(), spawner, fs, which_only(&["git", "bash"])).install();
+    assert!(
+        matches!(report.outcome(Step::GitConfig), Some(Outcome::Failed(e)) if e.contains("could not lock config file")),
+        "{report}"
+    );
+    assert_eq!(report.failed_steps(), vec![Step::GitConfig]);
+}
+
+#[test]
+fn gh_login_gets_token_on_stdin_env_tokens_removed_and_a_timeout() {
+    let token = "ghs_MockedEnvToken42";
+    let cfg = config(&[("GH_TOKEN", token)]);
+    let fs = world_with_supervisor(&cfg);
+    let mut spawner = MockSpawner::new();
+    spawner
+        .expect_run()
+        .withf(move |cmd| {
+            cmd.program == std::path::Path::new("/usr/bin/gh")
+                && cmd.args == ["auth", "login", "--hostname", "github.com", "--with-token"]
+                && cmd.env_remove.iter().any(|k| k == "GH_TOKEN")
+                && cmd.env_remove.iter().any(|k| k == "GITHUB_TOKEN")
+                && cmd.stdin.as_ref().map(|s| s.expose().as_slice())
+                    == Some(format!("{token}\n").as_bytes())
+                && cmd.timeout == Duration::from_secs(10)
+                && !cmd.args.iter().any(|a| a.contains(token))
+                && !cmd.env_set.iter().any(|(_, v)| v.contains(token))
+        })
+        .times(1)
+        .returning(|_| exit(0, ""));
+    spawner
+        .expect_spawn_detached()
+        .with(always(), always())
+        .never();
+    let report =
+        Installer::new(cfg, fs.clone(), spawner, fs, which_only(&["gh", "bash"])).install();
+    assert!(
+        matches!(report.outcome(Step::GhAuth), Some(Outcome::Changed(_))),
+        "{report}"
+    );
+    assert!(report.warnings.iter().any(|w| w.contains("GH_TOKEN")));
+}
+
+#[test]
+fn gh_failure_output_is_redacted() {
+    let token = "ghs_LeakyToken99";
+    let cfg = config(&[("GITHUB_TOKEN", token)]);
+    let fs = world_with_supervisor(&cfg);
+    let mut spawner = MockSpawner::new();
+    spawner.expect_run().returning(move |_| {
+        Ok(RunOutput {
+            code: Some(1),
+            stderr: format!("bad credentials {token}\n"),
+            ..Default::default()
+        })
+    });
+    let report =
+        Installer::new(cfg, fs.clone(), spawner, fs, which_only(&["gh", "bash"])).install();
+    let json = report.to_json();
+    assert!(
+        matches!(report.outcome(Step::GhAuth), Some(Outcome::Failed(_))),
+        "{report}"
+    );
+    assert!(!json.contains(token), "{json}");
+    assert!(json.contains("[REDACTED]"), "{json}");
+}

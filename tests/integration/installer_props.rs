@@ -1,0 +1,330 @@
+//! Properties of the installer over the fake world: fail-soft, idempotent,
+//! PID-file handling, script rewrites and missing binaries.
+
+use std::collections::BTreeSet;
+
+use molecule_credential_helper::scripts;
+use molecule_credential_helper::testing::{FakeProcess, FakeSystem, Fault, OpKind};
+use molecule_credential_helper::{Layout, Outcome, Step};
+use proptest::prelude::*;
+
+use crate::support::{fake_installer, our_supervisor, FAKE_HOME};
+
+/// A fault known to break exactly one step on a fresh install.
+fn fault_for(step: Step, layout: &Layout) -> Fault {
+    let path = |p: &std::path::Path| p.to_string_lossy().into_owned();
+    match step {
+        Step::Scripts => Fault {
+            kind: OpKind::Write,
+            target: path(&layout.scripts_dir),
+        },
+        Step::TokenCache => Fault {
+            kind: OpKind::CreateDir,
+            target: path(&layout.cache_dir),
+        },
+        Step::GitConfig => Fault {
+            kind: OpKind::Run,
+            target: "git".into(),
+        },
+        Step::RefreshDaemon => Fault {
+            kind: OpKind::Spawn,
+            target: "bash".into(),
+        },
+        Step::GhAuth => Fault {
+            kind: OpKind::Run,
+            target: "gh".into(),
+        },
+    }
+}
+
+fn steps_subset() -> impl Strategy<Value = BTreeSet<Step>> {
+    proptest::sample::subsequence(Step::ALL.to_vec(), 0..=5).prop_map(|v| v.into_iter().collect())
+}
+
+/// Random extra faults on paths and kinds the steps touch (noise).
+fn noise_fault() -> impl Strategy<Value = Fault> {
+    let kinds = prop_oneof![
+        Just(OpKind::Read),
+        Just(OpKind::Metadata),
+        Just(OpKind::CreateDir),
+        Just(OpKind::SetMode),
+        Just(OpKind::Write),
+        Just(OpKind::Remove),
+        Just(OpKind::Lock),
+        Just(OpKind::Run),
+        Just(OpKind::Spawn),
+    ];
+    let targets = prop_oneof![
+        Just(format!("{FAKE_HOME}/.molecule-runtime")),
+        Just(format!("{FAKE_HOME}/.molecule-runtime/scripts")),
+        Just(format!("{FAKE_HOME}/.molecule-runtime/refresh-daemon.pid")),
+        Just(format!("{FAKE_HOME}/.molecule-runtime/install.lock")),
+        Just(format!("{FAKE_HOME}/.molecule-token-cache")),
+        Just(format!("{FAKE_HOME}/.config/gh")),
+        Just("git".to_string()),
+        Just("gh".to_string()),
+        Just("bash".to_string()),
+        Just(FAKE_HOME.to_string()),
+    ];
+    (kinds, targets).prop_map(|(kind, target)| Fault { kind, target })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    /// (a) Injected faults: a full report, no panic, exactly the faulted
+    /// steps failed, and every step not depending on a failed one attempted.
+    #[test]
+    fn faults_fail_exactly_their_steps(failing in steps_subset()) {
+        let world = FakeSystem::new();
+        let layout = Layout::new(FAKE_HOME);
+        for step in &failing {
+            world.inject(fault_for(*step, &layout));
+        }
+        let report = fake_installer(&world, &[("GH_TOKEN", "ghs_tok")]).install();
+        prop_assert_eq!(report.steps.iter().map(|s| s.step).collect::<Vec<_>>(), Step::ALL.to_vec());
+        let scripts_failed = failing.contains(&Step::Scripts);
+        let mut expected: BTreeSet<Step> = failing.clone();
+        if scripts_failed {
+            // git-config and refresh-daemon need the scripts: skipped, not failed.
+            expected.remove(&Step::GitConfig);
+            expected.remove(&Step::RefreshDaemon);
+        }
+        let failed: BTreeSet<Step> = report.failed_steps().into_iter().collect();
+        prop_assert_eq!(&failed, &expected, "{}", report);
+        for step in Step::ALL {
+            let outcome = report.outcome(step).unwrap();
+            let dependent = matches!(step, Step::GitConfig | Step::RefreshDaemon);
+            if dependent && scripts_failed {
+                prop_assert!(matches!(outcome, Outcome::Skipped(_)), "{}", report);
+            } else if !failing.contains(&step) {
+                prop_assert!(matches!(outcome, Outcome::Changed(_)), "{} should have run: {}", step, report);
+            }
+        }
+        let ops = world.ops();
+        prop_assert!(ops.iter().any(|op| op.kind == OpKind::Run && op.target == "gh"), "gh step was attempted");
+        prop_assert!(!report.to_json().contains("ghs_tok"));
+    }
+
+    /// (a') Arbitrary noise faults never panic and always give five entries.
+    #[test]
+    fn any_faults_give_a_full_report(faults in proptest::collection::vec(noise_fault(), 0..6)) {
+        let world = FakeSystem::new();
+        for f in faults {
+            world.inject(f);
+        }
+        let report = fake_installer(&world, &[("GITHUB_TOKEN", "ghs_tok")]).install();
+        prop_assert_eq!(report.steps.len(), 5);
+        prop_assert!(!report.to_json().contains("ghs_tok"));
+    }
+}
+
+/// A starting state for the idempotency property.
+#[derive(Debug, Clone)]
+struct StartState {
+    scripts: u8,
+    cache_dir: u8,
+    git_values: Vec<&'static str>,
+    use_http_path: Option<&'static str>,
+    pid_file: u8,
+    gh_hosts_has_token: bool,
+    env_token: bool,
+}
+
+fn start_state() -> impl Strategy<Value = StartState> {
+    (
+        0u8..4,
+        0u8..4,
+        proptest::collection::vec(
+            prop_oneof![
+                Just(""),
+                Just("store"),
+                Just("!/usr/bin/gh auth git-credential"),
+                Just("cache")
+            ],
+            0..4,
+        ),
+        prop_oneof![Just(None), Just(Some("true")), Just(Some("false"))],
+        0u8..5,
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_map(
+            |(
+                scripts,
+                cache_dir,
+                git_values,
+                use_http_path,
+                pid_file,
+                gh_hosts_has_token,
+                env_token,
+            )| StartState {
+                scripts,
+                cache_dir,
+                git_values,
+                use_http_path,
+                pid_file,
+                gh_hosts_has_token,
+                env_token,
+            },
+        )
+}
+
+fn build_world(state: &StartState) -> FakeSystem {
+    let world = FakeSystem::new();
+    let layout = Layout::new(FAKE_HOME);
+    for (name, contents) in scripts::embedded() {
+        let path = layout.scripts_dir.join(name);
+        match state.scripts {
+            0 => {}
+            1 => world.add_file(&path, contents, 0o755),
+            2 => world.add_file(&path, b"#!/bin/sh\necho stale\n", 0o755),
+            _ => world.add_file(&path, contents, 0o644),
+        }
+    }
+    match state.cache_dir {
+        0 => {}
+        1 => world.add_dir(&layout.cache_dir, 0o700),
+        2 => world.add_dir(&layout.cache_dir, 0o755),
+        _ => world.add_dir(&layout.cache_dir, 0o777),
+    }
+    for v in &state.git_values {
+        world.add_git_config("credential.https://github.com.helper", v);
+    }
+    if let Some(v) = state.use_http_path {
+        world.add_git_config("credential.https://github.com.useHttpPath", v);
+    }
+    match state.pid_file {
+        0 => {}
+        1 => world.add_file(&layout.pid_file, "garbage", 0o644),
+        2 => world.add_file(&layout.pid_file, "31337\n", 0o644),
+        3 => {
+            world.add_process(
+                31338,
+                FakeProcess {
+                    cmdline: vec!["sshd".into()],
+                    zombie: false,
+                    foreign: true,
+                },
+            );
+            world.add_file(&layout.pid_file, "31338\n", 0o644);
+        }
+        _ => {
+            world.add_process(31339, our_supervisor(&layout));
+            world.add_file(&layout.pid_file, "31339\n", 0o644);
+        }
+    }
+    if state.gh_hosts_has_token {
+        world.add_file(
+            format!("{FAKE_HOME}/.config/gh/hosts.yml"),
+            "github.com:\n    oauth_token: ghs_env\n",
+            0o600,
+        );
+    }
+    world
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// (b) From any starting state, the second install mutates nothing.
+    #[test]
+    fn second_install_performs_zero_mutations(state in start_state()) {
+        let world = build_world(&state);
+        let env: &[(&str, &str)] = if state.env_token { &[("GH_TOKEN", "ghs_env")] } else { &[] };
+        let first = fake_installer(&world, env).install();
+        prop_assert!(!first.has_failures(), "{}", first);
+        world.clear_ops();
+        let second = fake_installer(&world, env).install();
+        prop_assert!(world.mutations().is_empty(), "mutations: {:?}\n{}", world.mutations(), second);
+        for s in &second.steps {
+            prop_assert!(!matches!(s.outcome, Outcome::Changed(_) | Outcome::Failed(_)), "{}", second);
+        }
+        prop_assert_eq!(
+            world.git_config_values("credential.https://github.com.helper"),
+            vec![String::new(), format!("!{FAKE_HOME}/.molecule-runtime/scripts/molecule-git-token-helper.sh")]
+        );
+    }
+
+    /// (c) Stale, garbage and reused PID files never prevent a daemon; a live
+    /// supervisor always prevents a second one.
+    #[test]
+    fn pid_files_decide_correctly(
+        text in prop_oneof![
+            "[ -~]{0,12}".prop_map(|s| s),
+            (-5i64..5).prop_map(|n| format!("{n}\n")),
+            (40_000i64..50_000).prop_map(|n| format!("{n}\n")),
+        ],
+        reused_cmd in prop_oneof![Just("nginx"), Just("bash /tmp/other.sh --supervise"), Just("python3")],
+        zombie in any::<bool>(),
+        live_ours in any::<bool>(),
+    ) {
+        let world = FakeSystem::new();
+        let layout = Layout::new(FAKE_HOME);
+        let pid = molecule_credential_helper::supervisor::parse_pid(&text);
+        let mut ours_alive = false;
+        if let Some(pid) = pid {
+            if live_ours {
+                world.add_process(pid, FakeProcess { zombie, ..our_supervisor(&layout) });
+                ours_alive = !zombie;
+            } else {
+                world.add_process(pid, FakeProcess {
+                    cmdline: reused_cmd.split(' ').map(String::from).collect(),
+                    zombie,
+                    foreign: false,
+                });
+            }
+        }
+        world.add_file(&layout.pid_file, &text, 0o644);
+        let report = fake_installer(&world, &[]).install();
+        let spawns = world.ops().iter().filter(|op| op.kind == OpKind::Spawn).count();
+        prop_assert_eq!(spawns, usize::from(!ours_alive), "{}", report);
+    }
+
+    /// (d) Unchanged scripts are never rewritten; changed ones always are.
+    #[test]
+    fn scripts_rewritten_iff_content_differs(
+        helper_same in any::<bool>(),
+        daemon_same in any::<bool>(),
+        junk in proptest::collection::vec(any::<u8>(), 0..64),
+    ) {
+        let world = FakeSystem::new();
+        let layout = Layout::new(FAKE_HOME);
+        for ((name, contents), same) in scripts::embedded().into_iter().zip([helper_same, daemon_same]) {
+            let body: Vec<u8> = if same { contents.to_vec() } else { junk.clone() };
+            world.add_file(layout.scripts_dir.join(name), body, 0o755);
+        }
+        fake_installer(&world, &[]).install();
+        for ((name, contents), same) in scripts::embedded().into_iter().zip([helper_same, daemon_same]) {
+            let path = layout.scripts_dir.join(name);
+            let target = path.to_string_lossy().into_owned();
+            let writes = world.ops().iter().filter(|op| op.kind == OpKind::Write && op.target == target).count();
+            let differs = !same && junk != contents;
+            prop_assert_eq!(writes, usize::from(differs), "{}", name);
+            prop_assert_eq!(world.file(&path).unwrap(), contents.to_vec());
+        }
+    }
+
+    /// (e) Missing binaries only skip their own steps.
+    #[test]
+    fn missing_binaries_skip_only_their_steps(missing in proptest::sample::subsequence(vec!["git", "gh", "bash"], 0..=3)) {
+        let world = FakeSystem::new();
+        for name in &missing {
+            world.remove_binary(name);
+        }
+        let report = fake_installer(&world, &[("GH_TOKEN", "ghs_env")]).install();
+        let own_step = |name: &str| match name {
+            "git" => Step::GitConfig,
+            "gh" => Step::GhAuth,
+            _ => Step::RefreshDaemon,
+        };
+        let skipped: BTreeSet<Step> = missing.iter().map(|n| own_step(n)).collect();
+        for s in &report.steps {
+            if skipped.contains(&s.step) {
+                prop_assert!(matches!(&s.outcome, Outcome::Skipped(r) if r.contains("not on PATH")), "{}", report);
+            } else {
+                prop_assert!(matches!(s.outcome, Outcome::Changed(_)), "{}", report);
+            }
+        }
+    }
+}

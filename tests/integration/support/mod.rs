@@ -1,0 +1,488 @@
+//! Shared test scaffolding: a temp HOME with a fake platform and a recording
+//! gh shim, commands that report everything on failure, and guards that end
+//! every process a test started.
+
+#![allow(dead_code)]
+
+pub mod procs;
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use assert_fs::TempDir;
+use molecule_credential_helper::testing::{FakeMode, FakePlatform, FakePlatformConfig};
+use molecule_credential_helper::{Config, Installer, Layout};
+
+pub use procs::SupervisorGuard;
+
+pub const SECRET: &str = "bearer-secret-7d1f";
+
+/// A recording stand-in for gh: like the real one it refuses to log in while
+/// GH_TOKEN/GITHUB_TOKEN is set, reads the token from stdin and stores it in
+/// hosts.yml. It records each call's argv and env-token presence (never the
+/// token) in $GH_SHIM_LOG.
+pub const GH_SHIM: &str = molecule_credential_helper::contract::GH_SHIM;
+
+/// A temp HOME, configs dir, bin dir (gh shim) and optionally a fake platform.
+pub struct TestEnv {
+    pub dir: TempDir,
+    pub home: PathBuf,
+    pub configs: PathBuf,
+    pub bin: PathBuf,
+    pub platform: Option<FakePlatform>,
+    pub env: BTreeMap<String, String>,
+}
+
+pub struct TestEnvBuilder {
+    home_name: String,
+    platform: Option<FakePlatformConfig>,
+    gh_shim: bool,
+    auth_token: bool,
+    vars: Vec<(String, String)>,
+}
+
+impl TestEnvBuilder {
+    pub fn home_name(mut self, name: &str) -> Self {
+        self.home_name = name.into();
+        self
+    }
+
+    pub fn no_platform(mut self) -> Self {
+        self.platform = None;
+        self
+    }
+
+    pub fn platform_mode(mut self, mode: FakeMode) -> Self {
+        self.platform.get_or_insert_with(Default::default).mode = mode;
+        self
+    }
+
+    pub fn platform_ttl(mut self, ttl: u64) -> Self {
+        self.platform.get_or_insert_with(Default::default).ttl_secs = ttl;
+        self
+    }
+
+    pub fn without_gh(mut self) -> Self {
+        self.gh_shim = false;
+        self
+    }
+
+    pub fn without_auth_token(mut self) -> Self {
+        self.auth_token = false;
+        self
+    }
+
+    pub fn var(mut self, key: &str, value: &str) -> Self {
+        self.vars.push((key.into(), value.into()));
+        self
+    }
+
+    pub fn build(self) -> TestEnv {
+        let dir = TempDir::new().expect("temp dir");
+        let home = dir.path().join(&self.home_name);
+        let configs = dir.path().join("configs");
+        let bin = dir.path().join("bin");
+        for d in [&home, &configs, &bin] {
+            std::fs::create_dir_all(d).expect("mkdir");
+        }
+        if self.auth_token {
+            std::fs::write(configs.join(".auth_token"), format!("{SECRET}\n")).expect("auth token");
+        }
+        if self.gh_shim {
+            write_executable(&bin.join("gh"), GH_SHIM);
+        }
+        let platform = self.platform.map(|mut c| {
+            c.secret = SECRET.into();
+            c.slow_secs = 20;
+            FakePlatform::start(c).expect("fake platform")
+        });
+        let mut env = BTreeMap::new();
+        // The shim dir comes first, so the shim shadows any real gh.
+        let system_path =
+            std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into());
+        let path = format!("{}:{system_path}", bin.display());
+        for (k, v) in [
+            ("HOME", home.to_string_lossy().into_owned()),
+            ("PATH", path),
+            ("GIT_CONFIG_NOSYSTEM", "1".into()),
+            ("GIT_TERMINAL_PROMPT", "0".into()),
+            ("CONFIGS_DIR", configs.to_string_lossy().into_owned()),
+            (
+                "GH_SHIM_LOG",
+                dir.path()
+                    .join("gh-shim.log")
+                    .to_string_lossy()
+                    .into_owned(),
+            ),
+            ("LANG", "C".into()),
+            ("TOKEN_FETCH_TIMEOUT_SEC", "2".into()),
+            ("TOKEN_REFRESH_INITIAL_DELAY_SEC", "3600".into()),
+            ("TOKEN_REFRESH_JITTER_SEC", "0".into()),
+            ("TOKEN_REFRESH_RESPAWN_SEC", "1".into()),
+        ] {
+            env.insert(k.to_string(), v);
+        }
+        env.insert(
+            "PLATFORM_URL".into(),
+            platform
+                .as_ref()
+                .map(|p| p.url())
+                .unwrap_or_else(|| "http://127.0.0.1:9".into()),
+        );
+        for (k, v) in self.vars {
+            env.insert(k, v);
+        }
+        TestEnv {
+            dir,
+            home,
+            configs,
+            bin,
+            platform,
+            env,
+        }
+    }
+}
+
+pub fn write_executable(path: &Path, text: &str) {
+    std::fs::write(path, text).expect("write script");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+}
+
+impl TestEnv {
+    pub fn builder() -> TestEnvBuilder {
+        TestEnvBuilder {
+            home_name: "home".into(),
+            platform: Some(FakePlatformConfig::default()),
+            gh_shim: true,
+            auth_token: true,
+            vars: Vec::new(),
+        }
+    }
+
+    pub fn new() -> TestEnv {
+        TestEnv::builder().build()
+    }
+
+    pub fn layout(&self) -> Layout {
+        Layout::new(&self.home)
+    }
+
+    pub fn platform(&self) -> &FakePlatform {
+        self.platform
+            .as_ref()
+            .expect("this test env has a platform")
+    }
+
+    pub fn set(&mut self, key: &str, value: &str) {
+        self.env.insert(key.into(), value.into());
+    }
+
+    pub fn unset(&mut self, key: &str) {
+        self.env.remove(key);
+    }
+
+    /// The installer over the real OS in this HOME, env from this test only.
+    pub fn installer(
+        &self,
+    ) -> Installer<
+        molecule_credential_helper::os::RealFs,
+        molecule_credential_helper::os::RealSpawner,
+        molecule_credential_helper::os::RealProcTable,
+        molecule_credential_helper::os::RealWhich,
+    > {
+        let mut config = Config::new(&self.home, BTreeMap::new()).isolated();
+        for (k, v) in &self.env {
+            config = config.with_var(k, v);
+        }
+        for k in ["GH_TOKEN", "GITHUB_TOKEN"] {
+            if !self.env.contains_key(k) {
+                config.child_env_remove.push(k.into());
+            }
+        }
+        Installer::real(config)
+    }
+
+    /// A command with exactly this test's environment.
+    pub fn command(&self, program: impl AsRef<OsStr>) -> TestCommand {
+        let mut cmd = Command::new(program);
+        cmd.env_clear().envs(&self.env).current_dir(self.dir.path());
+        TestCommand {
+            cmd,
+            stdin: None,
+            dir: self.dir.path().to_path_buf(),
+        }
+    }
+
+    pub fn git(&self) -> TestCommand {
+        self.command("git")
+    }
+
+    pub fn helper(&self, action: &str) -> TestCommand {
+        let mut c = self.command("bash");
+        c.arg(self.layout().helper_script).arg(action);
+        c
+    }
+
+    /// The helper script run straight from `scripts/` (no install needed).
+    pub fn bundled_helper(&self, action: &str) -> TestCommand {
+        let mut c = self.command("bash");
+        c.arg(repo_script("molecule-git-token-helper.sh"))
+            .arg(action);
+        c
+    }
+
+    pub fn bin(&self) -> TestCommand {
+        self.command(env!("CARGO_BIN_EXE_molecule-credential-helper"))
+    }
+
+    /// Configures git exactly as the installer does, pointing at the repo's helper.
+    pub fn configure_git_for_bundled_helper(&self) {
+        let helper = repo_script("molecule-git-token-helper.sh");
+        let key = "credential.https://github.com.helper";
+        self.git()
+            .args(["config", "--global", "--add", key, ""])
+            .ok();
+        self.git()
+            .args([
+                "config",
+                "--global",
+                "--add",
+                key,
+                &format!("!{}", helper.display()),
+            ])
+            .ok();
+        self.git()
+            .args([
+                "config",
+                "--global",
+                "credential.https://github.com.useHttpPath",
+                "true",
+            ])
+            .ok();
+    }
+
+    /// `git credential fill` for https://github.com/org/repo.git.
+    pub fn fill(&self) -> Output {
+        self.git()
+            .args(["credential", "fill"])
+            .stdin("protocol=https\nhost=github.com\npath=org/repo.git\n\n")
+            .output()
+    }
+
+    pub fn gh_shim_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("gh-shim.log")).unwrap_or_default()
+    }
+}
+
+pub fn repo_script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scripts")
+        .join(name)
+}
+
+/// A command whose failure message shows the command, its output and its directory.
+pub struct TestCommand {
+    pub cmd: Command,
+    stdin: Option<Vec<u8>>,
+    dir: PathBuf,
+}
+
+impl TestCommand {
+    pub fn arg(&mut self, a: impl AsRef<OsStr>) -> &mut Self {
+        self.cmd.arg(a);
+        self
+    }
+
+    pub fn args<I, S>(&mut self, args: I) -> &mut Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.cmd.args(args);
+        self
+    }
+
+    pub fn env(&mut self, k: &str, v: impl AsRef<OsStr>) -> &mut Self {
+        self.cmd.env(k, v);
+        self
+    }
+
+    pub fn env_remove(&mut self, k: &str) -> &mut Self {
+        self.cmd.env_remove(k);
+        self
+    }
+
+    pub fn stdin(&mut self, bytes: impl AsRef<[u8]>) -> &mut Self {
+        self.stdin = Some(bytes.as_ref().to_vec());
+        self
+    }
+
+    /// Runs to completion (killed after 60 s so a hang fails instead of stalling CI).
+    pub fn output(&mut self) -> Output {
+        self.cmd
+            .stdin(if self.stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = self
+            .cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {:?}: {e}", self.cmd));
+        if let Some(bytes) = self.stdin.take() {
+            let mut stdin = child.stdin.take().expect("stdin");
+            std::thread::spawn(move || {
+                let _ = stdin.write_all(&bytes);
+            });
+        }
+        let pid = child.id();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let watchdog = std::thread::spawn(move || {
+            while Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(100));
+                if !Path::new(&format!("/proc/{pid}")).exists() {
+                    return;
+                }
+            }
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        });
+        let out = child.wait_with_output().expect("wait");
+        drop(watchdog);
+        out
+    }
+
+    /// Runs and asserts success.
+    pub fn ok(&mut self) -> Output {
+        let out = self.output();
+        assert!(out.status.success(), "{}", self.describe(&out));
+        out
+    }
+
+    /// Runs and asserts failure.
+    pub fn fails(&mut self) -> Output {
+        let out = self.output();
+        assert!(
+            !out.status.success(),
+            "expected failure\n{}",
+            self.describe(&out)
+        );
+        out
+    }
+
+    pub fn describe(&self, out: &Output) -> String {
+        format!(
+            "command: {:?}\ndir: {}\nstatus: {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.cmd,
+            self.dir.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    }
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The `password=` line of a credential answer.
+pub fn password(out: &Output) -> Option<String> {
+    stdout(out)
+        .lines()
+        .find_map(|l| l.strip_prefix("password=").map(str::to_string))
+}
+
+/// Waits for `cond`, up to `timeout`.
+pub fn wait_for(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    cond()
+}
+
+/// Every regular file under `dir` that contains `needle`.
+pub fn files_containing(dir: &Path, needle: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(ft) = entry.file_type() else { continue };
+            if ft.is_dir() {
+                stack.push(path);
+            } else if ft.is_file() {
+                if let Ok(bytes) = std::fs::read(&path) {
+                    if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
+                        found.push(path);
+                    }
+                }
+            }
+        }
+    }
+    found
+}
+
+/// The home every fake-world test uses.
+pub const FAKE_HOME: &str = "/home/agent";
+
+pub type FakeInstaller = Installer<
+    molecule_credential_helper::testing::FakeSystem,
+    molecule_credential_helper::testing::FakeSystem,
+    molecule_credential_helper::testing::FakeSystem,
+    molecule_credential_helper::testing::FakeSystem,
+>;
+
+/// An installer whose four backends are one fake world.
+pub fn fake_installer(
+    world: &molecule_credential_helper::testing::FakeSystem,
+    env: &[(&str, &str)],
+) -> FakeInstaller {
+    let env: BTreeMap<String, String> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let mut config = Config::new(FAKE_HOME, env);
+    config.uid = world.uid();
+    config.now_epoch = 1_800_000_000;
+    Installer::new(
+        config,
+        world.clone(),
+        world.clone(),
+        world.clone(),
+        world.clone(),
+    )
+}
+
+/// A fake process that is our supervisor for `layout`.
+pub fn our_supervisor(layout: &Layout) -> molecule_credential_helper::testing::FakeProcess {
+    molecule_credential_helper::testing::FakeProcess {
+        cmdline: vec![
+            "/usr/bin/bash".into(),
+            layout.daemon_script.to_string_lossy().into(),
+            "--supervise".into(),
+        ],
+        zombie: false,
+        foreign: false,
+    }
+}

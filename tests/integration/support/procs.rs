@@ -1,0 +1,109 @@
+//! Finding and ending the processes tests start.
+
+use std::path::Path;
+use std::time::Duration;
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+/// Processes whose argv contains `needle`, as (pid, argv).
+pub fn processes_matching(needle: &str) -> Vec<(i32, Vec<String>)> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        if is_zombie(pid) {
+            continue;
+        }
+        let Ok(raw) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+            continue;
+        };
+        let argv: Vec<String> = raw
+            .split(|b| *b == 0)
+            .filter(|p| !p.is_empty())
+            .map(|p| String::from_utf8_lossy(p).into_owned())
+            .collect();
+        if argv.iter().any(|a| a.contains(needle)) {
+            found.push((pid, argv));
+        }
+    }
+    found
+}
+
+pub fn is_zombie(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .map(|(_, r)| r.trim_start().starts_with('Z'))
+        })
+        .unwrap_or(false)
+}
+
+pub fn alive(pid: i32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists() && !is_zombie(pid)
+}
+
+/// Supervisors (`--supervise`) of the daemon script under `home`.
+pub fn supervisors(home: &Path) -> Vec<i32> {
+    let script = home.join(".molecule-runtime/scripts/molecule-gh-token-refresh.sh");
+    processes_matching(&script.to_string_lossy())
+        .into_iter()
+        .filter(|(_, argv)| argv.iter().any(|a| a == "--supervise"))
+        .map(|(pid, _)| pid)
+        .collect()
+}
+
+/// Daemons (not supervisors) of the daemon script under `home`.
+pub fn daemons(home: &Path) -> Vec<i32> {
+    let script = home.join(".molecule-runtime/scripts/molecule-gh-token-refresh.sh");
+    processes_matching(&script.to_string_lossy())
+        .into_iter()
+        .filter(|(_, argv)| !argv.iter().any(|a| a == "--supervise"))
+        .map(|(pid, _)| pid)
+        .collect()
+}
+
+/// Ends every process started from `home`'s runtime dir when dropped, pass
+/// or fail: SIGTERM to each process group, then SIGKILL to what remains.
+pub struct SupervisorGuard {
+    home: std::path::PathBuf,
+}
+
+impl SupervisorGuard {
+    pub fn new(home: &Path) -> Self {
+        SupervisorGuard {
+            home: home.to_path_buf(),
+        }
+    }
+}
+
+pub fn kill_all_under(home: &Path) {
+    let needle = home
+        .join(".molecule-runtime")
+        .to_string_lossy()
+        .into_owned();
+    for (pid, _) in processes_matching(&needle) {
+        let _ = kill(Pid::from_raw(-pid), Signal::SIGTERM);
+        let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
+    }
+    let gone = super::wait_for(Duration::from_secs(5), || {
+        processes_matching(&needle).is_empty()
+    });
+    if !gone {
+        for (pid, _) in processes_matching(&needle) {
+            let _ = kill(Pid::from_raw(-pid), Signal::SIGKILL);
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+    }
+}
+
+impl Drop for SupervisorGuard {
+    fn drop(&mut self) {
+        kill_all_under(&self.home);
+    }
+}
