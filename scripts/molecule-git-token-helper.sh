@@ -85,8 +85,9 @@ read_valid_cache() {
     cache_dir_ok || return 1
     [[ -f $TOKEN_FILE && -f $EXPIRY_FILE ]] || return 1
     local token='' cache_expiry='' expires_at=''
-    { IFS= read -r token; } <"$TOKEN_FILE" 2>/dev/null || [[ -n $token ]] || return 1
-    { IFS= read -r cache_expiry; IFS= read -r expires_at; } <"$EXPIRY_FILE" 2>/dev/null
+    # `2>/dev/null` first: it must be in place before the `<` can fail.
+    { IFS= read -r token; } 2>/dev/null <"$TOKEN_FILE" || [[ -n $token ]] || return 1
+    { IFS= read -r cache_expiry; IFS= read -r expires_at; } 2>/dev/null <"$EXPIRY_FILE"
     [[ $token =~ $TOKEN_RE && $cache_expiry =~ $NUM_RE ]] || return 1
     now
     ((NOW < 10#$cache_expiry)) || return 1
@@ -160,11 +161,12 @@ curl_reason() {
 FETCHED_TOKEN='' FETCHED_EXPIRES_AT='' FETCHED_CACHE_EXPIRY='' FAIL_REASON=''
 fetch_from_platform() {
     local bearer='' url resp code body rc
-    if ! { IFS= read -r bearer; } <"$CONFIGS_DIR/.auth_token" 2>/dev/null && [[ -z $bearer ]]; then
+    if [[ ! -f $CONFIGS_DIR/.auth_token ]]; then
         FAIL_REASON="$CONFIGS_DIR/.auth_token missing: cannot authenticate to the platform"
         say "$FAIL_REASON"
         return 1
     fi
+    { IFS= read -r bearer; } 2>/dev/null <"$CONFIGS_DIR/.auth_token"
     bearer=${bearer%$'\r'}
     if [[ -z $bearer ]]; then
         FAIL_REASON="$CONFIGS_DIR/.auth_token is empty"
@@ -194,6 +196,13 @@ fetch_from_platform() {
     if [[ $code != 200 ]]; then
         FAIL_REASON="platform fetch failed: HTTP $code"
         [[ $body =~ \"error\"[[:space:]]*:[[:space:]]*\"([^\"]{0,200})\" ]] && FAIL_REASON+=" (${BASH_REMATCH[1]})"
+        return 1
+    fi
+    # Tolerant of whitespace and key order, but a truncated body is no answer.
+    local trimmed=${body#"${body%%[![:space:]]*}"}
+    trimmed=${trimmed%"${trimmed##*[![:space:]]}"}
+    if [[ $trimmed != \{*\} ]]; then
+        FAIL_REASON="platform fetch failed: malformed JSON"
         return 1
     fi
     if [[ ! $body =~ \"token\"[[:space:]]*:[[:space:]]*\"([^\"]*)\" ]]; then
@@ -280,7 +289,7 @@ action_get() {
         fi
     done
     token=''
-    if { IFS= read -r token; } <"$CONFIGS_DIR/.github-token" 2>/dev/null || [[ -n $token ]]; then
+    if { IFS= read -r token; } 2>/dev/null <"$CONFIGS_DIR/.github-token" || [[ -n $token ]]; then
         token=${token%$'\r'}
         if [[ $token =~ $TOKEN_RE ]]; then
             answer "$token"

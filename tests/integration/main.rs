@@ -2,7 +2,9 @@
 
 mod support;
 
+mod daemon;
 mod fake_platform;
+mod helper;
 mod installer_mocks;
 mod installer_props;
 mod installer_real;

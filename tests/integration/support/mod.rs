@@ -43,6 +43,7 @@ pub struct TestEnvBuilder {
     platform: Option<FakePlatformConfig>,
     gh_shim: bool,
     auth_token: bool,
+    slow_secs: u64,
     vars: Vec<(String, String)>,
 }
 
@@ -64,6 +65,12 @@ impl TestEnvBuilder {
 
     pub fn platform_ttl(mut self, ttl: u64) -> Self {
         self.platform.get_or_insert_with(Default::default).ttl_secs = ttl;
+        self
+    }
+
+    /// How long `slow` mode stalls (default 20 s).
+    pub fn slow_secs(mut self, secs: u64) -> Self {
+        self.slow_secs = secs;
         self
     }
 
@@ -98,7 +105,7 @@ impl TestEnvBuilder {
         }
         let platform = self.platform.map(|mut c| {
             c.secret = SECRET.into();
-            c.slow_secs = 20;
+            c.slow_secs = self.slow_secs;
             FakePlatform::start(c).expect("fake platform")
         });
         let mut env = BTreeMap::new();
@@ -160,6 +167,7 @@ impl TestEnv {
             platform: Some(FakePlatformConfig::default()),
             gh_shim: true,
             auth_token: true,
+            slow_secs: 20,
             vars: Vec::new(),
         }
     }

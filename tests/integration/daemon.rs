@@ -1,0 +1,369 @@
+//! The refresh daemon and its supervisor, with intervals of a second or two.
+
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use molecule_credential_helper::testing::FakeMode;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+use crate::support::procs::alive;
+use crate::support::{repo_script, wait_for, TestEnv, TestEnvBuilder};
+
+/// A daemon (or supervisor) started in its own process group; the whole
+/// group is killed when this drops, pass or fail.
+struct Running {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Running {
+    /// Runs copies of the scripts under the test's own directory, so process
+    /// listings never confuse this test's daemons with another test's.
+    fn start(env: &TestEnv, args: &[&str]) -> Running {
+        let log = env.dir.path().join("daemon.log");
+        let mut c = env.command("bash");
+        c.arg(own_script(env, "molecule-gh-token-refresh.sh"))
+            .args(args);
+        c.env(
+            "TOKEN_HELPER_SCRIPT",
+            own_script(env, "molecule-git-token-helper.sh"),
+        );
+        let file = std::fs::File::create(&log).unwrap();
+        c.cmd
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().unwrap())
+            .stderr(file)
+            .process_group(0);
+        Running {
+            child: c.cmd.spawn().unwrap(),
+            log,
+        }
+    }
+
+    fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn wait_log(&self, timeout: Duration, needle: &str) -> bool {
+        wait_for(timeout, || self.log().contains(needle))
+    }
+
+    /// Waits for exit (reaping it), up to `timeout`.
+    fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+fn own_script(env: &TestEnv, name: &str) -> PathBuf {
+    let dir = env.dir.path().join("scripts");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    if !path.exists() {
+        std::fs::copy(repo_script(name), &path).unwrap();
+    }
+    path
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = kill(Pid::from_raw(-self.pid()), Signal::SIGKILL);
+        let _ = self.child.wait();
+    }
+}
+
+fn fast(builder: TestEnvBuilder) -> TestEnv {
+    builder
+        .var("TOKEN_REFRESH_INITIAL_DELAY_SEC", "0")
+        .var("TOKEN_REFRESH_JITTER_SEC", "0")
+        .var("TOKEN_REFRESH_INTERVAL_SEC", "1")
+        .var("TOKEN_REFRESH_RETRY_MIN_SEC", "1")
+        .var("TOKEN_REFRESH_RETRY_MAX_SEC", "2")
+        .var("TOKEN_FETCH_TIMEOUT_SEC", "2")
+        .build()
+}
+
+const LINE_RE_HINT: &str = "[molecule-gh-token-refresh] YYYY-MM-DDTHH:MM:SSZ message";
+
+fn is_log_line(line: &str) -> bool {
+    let Some(rest) = line.strip_prefix("[molecule-gh-token-refresh] ") else {
+        return false;
+    };
+    let ts = rest.get(..20).unwrap_or("");
+    let b = ts.as_bytes();
+    ts.len() == 20
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b[10] == b'T'
+        && b[13] == b':'
+        && b[16] == b':'
+        && b[19] == b'Z'
+        && rest.len() > 21
+}
+
+#[test]
+fn refreshes_on_the_interval_and_logs_without_tokens() {
+    let env = fast(TestEnv::builder());
+    let daemon = Running::start(&env, &[]);
+    assert!(
+        wait_for(Duration::from_secs(10), || env.platform().requests() >= 2),
+        "{}",
+        daemon.log()
+    );
+    assert!(
+        daemon.wait_log(Duration::from_secs(5), "refresh ok; next in 1s"),
+        "{}",
+        daemon.log()
+    );
+    let log = daemon.log();
+    assert!(log.contains("first refresh in 0s"), "{log}");
+    for line in log
+        .lines()
+        .filter(|l| l.starts_with("[molecule-gh-token-refresh]"))
+    {
+        assert!(is_log_line(line), "not {LINE_RE_HINT}: {line:?}");
+    }
+    for t in env.platform().issued() {
+        assert!(!log.contains(&t.token), "token in the daemon log");
+    }
+    assert!(!log.contains(crate::support::SECRET));
+    // gh was logged in by each refresh, env tokens removed.
+    assert!(env.gh_shim_log().contains("login"));
+}
+
+#[test]
+fn failures_back_off_from_retry_min_doubling_to_retry_max() {
+    let env = fast(TestEnv::builder().platform_mode(FakeMode::Http500));
+    let daemon = Running::start(&env, &[]);
+    assert!(
+        wait_for(Duration::from_secs(20), || daemon
+            .log()
+            .matches("retry in ")
+            .count()
+            >= 3),
+        "{}",
+        daemon.log()
+    );
+    let retries: Vec<String> = daemon
+        .log()
+        .lines()
+        .filter_map(|l| l.split("retry in ").nth(1).map(str::to_string))
+        .collect();
+    assert_eq!(&retries[..3], ["1s", "2s", "2s"], "{}", daemon.log());
+}
+
+#[test]
+fn success_after_failure_resets_the_backoff() {
+    let env = fast(TestEnv::builder().platform_mode(FakeMode::Http500));
+    let daemon = Running::start(&env, &[]);
+    assert!(
+        daemon.wait_log(Duration::from_secs(10), "retry in 1s"),
+        "{}",
+        daemon.log()
+    );
+    env.platform().set_mode(FakeMode::Ok);
+    assert!(
+        daemon.wait_log(Duration::from_secs(20), "refresh ok"),
+        "{}",
+        daemon.log()
+    );
+    env.platform().set_mode(FakeMode::Http500);
+    let before = daemon.log().matches("retry in 1s").count();
+    assert!(
+        wait_for(Duration::from_secs(10), || daemon
+            .log()
+            .matches("retry in 1s")
+            .count()
+            > before),
+        "backoff did not restart at RETRY_MIN: {}",
+        daemon.log()
+    );
+}
+
+#[test]
+fn first_sleep_is_initial_delay_plus_jitter() {
+    let env = TestEnv::builder()
+        .var("TOKEN_REFRESH_INITIAL_DELAY_SEC", "100")
+        .var("TOKEN_REFRESH_JITTER_SEC", "5")
+        .build();
+    let mut delays = Vec::new();
+    for _ in 0..12 {
+        let daemon = Running::start(&env, &[]);
+        assert!(
+            daemon.wait_log(Duration::from_secs(5), "first refresh in"),
+            "{}",
+            daemon.log()
+        );
+        let log = daemon.log();
+        let n: u64 = log
+            .split("first refresh in ")
+            .nth(1)
+            .unwrap()
+            .split('s')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        delays.push(n);
+    }
+    assert!(delays.iter().all(|d| (100..=105).contains(d)), "{delays:?}");
+    assert!(
+        delays.iter().any(|d| *d != delays[0]),
+        "jitter never varied: {delays:?}"
+    );
+}
+
+#[test]
+fn sigterm_ends_the_daemon_promptly_while_it_sleeps() {
+    let env = TestEnv::builder()
+        .var("TOKEN_REFRESH_INITIAL_DELAY_SEC", "3600")
+        .build();
+    let mut daemon = Running::start(&env, &[]);
+    assert!(
+        daemon.wait_log(Duration::from_secs(5), "first refresh in"),
+        "{}",
+        daemon.log()
+    );
+    let sent = Instant::now();
+    kill(Pid::from_raw(daemon.pid()), Signal::SIGTERM).unwrap();
+    let status = daemon
+        .wait_exit(Duration::from_secs(3))
+        .expect("daemon ignored SIGTERM");
+    assert!(sent.elapsed() < Duration::from_secs(2));
+    assert_eq!(status.code(), Some(0));
+    assert!(daemon.log().contains("SIGTERM: daemon exiting"));
+}
+
+#[test]
+fn sigterm_under_load_still_ends_it_promptly() {
+    // Four busy shells compete for the two cores while the daemon sleeps.
+    let env = TestEnv::builder()
+        .var("TOKEN_REFRESH_INITIAL_DELAY_SEC", "3600")
+        .build();
+    let mut burners: Vec<Child> = (0..4)
+        .map(|_| {
+            std::process::Command::new("bash")
+                .args([
+                    "-c",
+                    "end=$((SECONDS+5)); while ((SECONDS < end)); do :; done",
+                ])
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut daemon = Running::start(&env, &[]);
+    let started = daemon.wait_log(Duration::from_secs(8), "first refresh in");
+    kill(Pid::from_raw(daemon.pid()), Signal::SIGTERM).unwrap();
+    let status = daemon.wait_exit(Duration::from_secs(5));
+    for b in &mut burners {
+        let _ = b.kill();
+        let _ = b.wait();
+    }
+    assert!(started, "{}", daemon.log());
+    assert_eq!(status.and_then(|s| s.code()), Some(0), "{}", daemon.log());
+}
+
+#[test]
+fn supervisor_respawns_a_killed_daemon_and_cleans_up_on_sigterm() {
+    let env = TestEnv::builder()
+        .var("TOKEN_REFRESH_RESPAWN_SEC", "1")
+        .build();
+    let runtime = env.home.join(".molecule-runtime");
+    std::fs::create_dir_all(&runtime).unwrap();
+    let mut supervisor = Running::start(&env, &["--supervise"]);
+    std::fs::write(
+        runtime.join("refresh-daemon.pid"),
+        format!("{}\n", supervisor.pid()),
+    )
+    .unwrap();
+    let script = own_script(&env, "molecule-gh-token-refresh.sh")
+        .to_string_lossy()
+        .into_owned();
+    let daemons = || -> Vec<i32> {
+        crate::support::procs::processes_matching(&script)
+            .into_iter()
+            .filter(|(_, argv)| !argv.iter().any(|a| a == "--supervise"))
+            .map(|(pid, _)| pid)
+            .collect()
+    };
+    assert!(
+        wait_for(Duration::from_secs(5), || daemons().len() == 1),
+        "{}",
+        supervisor.log()
+    );
+    let first = daemons()[0];
+    kill(Pid::from_raw(first), Signal::SIGKILL).unwrap();
+    assert!(
+        wait_for(Duration::from_secs(6), || daemons().len() == 1
+            && daemons()[0] != first),
+        "not respawned: {}",
+        supervisor.log()
+    );
+    assert!(supervisor.log().contains("respawning in 1s"));
+    let second = daemons()[0];
+
+    kill(Pid::from_raw(supervisor.pid()), Signal::SIGTERM).unwrap();
+    let status = supervisor
+        .wait_exit(Duration::from_secs(3))
+        .expect("supervisor ignored SIGTERM");
+    assert_eq!(status.code(), Some(0));
+    assert!(
+        wait_for(Duration::from_secs(3), || !alive(second)),
+        "daemon orphaned"
+    );
+    assert!(
+        !runtime.join("refresh-daemon.pid").exists(),
+        "PID file left behind"
+    );
+}
+
+#[test]
+fn log_rotates_at_one_mebibyte() {
+    let env = fast(TestEnv::builder().platform_mode(FakeMode::Http500));
+    let runtime = env.home.join(".molecule-runtime");
+    std::fs::create_dir_all(&runtime).unwrap();
+    let log = runtime.join("refresh-daemon.log");
+    // Nearly full: the next lines cross 1 MiB.
+    std::fs::write(&log, vec![b'x'; 1024 * 1024 - 10]).unwrap();
+    let mut c = env.command("bash");
+    c.arg(own_script(&env, "molecule-gh-token-refresh.sh"));
+    c.env(
+        "TOKEN_HELPER_SCRIPT",
+        own_script(&env, "molecule-git-token-helper.sh"),
+    );
+    let file = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    c.cmd
+        .stdin(Stdio::null())
+        .stdout(file.try_clone().unwrap())
+        .stderr(file)
+        .process_group(0);
+    let child = c.cmd.spawn().unwrap();
+    let guard = Running {
+        child,
+        log: log.clone(),
+    };
+    assert!(
+        wait_for(Duration::from_secs(10), || {
+            runtime.join("refresh-daemon.log.1").exists()
+                && std::fs::read_to_string(&log).is_ok_and(|s| s.contains("retry in"))
+        }),
+        "log did not follow rotation"
+    );
+    let rotated = std::fs::metadata(runtime.join("refresh-daemon.log.1")).expect("rotated .1");
+    assert!(rotated.len() >= 1024 * 1024 - 10);
+    assert!(std::fs::metadata(&log).unwrap().len() < 64 * 1024);
+    drop(guard);
+}

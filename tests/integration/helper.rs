@@ -1,0 +1,514 @@
+//! The git credential helper, driven through the real git against the fake platform.
+
+use std::os::unix::fs::PermissionsExt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use molecule_credential_helper::testing::FakeMode;
+use rstest::rstest;
+
+use crate::support::{password, stderr, stdout, wait_for, TestEnv};
+
+const GET_GITHUB: &str = "protocol=https\nhost=github.com\n\n";
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn wired(env: TestEnv) -> TestEnv {
+    env.configure_git_for_bundled_helper();
+    env
+}
+
+fn cache_files(env: &TestEnv) -> (Option<String>, Option<String>) {
+    let l = env.layout();
+    (
+        std::fs::read_to_string(l.cache_token).ok(),
+        std::fs::read_to_string(l.cache_expiry).ok(),
+    )
+}
+
+fn line(out: &std::process::Output, key: &str) -> Option<String> {
+    stdout(out)
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}=")).map(str::to_string))
+}
+
+#[test]
+fn fill_returns_a_platform_token_with_its_expiry() {
+    let env = wired(TestEnv::new());
+    let out = env.fill();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let issued = env.platform().issued();
+    assert_eq!(issued.len(), 1);
+    assert_eq!(line(&out, "username").as_deref(), Some("x-access-token"));
+    assert_eq!(password(&out).as_deref(), Some(issued[0].token.as_str()));
+    assert_eq!(
+        line(&out, "password_expiry_utc"),
+        Some(issued[0].expires_at.to_string())
+    );
+    assert_eq!(
+        env.platform().routes(),
+        ["/admin/github-installation-token"]
+    );
+    assert!(stderr(&out).is_empty(), "{}", stderr(&out));
+}
+
+#[test]
+fn cache_hit_makes_no_request() {
+    let env = wired(TestEnv::new());
+    let first = password(&env.fill());
+    for _ in 0..3 {
+        assert_eq!(password(&env.fill()), first);
+    }
+    assert_eq!(env.platform().requests(), 1);
+}
+
+#[rstest]
+#[case::other_host("protocol=https\nhost=gitlab.com\n\n")]
+#[case::plain_http("protocol=http\nhost=github.com\n\n")]
+#[case::ssh("protocol=ssh\nhost=github.com\n\n")]
+fn declines_other_hosts_and_protocols(#[case] input: &str) {
+    let env = TestEnv::new();
+    let out = env.bundled_helper("get").stdin(input).ok();
+    assert!(stdout(&out).is_empty(), "{}", stdout(&out));
+    assert_eq!(env.platform().requests(), 0);
+}
+
+#[test]
+fn answers_when_git_sends_no_protocol_or_host() {
+    let env = TestEnv::new();
+    let out = env.bundled_helper("get").stdin("\n").ok();
+    assert_eq!(
+        password(&out).as_deref(),
+        Some(env.platform().issued()[0].token.as_str())
+    );
+}
+
+#[test]
+fn cache_expiry_is_bounded_by_expires_at_minus_margin() {
+    // The token has 10 minutes left: the cache must expire 5 minutes before
+    // it, not 50 minutes after the fetch.
+    let env = wired(TestEnv::builder().platform_ttl(600).build());
+    let before = now();
+    assert!(env.fill().status.success());
+    let issued = &env.platform().issued()[0];
+    let (_, expiry) = cache_files(&env);
+    let expiry = expiry.unwrap();
+    let mut lines = expiry.lines();
+    assert_eq!(
+        lines.next(),
+        Some((issued.expires_at - 300).to_string().as_str())
+    );
+    assert_eq!(lines.next(), Some(issued.expires_at.to_string().as_str()));
+    assert!(issued.expires_at - 300 < before + 3000);
+}
+
+#[test]
+fn cache_expiry_is_bounded_by_ttl() {
+    let env = wired(
+        TestEnv::builder()
+            .platform_ttl(7200)
+            .var("TOKEN_CACHE_TTL_SEC", "100")
+            .build(),
+    );
+    let before = now();
+    assert!(env.fill().status.success());
+    let after = now();
+    let expiry: u64 = cache_files(&env)
+        .1
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (before + 100..=after + 100).contains(&expiry),
+        "{expiry} not in fetch time + 100"
+    );
+}
+
+#[test]
+fn a_token_expiring_within_the_margin_is_never_served() {
+    let env = wired(
+        TestEnv::builder()
+            .platform_ttl(200)
+            .var("GITHUB_TOKEN", "ghs_EnvFallback1")
+            .build(),
+    );
+    let out = env.fill();
+    assert_eq!(
+        password(&out).as_deref(),
+        Some("ghs_EnvFallback1"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        cache_files(&env),
+        (None, None),
+        "a near-expired token must not be cached"
+    );
+    let again = env.fill();
+    assert_eq!(password(&again).as_deref(), Some("ghs_EnvFallback1"));
+    assert_eq!(env.platform().requests(), 2);
+}
+
+#[test]
+fn an_expired_cache_is_refetched() {
+    let env = wired(TestEnv::new());
+    let first = password(&env.fill()).unwrap();
+    let l = env.layout();
+    std::fs::write(&l.cache_expiry, format!("{}\n", now() - 1)).unwrap();
+    let second = password(&env.fill()).unwrap();
+    assert_ne!(first, second);
+    assert_eq!(env.platform().requests(), 2);
+}
+
+#[test]
+fn reject_with_the_cached_password_invalidates_the_cache() {
+    let env = wired(TestEnv::new());
+    let token = password(&env.fill()).unwrap();
+    // A different password (say, a stale one) leaves the cache alone.
+    env.git()
+        .args(["credential", "reject"])
+        .stdin("protocol=https\nhost=github.com\nusername=x-access-token\npassword=ghs_SomethingElse\n\n")
+        .ok();
+    assert_eq!(
+        cache_files(&env).0.as_deref(),
+        Some(format!("{token}\n").as_str())
+    );
+    env.git()
+        .args(["credential", "reject"])
+        .stdin(format!(
+            "protocol=https\nhost=github.com\nusername=x-access-token\npassword={token}\n\n"
+        ))
+        .ok();
+    assert_eq!(cache_files(&env), (None, None));
+    let fresh = password(&env.fill()).unwrap();
+    assert_ne!(fresh, token);
+}
+
+#[test]
+fn approve_is_a_no_op() {
+    let env = wired(TestEnv::new());
+    let token = password(&env.fill()).unwrap();
+    let before = cache_files(&env);
+    env.git()
+        .args(["credential", "approve"])
+        .stdin(format!(
+            "protocol=https\nhost=github.com\nusername=x-access-token\npassword={token}\n\n"
+        ))
+        .ok();
+    assert_eq!(cache_files(&env), before);
+    assert!(!env.home.join(".git-credentials").exists());
+}
+
+#[test]
+fn concurrent_fills_on_a_cold_cache_make_one_request() {
+    let env = wired(TestEnv::new());
+    let passwords: Vec<Option<String>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..32).map(|_| s.spawn(|| password(&env.fill()))).collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(env.platform().requests(), 1);
+    let issued = env.platform().issued();
+    assert!(
+        passwords
+            .iter()
+            .all(|p| p.as_deref() == Some(issued[0].token.as_str())),
+        "{passwords:?}"
+    );
+}
+
+#[test]
+fn workspace_id_selects_the_workspace_route() {
+    let env = wired(TestEnv::builder().var("WORKSPACE_ID", "ws-42").build());
+    assert!(env.fill().status.success());
+    assert_eq!(
+        env.platform().routes(),
+        ["/workspaces/ws-42/github-installation-token"]
+    );
+}
+
+#[test]
+fn missing_auth_token_says_so_and_falls_back_to_env() {
+    let env = wired(
+        TestEnv::builder()
+            .without_auth_token()
+            .var("GH_TOKEN", "ghs_EnvToken2")
+            .build(),
+    );
+    let out = env.fill();
+    assert_eq!(password(&out).as_deref(), Some("ghs_EnvToken2"));
+    assert!(
+        stderr(&out).contains(".auth_token missing"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(env.platform().requests(), 0);
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Fault {
+    Mode(FakeMode),
+    ConnectionRefused,
+}
+
+#[rstest]
+#[case::unauthorized(Fault::Mode(FakeMode::Http401), "HTTP 401")]
+#[case::no_app(Fault::Mode(FakeMode::Http404), "HTTP 404 (no GitHub App configured)")]
+#[case::server_error(Fault::Mode(FakeMode::Http500), "HTTP 500 (token refresh failed)")]
+#[case::slow(Fault::Mode(FakeMode::Slow), "timed out")]
+#[case::bad_json(Fault::Mode(FakeMode::BadJson), "malformed JSON")]
+#[case::bad_chars(Fault::Mode(FakeMode::BadChars), "characters outside")]
+#[case::refused(Fault::ConnectionRefused, "connection refused")]
+fn platform_faults_fall_through_each_source(#[case] fault: Fault, #[case] reason: &str) {
+    let mut builder = TestEnv::builder()
+        .var("TOKEN_FETCH_TIMEOUT_SEC", "1")
+        .slow_secs(5);
+    if let Fault::Mode(mode) = fault {
+        builder = builder.platform_mode(mode);
+    }
+    let mut env = wired(builder.build());
+    if let Fault::ConnectionRefused = fault {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        env.set("PLATFORM_URL", &format!("http://{closed}"));
+    }
+    // 1. env tokens: GITHUB_TOKEN before GH_TOKEN.
+    let out = env.fill();
+    let no_source = stderr(&out);
+    assert!(!out.status.success());
+    // One line from the helper (git adds its own "fatal:" line after it).
+    let ours: Vec<&str> = no_source
+        .lines()
+        .filter(|l| !l.starts_with("fatal:"))
+        .collect();
+    assert_eq!(ours.len(), 1, "one line: {no_source}");
+    assert!(no_source.contains(reason), "{reason:?} not in {no_source}");
+    assert!(stdout(&out).is_empty() || password(&out).is_none());
+
+    env.set("GH_TOKEN", "ghs_GhToken");
+    env.set("GITHUB_TOKEN", "ghs_GithubToken");
+    assert_eq!(password(&env.fill()).as_deref(), Some("ghs_GithubToken"));
+    env.unset("GITHUB_TOKEN");
+    assert_eq!(password(&env.fill()).as_deref(), Some("ghs_GhToken"));
+    env.set("GH_TOKEN", "not a valid token!");
+    std::fs::write(env.configs.join(".github-token"), "ghp_OperatorPat\n").unwrap();
+    assert_eq!(password(&env.fill()).as_deref(), Some("ghp_OperatorPat"));
+
+    // Nothing bad was ever printed or cached.
+    assert_eq!(cache_files(&env), (None, None));
+    for t in env.platform().issued() {
+        assert!(!no_source.contains(&t.token));
+    }
+}
+
+#[test]
+fn spaced_json_still_parses() {
+    let env = wired(TestEnv::builder().platform_mode(FakeMode::Spaced).build());
+    let out = env.fill();
+    let issued = env.platform().issued();
+    assert_eq!(
+        password(&out).as_deref(),
+        Some(issued[0].token.as_str()),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        line(&out, "password_expiry_utc"),
+        Some(issued[0].expires_at.to_string())
+    );
+}
+
+#[test]
+fn cache_files_are_private_and_no_temp_files_are_left() {
+    let env = wired(TestEnv::new());
+    assert!(env.fill().status.success());
+    let l = env.layout();
+    assert_eq!(
+        std::fs::metadata(&l.cache_dir)
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o700
+    );
+    for f in [&l.cache_token, &l.cache_expiry] {
+        assert_eq!(
+            std::fs::metadata(f).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    let names: Vec<String> = std::fs::read_dir(&l.cache_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().all(|n| !n.contains(".tmp.")), "{names:?}");
+}
+
+#[test]
+fn symlinked_cache_dir_is_never_written() {
+    let env = wired(TestEnv::new());
+    let elsewhere = env.dir.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, env.layout().cache_dir).unwrap();
+    let out = env.fill();
+    assert!(password(&out).is_some(), "still answers from the platform");
+    assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
+}
+
+#[test]
+fn a_writer_killed_mid_way_never_leaves_a_partial_pair() {
+    let env = TestEnv::new();
+    let l = env.layout();
+    let mut rng = 0x2545_F491_4F6C_DD1Du64;
+    for _ in 0..50 {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        let mut c = env.bundled_helper("_fetch_token");
+        c.cmd
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        let mut child = c.cmd.spawn().unwrap();
+        std::thread::sleep(Duration::from_micros(rng % 40_000));
+        let _ = child.kill();
+        let _ = child.wait();
+        let (token, expiry) = cache_files(&env);
+        let issued = env.platform().issued();
+        if let Some(token) = &token {
+            let token = token.trim_end();
+            let t = issued.iter().find(|t| t.token == token);
+            assert!(
+                t.is_some(),
+                "cache holds a token the platform never issued: {token:?}"
+            );
+            if let Some(expiry) = &expiry {
+                // A complete pair: the expiry belongs to this token.
+                let mut lines = expiry.lines();
+                let cache_expiry: u64 = lines.next().unwrap().parse().expect("whole expiry");
+                let expires_at: u64 = lines.next().unwrap().parse().expect("whole expires_at");
+                assert_eq!(
+                    expires_at,
+                    t.unwrap().expires_at,
+                    "mismatched token/expiry pair"
+                );
+                assert!(cache_expiry <= expires_at - 300);
+            }
+        }
+        let _ = std::fs::remove_file(&l.cache_expiry);
+    }
+}
+
+#[test]
+fn refresh_gh_logs_gh_in_with_env_tokens_removed() {
+    let env = TestEnv::builder()
+        .var("GH_TOKEN", "ghs_ProvisionTok")
+        .var("GITHUB_TOKEN", "ghs_ProvisionTok")
+        .build();
+    let out = env.bundled_helper("_refresh_gh").ok();
+    let issued = env.platform().issued();
+    assert_eq!(issued.len(), 1);
+    let hosts = std::fs::read_to_string(env.home.join(".config/gh/hosts.yml")).unwrap();
+    assert!(hosts.contains(&issued[0].token), "{hosts}");
+    let log = env.gh_shim_log();
+    assert!(
+        log.contains("argv=auth login --hostname github.com --with-token env_token=\n"),
+        "{log}"
+    );
+    assert!(!log.contains(&issued[0].token));
+    assert!(!stderr(&out).contains(&issued[0].token));
+    assert!(stdout(&out).is_empty());
+}
+
+#[test]
+fn refresh_gh_bounds_a_hanging_gh() {
+    let env = TestEnv::builder().var("GH_LOGIN_TIMEOUT_SEC", "1").build();
+    crate::support::write_executable(&env.bin.join("gh"), "#!/usr/bin/env bash\nexec sleep 30\n");
+    let started = std::time::Instant::now();
+    let out = env.bundled_helper("_refresh_gh").fails();
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "gh was not bounded"
+    );
+    assert!(
+        stderr(&out).contains("gh auth login failed"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn neither_bearer_nor_token_appears_in_any_argv() {
+    // The slow platform holds the request open while we sample every argv.
+    let env = TestEnv::builder()
+        .platform_mode(FakeMode::Slow)
+        .slow_secs(2)
+        .var("TOKEN_FETCH_TIMEOUT_SEC", "5")
+        .build();
+    let mut c = env.bundled_helper("_refresh_gh");
+    c.cmd
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut child = c.cmd.spawn().unwrap();
+    let mut saw_curl = false;
+    let mut leaks = Vec::new();
+    wait_for(Duration::from_secs(8), || {
+        for (_, argv) in crate::support::procs::processes_matching("") {
+            let joined = argv.join(" ");
+            saw_curl |= joined.contains("curl") && joined.contains("github-installation-token");
+            if joined.contains(crate::support::SECRET) || joined.contains("ghs_fake") {
+                leaks.push(joined);
+            }
+        }
+        matches!(child.try_wait(), Ok(Some(_)))
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(saw_curl, "sampling never caught curl running");
+    assert!(leaks.is_empty(), "secrets in argv: {leaks:?}");
+    assert_eq!(env.platform().issued().len(), 1);
+}
+
+#[test]
+fn bad_input_is_declined_without_hanging() {
+    let env = TestEnv::new();
+    for input in [
+        "garbage without equals\n\n".to_string(),
+        format!("host={}\n\n", "a".repeat(10_000)),
+        "protocol=https\nhost=github.com".to_string(),
+        "capability[]=authtype\nprotocol=https\nhost=github.com\nwwwauth[]=Basic\n\n".to_string(),
+    ] {
+        let out = env.bundled_helper("get").stdin(&input).output();
+        assert!(out.status.code().is_some(), "killed on {input:?}");
+    }
+    // A stdin that never closes: the helper's bounded read still answers.
+    let mut c = env.bundled_helper("get");
+    c.env("STDIN_NEVER_CLOSES", "1");
+    c.cmd
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped());
+    let mut child = c.cmd.spawn().unwrap();
+    use std::io::Write;
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(b"protocol=https\nhost=github.com\n")
+        .unwrap();
+    let started = std::time::Instant::now();
+    let done = wait_for(Duration::from_secs(20), || {
+        matches!(child.try_wait(), Ok(Some(_)))
+    });
+    drop(stdin);
+    if !done {
+        let _ = child.kill();
+    }
+    let _ = child.wait();
+    assert!(done, "helper hung on an open stdin");
+    assert!(started.elapsed() >= Duration::from_secs(5));
+}
