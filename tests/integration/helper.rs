@@ -8,7 +8,6 @@ use rstest::rstest;
 
 use crate::support::{password, stderr, stdout, wait_for, TestEnv};
 
-const GET_GITHUB: &str = "protocol=https\nhost=github.com\n\n";
 
 fn now() -> u64 {
     SystemTime::now()
