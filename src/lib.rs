@@ -23,7 +23,9 @@ pub mod os;
 pub mod report;
 pub mod scripts;
 pub mod secret;
+pub mod status;
 pub mod supervisor;
+pub mod uninstall;
 
 /// Test backends for a runtime's own tests: the in-memory fakes, the
 /// `mockall` mocks and the fake platform.

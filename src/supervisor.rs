@@ -55,6 +55,33 @@ pub fn state<F: Fs, P: ProcTable>(fs: &F, procs: &P, layout: &Layout) -> Supervi
     }
 }
 
+/// Is `cmdline` one of our daemons (the script without the supervise flag)?
+pub fn is_our_daemon(cmdline: &[String], layout: &Layout) -> bool {
+    let script = layout.daemon_script.to_string_lossy();
+    cmdline.iter().any(|a| *a == *script) && !cmdline.iter().any(|a| a == SUPERVISE_ARG)
+}
+
+/// Live (non-zombie) processes running our daemon script for this layout:
+/// (supervisors, daemons).
+pub fn running<P: ProcTable>(procs: &P, layout: &Layout) -> (Vec<i32>, Vec<i32>) {
+    let mut supervisors = Vec::new();
+    let mut daemons = Vec::new();
+    for pid in procs.pids() {
+        if procs.liveness(pid) != Liveness::Alive {
+            continue;
+        }
+        let Ok(cmdline) = procs.cmdline(pid) else {
+            continue;
+        };
+        if is_our_supervisor(&cmdline, layout) {
+            supervisors.push(pid);
+        } else if is_our_daemon(&cmdline, layout) {
+            daemons.push(pid);
+        }
+    }
+    (supervisors, daemons)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

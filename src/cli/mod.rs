@@ -1,8 +1,11 @@
 //! Argument parsing, logging set-up and dispatch. Every user error is one
 //! line on stderr and exit 2; no command panics on bad input.
 
+mod contract;
 mod fake_platform;
 mod install;
+mod status;
+mod uninstall;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -21,6 +24,12 @@ struct Cli {
 enum Command {
     /// Run the five install steps and print the report.
     Install(install::InstallArgs),
+    /// Read-only health check of an install (exit 0 healthy, 1 unhealthy).
+    Status(status::StatusArgs),
+    /// The template authors' CI suite: prove the wiring in a throwaway HOME.
+    Contract(contract::ContractArgs),
+    /// Stop the daemon and remove our git config values, scripts and cache.
+    Uninstall(uninstall::UninstallArgs),
     /// Run the built-in fake platform (for tests and fault injection).
     FakePlatform(fake_platform::FakePlatformArgs),
 }
@@ -83,6 +92,9 @@ pub fn main() -> ExitCode {
     init_logging();
     let result = match cli.command {
         Command::Install(args) => install::run(args),
+        Command::Status(args) => status::run(args),
+        Command::Contract(args) => contract::run(args),
+        Command::Uninstall(args) => uninstall::run(args),
         Command::FakePlatform(args) => fake_platform::run(args),
     };
     match result {

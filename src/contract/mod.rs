@@ -1,7 +1,78 @@
-//! The template authors' contract suite (`molecule-credential-helper contract`).
+//! The template authors' contract suite (`molecule-credential-helper
+//! contract`): in a throwaway HOME, with the fake platform on 127.0.0.1 and a
+//! recording gh shim first on PATH, install and prove the wiring with the
+//! image's real git, bash, curl and flock. Leaves no process or file behind.
+
+mod checks;
+
+use std::fmt;
+
+use serde::Serialize;
+
+pub use checks::run_contract;
 
 /// A recording stand-in for gh (source: `fixtures/gh-shim.sh`). Like the real
 /// gh it refuses to log in while GH_TOKEN/GITHUB_TOKEN is set; it reads the
 /// token from stdin, stores it in hosts.yml, and records each call's argv and
 /// whether an env token was present (never the token) in `$GH_SHIM_LOG`.
 pub const GH_SHIM: &str = include_str!("../../fixtures/gh-shim.sh");
+
+/// One named check of the suite.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ContractCheck {
+    pub n: usize,
+    pub name: String,
+    pub ok: bool,
+    /// Why it failed; `None` when it passed.
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ContractReport {
+    pub checks: Vec<ContractCheck>,
+    pub passed: usize,
+    pub failed: usize,
+}
+
+impl ContractReport {
+    pub(crate) fn record(&mut self, name: &str, result: Result<(), String>) {
+        let ok = result.is_ok();
+        let check = ContractCheck {
+            n: self.checks.len() + 1,
+            name: name.into(),
+            ok,
+            reason: result.err(),
+        };
+        let line = match &check.reason {
+            None => format!("ok {} - {}", check.n, check.name),
+            Some(r) => format!("not ok {} - {}: {r}", check.n, check.name),
+        };
+        tracing::info!("{line}");
+        if ok {
+            self.passed += 1;
+        } else {
+            self.failed += 1;
+        }
+        self.checks.push(check);
+    }
+
+    pub fn all_passed(&self) -> bool {
+        self.failed == 0 && self.passed > 0
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+}
+
+impl fmt::Display for ContractReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for c in &self.checks {
+            match &c.reason {
+                None => writeln!(f, "ok {} - {}", c.n, c.name)?,
+                Some(r) => writeln!(f, "not ok {} - {}: {}", c.n, c.name, r.replace('\n', " "))?,
+            }
+        }
+        writeln!(f, "{} passed, {} failed", self.passed, self.failed)
+    }
+}

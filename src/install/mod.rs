@@ -20,6 +20,8 @@ use crate::report::{InstallReport, Outcome, Step, StepReport};
 use crate::secret::redact;
 
 pub use daemon::{supervisor_command, SUPERVISOR_WAIT};
+pub(crate) use git_config::read_global;
+pub use git_config::{helper_value, wanted_helpers};
 
 /// How long an install waits for another install in the same HOME.
 const INSTALL_LOCK_WAIT: Duration = Duration::from_secs(30);

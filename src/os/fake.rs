@@ -689,6 +689,14 @@ impl ProcTable for FakeSystem {
             )),
         }
     }
+
+    fn terminate(&self, pid: i32) -> io::Result<()> {
+        self.terminate_group(pid)
+    }
+
+    fn pids(&self) -> Vec<i32> {
+        self.lock().processes.keys().copied().collect()
+    }
 }
 
 impl Which for FakeSystem {

@@ -207,6 +207,10 @@ pub trait ProcTable {
     fn cmdline(&self, pid: i32) -> io::Result<Vec<String>>;
     /// SIGTERM to the process group `pgid` (a supervisor leads its own).
     fn terminate_group(&self, pgid: i32) -> io::Result<()>;
+    /// SIGTERM to one process.
+    fn terminate(&self, pid: i32) -> io::Result<()>;
+    /// Every PID in the table, for uniqueness checks.
+    fn pids(&self) -> Vec<i32>;
 }
 
 #[cfg_attr(any(test, feature = "testing"), mockall::automock)]

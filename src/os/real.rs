@@ -325,6 +325,27 @@ impl ProcTable for RealProcTable {
         }
         kill(Pid::from_raw(-pgid), Signal::SIGTERM).map_err(io::Error::from)
     }
+
+    fn terminate(&self, pid: i32) -> io::Result<()> {
+        if pid <= 1 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "refusing to signal PID <= 1",
+            ));
+        }
+        kill(Pid::from_raw(pid), Signal::SIGTERM).map_err(io::Error::from)
+    }
+
+    fn pids(&self) -> Vec<i32> {
+        fs::read_dir("/proc")
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
 }
 
 /// PATH lookup over a PATH value captured at construction.

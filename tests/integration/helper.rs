@@ -8,7 +8,6 @@ use rstest::rstest;
 
 use crate::support::{password, stderr, stdout, wait_for, TestEnv};
 
-
 fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -1,0 +1,98 @@
+//! `status`: read-only health check.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::Args;
+use molecule_credential_helper::os::{RealFs, RealProcTable, RealSpawner, RealWhich, Spawner};
+use molecule_credential_helper::status::{status, Probe};
+use molecule_credential_helper::{cache, Config};
+
+use super::{check_home, UsageError};
+
+#[derive(Debug, Args)]
+pub(crate) struct StatusArgs {
+    /// Check the install in DIR instead of $HOME.
+    #[arg(long, value_name = "DIR")]
+    home: Option<PathBuf>,
+    /// Print the checks as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Also fetch a token from the platform (through the helper, refreshing
+    /// the cache) and report latency and remaining lifetime.
+    #[arg(long)]
+    probe: bool,
+}
+
+pub(crate) fn run(args: StatusArgs) -> Result<ExitCode, UsageError> {
+    check_home(&args.home)?;
+    let config = Config::from_env(args.home.clone()).map_err(|e| UsageError(e.to_string()))?;
+    let which = RealWhich::new(config.env.get("PATH").map(Into::into));
+    let probe = args.probe.then(|| probe(&config));
+    let report = status(
+        &RealFs,
+        &RealSpawner,
+        &RealProcTable,
+        &which,
+        &config,
+        probe,
+    );
+    if args.json {
+        println!("{}", report.to_json());
+    } else {
+        print!("{report}");
+    }
+    Ok(if report.healthy {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn probe(config: &Config) -> Probe {
+    let started = Instant::now();
+    let cmd = config.command("bash").args([
+        config.layout.helper_script.to_string_lossy().into_owned(),
+        "_fetch_token".into(),
+    ]);
+    let out = RealSpawner.run(&cmd);
+    let latency_ms = started.elapsed().as_millis();
+    match out {
+        Ok(out) if out.success() => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            let lifetime = cache::read(&RealFs, &config.layout)
+                .and_then(|c| c.expiry)
+                .map(|e| {
+                    format!(
+                        "cache valid for {} more minutes",
+                        e.saturating_sub(now) / 60
+                    )
+                })
+                .unwrap_or_else(|| "no expiry known".into());
+            Probe {
+                ok: true,
+                latency_ms,
+                detail: format!("platform fetch ok; {lifetime}"),
+            }
+        }
+        Ok(out) => Probe {
+            ok: false,
+            latency_ms,
+            detail: out
+                .stderr
+                .lines()
+                .last()
+                .unwrap_or("platform fetch failed")
+                .to_string(),
+        },
+        Err(e) => Probe {
+            ok: false,
+            latency_ms,
+            detail: format!("cannot run the helper: {e}"),
+        },
+    }
+}

@@ -1,0 +1,550 @@
+//! The checks themselves, in the order a template author reads them.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+use super::{ContractReport, GH_SHIM};
+use crate::config::{Config, Layout};
+use crate::fake_platform::{FakePlatform, FakePlatformConfig};
+use crate::os::{RealFs, RealProcTable, RealSpawner, RealWhich, Which};
+use crate::report::{Outcome, Step};
+use crate::supervisor;
+
+/// Tools the wiring needs, with the Debian package that brings each.
+const REQUIRED_TOOLS: [(&str, &str); 4] = [
+    ("git", "git"),
+    ("bash", "bash"),
+    ("curl", "curl"),
+    ("flock", "util-linux"),
+];
+const BEARER: &str = "contract-bearer-5b0e";
+const PROVISION_TOKEN: &str = "ghs_ContractProvisionToken00";
+
+/// Where the suite runs and what it started.
+struct World {
+    _root: tempfile::TempDir,
+    root: PathBuf,
+    home: PathBuf,
+    layout: Layout,
+    env: BTreeMap<String, String>,
+    platform: FakePlatform,
+    shim_log: PathBuf,
+}
+
+impl World {
+    fn create() -> Result<World, String> {
+        let root_dir = tempfile::Builder::new()
+            .prefix("molecule-contract-")
+            .tempdir()
+            .map_err(|e| format!("cannot create a temp dir: {e}"))?;
+        let root = root_dir.path().to_path_buf();
+        let home = root.join("home");
+        let configs = root.join("configs");
+        let bin = root.join("bin");
+        for dir in [&home, &configs, &bin] {
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
+        std::fs::write(configs.join(".auth_token"), format!("{BEARER}\n"))
+            .map_err(|e| e.to_string())?;
+        let gh = bin.join("gh");
+        std::fs::write(&gh, GH_SHIM).map_err(|e| e.to_string())?;
+        std::fs::set_permissions(&gh, std::fs::Permissions::from_mode(0o755))
+            .map_err(|e| e.to_string())?;
+        let platform = FakePlatform::start(FakePlatformConfig {
+            secret: BEARER.into(),
+            ..Default::default()
+        })
+        .map_err(|e| format!("fake platform: {e}"))?;
+        let shim_log = root.join("gh-shim.log");
+        let system_path =
+            std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into());
+        let mut env = BTreeMap::new();
+        for (k, v) in [
+            ("HOME", home.display().to_string()),
+            ("PATH", format!("{}:{system_path}", bin.display())),
+            ("GIT_CONFIG_NOSYSTEM", "1".into()),
+            ("GIT_TERMINAL_PROMPT", "0".into()),
+            ("CONFIGS_DIR", configs.display().to_string()),
+            ("PLATFORM_URL", platform.url()),
+            ("GH_TOKEN", PROVISION_TOKEN.into()),
+            ("GH_SHIM_LOG", shim_log.display().to_string()),
+            ("TOKEN_FETCH_TIMEOUT_SEC", "5".into()),
+            ("TOKEN_REFRESH_INITIAL_DELAY_SEC", "1".into()),
+            ("TOKEN_REFRESH_JITTER_SEC", "0".into()),
+            ("TOKEN_REFRESH_INTERVAL_SEC", "2".into()),
+            ("TOKEN_REFRESH_RESPAWN_SEC", "1".into()),
+            ("LANG", "C".into()),
+        ] {
+            env.insert(k.to_string(), v);
+        }
+        let layout = Layout::new(&home);
+        Ok(World {
+            _root: root_dir,
+            root,
+            home,
+            layout,
+            env,
+            platform,
+            shim_log,
+        })
+    }
+
+    fn config(&self) -> Config {
+        let mut config = Config::new(&self.home, BTreeMap::new()).isolated();
+        for (k, v) in &self.env {
+            config = config.with_var(k, v);
+        }
+        config.child_env_remove.push("GITHUB_TOKEN".into());
+        config
+    }
+
+    fn install(&self) -> crate::InstallReport {
+        crate::Installer::real(self.config()).install()
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.env_clear().envs(&self.env).current_dir(&self.root);
+        cmd
+    }
+
+    /// Runs `git ARGS` with `input` on stdin, bounded to 30 s.
+    fn git(&self, args: &[&str], input: &str) -> Result<Output, String> {
+        let mut cmd = self.command("git");
+        cmd.args(args);
+        run_bounded(cmd, input.as_bytes(), Duration::from_secs(30))
+    }
+
+    fn fill(&self) -> Result<String, String> {
+        let out = self.git(
+            &["credential", "fill"],
+            "protocol=https\nhost=github.com\npath=org/repo.git\n\n",
+        )?;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("password=").map(str::to_string))
+            .ok_or_else(|| format!("no password; git said: {}", first_line(&out.stderr)))
+    }
+
+    fn issued(&self) -> Vec<String> {
+        self.platform
+            .issued()
+            .into_iter()
+            .map(|t| t.token)
+            .collect()
+    }
+}
+
+fn first_line(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_string()
+}
+
+fn run_bounded(mut cmd: Command, input: &[u8], limit: Duration) -> Result<Output, String> {
+    use std::io::Write;
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().map_err(|e| format!("{cmd:?}: {e}"))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(input);
+    }
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if child.try_wait().map_err(|e| e.to_string())?.is_some() {
+            return child.wait_with_output().map_err(|e| e.to_string());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    Err(format!("{cmd:?} timed out"))
+}
+
+fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    cond()
+}
+
+fn ensure(cond: bool, reason: impl FnOnce() -> String) -> Result<(), String> {
+    if cond {
+        Ok(())
+    } else {
+        Err(reason())
+    }
+}
+
+fn mode_of(path: &Path) -> Result<u32, String> {
+    std::fs::metadata(path)
+        .map(|m| m.mode() & 0o777)
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn snapshot(layout: &Layout, home: &Path) -> Vec<(PathBuf, Option<SystemTime>)> {
+    [
+        layout.helper_script.clone(),
+        layout.daemon_script.clone(),
+        layout.pid_file.clone(),
+        layout.cache_dir.clone(),
+        home.join(".gitconfig"),
+    ]
+    .into_iter()
+    .map(|p| {
+        let t = std::fs::metadata(&p).and_then(|m| m.modified()).ok();
+        (p, t)
+    })
+    .collect()
+}
+
+/// Every file under `dir` holding any of `needles`.
+fn files_holding(dir: &Path, needles: &[String]) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => stack.push(path),
+                Ok(t) if t.is_file() => {
+                    let Ok(bytes) = std::fs::read(&path) else {
+                        continue;
+                    };
+                    let hit = needles
+                        .iter()
+                        .any(|n| bytes.windows(n.len()).any(|w| w == n.as_bytes()));
+                    if hit {
+                        found.push(path);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    found
+}
+
+/// Runs the whole suite. Never panics; a check that cannot run fails.
+pub fn run_contract() -> ContractReport {
+    let mut report = ContractReport::default();
+    let which = RealWhich::from_env();
+    let missing: Vec<String> = REQUIRED_TOOLS
+        .iter()
+        .filter(|(tool, _)| which.which(tool).is_none())
+        .map(|(tool, pkg)| format!("{tool} (apt-get install {pkg})"))
+        .collect();
+    report.record(
+        "git, bash, curl and flock are on PATH",
+        ensure(missing.is_empty(), || {
+            format!("missing: {}", missing.join(", "))
+        }),
+    );
+    report.record(
+        "gh is on PATH (the image's real gh; logins are tested with a shim)",
+        ensure(which.which("gh").is_some(), || {
+            "gh missing (apt-get install gh)".into()
+        }),
+    );
+    let world = match World::create() {
+        Ok(w) => w,
+        Err(e) => {
+            report.record("set up a throwaway HOME and the fake platform", Err(e));
+            return report;
+        }
+    };
+    run_in(&world, &mut report);
+    // Whatever happened above, nothing we started may outlive the suite.
+    let procs = RealProcTable;
+    let (s, d) = supervisor::running(&procs, &world.layout);
+    for pid in s.into_iter().chain(d) {
+        let _ = nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    report
+}
+
+fn run_in(world: &World, report: &mut ContractReport) {
+    let layout = &world.layout;
+    let first = world.install();
+    report.record(
+        "install reports no failed step",
+        ensure(!first.has_failures(), || {
+            first
+                .to_string()
+                .lines()
+                .filter(|l| l.contains("failed"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        }),
+    );
+
+    report.record(
+        "git config: empty reset, then our helper, then useHttpPath=true",
+        (|| {
+            let out = world.git(
+                &[
+                    "config",
+                    "--global",
+                    "--get-all",
+                    "credential.https://github.com.helper",
+                ],
+                "",
+            )?;
+            let values: Vec<String> = String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .map(str::to_string)
+                .collect();
+            let wanted = crate::install::wanted_helpers(&layout.helper_script);
+            ensure(values == wanted, || {
+                format!("helpers are {values:?}, want {wanted:?}")
+            })?;
+            let out = world.git(
+                &[
+                    "config",
+                    "--global",
+                    "--type=bool",
+                    "--get",
+                    "credential.https://github.com.useHttpPath",
+                ],
+                "",
+            )?;
+            ensure(
+                String::from_utf8_lossy(&out.stdout).trim() == "true",
+                || "useHttpPath is not true".into(),
+            )
+        })(),
+    );
+
+    let first_token = world.fill();
+    report.record(
+        "git credential fill returns a platform-issued token",
+        match &first_token {
+            Ok(t) => ensure(world.issued().contains(t), || {
+                "the password is not a token the platform issued".into()
+            }),
+            Err(e) => Err(e.clone()),
+        },
+    );
+
+    report.record(
+        "files have their documented modes",
+        (|| {
+            for (path, want) in [
+                (&layout.helper_script, 0o755),
+                (&layout.daemon_script, 0o755),
+                (&layout.cache_dir, 0o700),
+                (&layout.cache_token, 0o600),
+                (&layout.cache_expiry, 0o600),
+                (&layout.pid_file, 0o644),
+                (&layout.log_file, 0o600),
+            ] {
+                let got = mode_of(path)?;
+                ensure(got == want, || {
+                    format!("{} is {got:04o}, want {want:04o}", path.display())
+                })?;
+            }
+            Ok(())
+        })(),
+    );
+
+    let before = snapshot(layout, &world.home);
+    let pid_before = std::fs::read_to_string(&layout.pid_file).unwrap_or_default();
+    std::thread::sleep(Duration::from_millis(20));
+    let second = world.install();
+    report.record(
+        "a second install changes nothing and starts no daemon",
+        (|| {
+            for step in [
+                Step::Scripts,
+                Step::TokenCache,
+                Step::GitConfig,
+                Step::RefreshDaemon,
+            ] {
+                ensure(
+                    matches!(second.outcome(step), Some(Outcome::Unchanged(_))),
+                    || {
+                        format!(
+                            "{step} was {}",
+                            second.outcome(step).map(|o| o.label()).unwrap_or("missing")
+                        )
+                    },
+                )?;
+            }
+            ensure(snapshot(layout, &world.home) == before, || {
+                "a file was rewritten".into()
+            })?;
+            ensure(
+                std::fs::read_to_string(&layout.pid_file).unwrap_or_default() == pid_before,
+                || "PID file changed".into(),
+            )
+        })(),
+    );
+
+    report.record(
+        "exactly one daemon supervisor and one daemon run",
+        (|| {
+            let settled = wait_until(Duration::from_secs(5), || {
+                let (s, d) = supervisor::running(&RealProcTable, layout);
+                s.len() == 1 && d.len() == 1
+            });
+            let (s, d) = supervisor::running(&RealProcTable, layout);
+            ensure(settled, || {
+                format!("{} supervisors, {} daemons", s.len(), d.len())
+            })
+        })(),
+    );
+
+    report.record(
+        "the daemon refreshes the token and logs gh in",
+        (|| {
+            let refreshed = wait_until(Duration::from_secs(20), || {
+                std::fs::read_to_string(&layout.log_file).is_ok_and(|l| l.contains("refresh ok"))
+            });
+            let log = std::fs::read_to_string(&layout.log_file).unwrap_or_default();
+            ensure(refreshed, || {
+                format!(
+                    "no 'refresh ok' in the daemon log; last line: {}",
+                    log.lines().last().unwrap_or("")
+                )
+            })
+        })(),
+    );
+
+    report.record(
+        "gh logged in with GH_TOKEN/GITHUB_TOKEN removed, token on stdin",
+        (|| {
+            let log = std::fs::read_to_string(&world.shim_log).unwrap_or_default();
+            ensure(log.contains("login"), || {
+                "gh auth login never succeeded".into()
+            })?;
+            ensure(!log.contains("env_token=GH"), || {
+                "gh saw GH_TOKEN or GITHUB_TOKEN in its environment".into()
+            })?;
+            ensure(
+                log.contains("argv=auth login --hostname github.com --with-token"),
+                || format!("unexpected gh argv: {log}"),
+            )
+        })(),
+    );
+
+    report.record(
+        "erase after a 401, then fill, gets a new token",
+        (|| {
+            let old = world.fill()?;
+            let input = format!(
+                "protocol=https\nhost=github.com\nusername=x-access-token\npassword={old}\n\n"
+            );
+            world.git(&["credential", "reject"], &input)?;
+            let new = world.fill()?;
+            ensure(new != old && world.issued().contains(&new), || {
+                "fill after erase returned the erased token".into()
+            })
+        })(),
+    );
+
+    report.record(
+        "8 concurrent fills on a cold cache make one platform request",
+        (|| {
+            let _ = std::fs::remove_file(&layout.cache_expiry);
+            let before = world.platform.requests();
+            let results: Vec<Result<String, String>> = std::thread::scope(|s| {
+                let handles: Vec<_> = (0..8).map(|_| s.spawn(|| world.fill())).collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or_else(|_| Err("panicked".into())))
+                    .collect()
+            });
+            let requests = world.platform.requests() - before;
+            ensure(results.iter().all(Result::is_ok), || "a fill failed".into())?;
+            // The daemon may refresh during the burst; allow its request too.
+            ensure(requests <= 2, || format!("{requests} platform requests"))
+        })(),
+    );
+
+    report.record(
+        "no token or bearer outside the cache and gh's hosts file",
+        (|| {
+            let mut needles = world.issued();
+            needles.push(BEARER.into());
+            let allowed = [
+                layout.cache_token.clone(),
+                world.home.join(".config/gh/hosts.yml"),
+                world.root.join("configs/.auth_token"),
+            ];
+            let leaks: Vec<String> = files_holding(&world.root, &needles)
+                .into_iter()
+                .filter(|p| !allowed.contains(p))
+                .map(|p| p.display().to_string())
+                .collect();
+            let mut outputs = format!("{first}{second}{}{}", first.to_json(), second.to_json());
+            outputs.push_str(&std::fs::read_to_string(&layout.log_file).unwrap_or_default());
+            let in_outputs = needles.iter().any(|n| outputs.contains(n.as_str()));
+            ensure(leaks.is_empty() && !in_outputs, || {
+                format!(
+                    "found in {leaks:?}{}",
+                    if in_outputs {
+                        " and in reports/logs"
+                    } else {
+                        ""
+                    }
+                )
+            })
+        })(),
+    );
+
+    report.record(
+        "uninstall stops every process and removes our files",
+        (|| {
+            let config = world.config();
+            let result = crate::uninstall::uninstall(
+                &RealFs,
+                &RealSpawner,
+                &RealProcTable,
+                &RealWhich::new(config.env.get("PATH").map(Into::into)),
+                &config,
+            );
+            ensure(result.errors.is_empty(), || result.errors.join("; "))?;
+            let (s, d) = supervisor::running(&RealProcTable, layout);
+            ensure(s.is_empty() && d.is_empty(), || {
+                format!("still running: {s:?} {d:?}")
+            })?;
+            ensure(
+                !layout.runtime_dir.exists() && !layout.cache_dir.exists(),
+                || "files left behind".into(),
+            )?;
+            let out = world.git(
+                &[
+                    "config",
+                    "--global",
+                    "--get-all",
+                    "credential.https://github.com.helper",
+                ],
+                "",
+            )?;
+            ensure(out.stdout.is_empty(), || {
+                "git config values left behind".into()
+            })
+        })(),
+    );
+}

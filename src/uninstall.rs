@@ -1,0 +1,151 @@
+//! `uninstall`: stop the supervisor and daemon, remove our git config
+//! values, the runtime dir (scripts, PID file, log) and the token cache.
+//! Idempotent; every failure is reported and the rest still runs.
+
+use std::io;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::config::{Config, GIT_HELPER_KEY, GIT_USE_HTTP_PATH_KEY};
+use crate::os::{FileKind, Fs, Liveness, ProcTable, Spawner, Which};
+use crate::supervisor::{self, SupervisorState};
+
+/// What uninstall did, and what it could not do.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct UninstallReport {
+    pub done: Vec<String>,
+    pub errors: Vec<String>,
+}
+
+pub fn uninstall<F: Fs, S: Spawner, P: ProcTable, W: Which>(
+    fs: &F,
+    spawner: &S,
+    procs: &P,
+    which: &W,
+    config: &Config,
+) -> UninstallReport {
+    let mut report = UninstallReport::default();
+    stop_processes(procs, fs, config, &mut report);
+    if let Some(git) = which.which("git") {
+        remove_git_values(spawner, &git, config, &mut report);
+    }
+    let layout = &config.layout;
+    for dir in [&layout.runtime_dir, &layout.cache_dir] {
+        remove_path(fs, dir, &mut report);
+    }
+    report
+}
+
+fn stop_processes<F: Fs, P: ProcTable>(
+    procs: &P,
+    fs: &F,
+    config: &Config,
+    report: &mut UninstallReport,
+) {
+    let layout = &config.layout;
+    if let SupervisorState::Running(pid) = supervisor::state(fs, procs, layout) {
+        match procs.terminate_group(pid) {
+            Ok(()) => report
+                .done
+                .push(format!("stopped supervisor {pid} and its process group")),
+            Err(e) => report
+                .errors
+                .push(format!("stopping supervisor {pid}: {e}")),
+        }
+    }
+    // Strays too: a daemon whose supervisor was killed, a second supervisor.
+    let (supervisors, daemons) = supervisor::running(procs, layout);
+    for pid in supervisors.iter().chain(&daemons) {
+        let _ = procs
+            .terminate_group(*pid)
+            .or_else(|_| procs.terminate(*pid));
+    }
+    let deadline = Instant::now() + crate::install::SUPERVISOR_WAIT;
+    while Instant::now() < deadline {
+        let (s, d) = supervisor::running(procs, layout);
+        if s.is_empty() && d.is_empty() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (s, d) = supervisor::running(procs, layout);
+    let left: Vec<i32> = s
+        .into_iter()
+        .chain(d)
+        .filter(|p| procs.liveness(*p) == Liveness::Alive)
+        .collect();
+    if !left.is_empty() {
+        report
+            .errors
+            .push(format!("processes still running after SIGTERM: {left:?}"));
+    }
+}
+
+fn remove_git_values<S: Spawner>(
+    spawner: &S,
+    git: &Path,
+    config: &Config,
+    report: &mut UninstallReport,
+) {
+    let wanted = crate::install::wanted_helpers(&config.layout.helper_script);
+    let (helpers, use_http_path) = match crate::install::read_global(spawner, git, config) {
+        Ok(v) => v,
+        Err(e) => {
+            report.errors.push(e);
+            return;
+        }
+    };
+    let mut run = |args: &[&str]| {
+        let cmd = config
+            .command(git)
+            .args(["config", "--global"])
+            .args(args.iter().copied());
+        match spawner.run(&cmd) {
+            Ok(out) if out.success() || out.code == Some(5) => true,
+            Ok(out) => {
+                report.errors.push(out.failure_reason(&cmd.display()));
+                false
+            }
+            Err(e) => {
+                report.errors.push(format!("{}: {e}", cmd.display()));
+                false
+            }
+        }
+    };
+    if helpers.contains(&wanted[1]) {
+        // Keep any helper someone added after ours; drop ours and, when
+        // nothing else is left, the reset that came with it.
+        let others: Vec<&String> = helpers
+            .iter()
+            .filter(|h| **h != wanted[1] && !h.is_empty())
+            .collect();
+        let mut ok = run(&["--unset-all", GIT_HELPER_KEY]);
+        for value in &others {
+            ok &= run(&["--add", GIT_HELPER_KEY, value]);
+        }
+        if ok {
+            report
+                .done
+                .push(format!("removed our {GIT_HELPER_KEY} values"));
+        }
+    }
+    if use_http_path.is_some() && run(&["--unset-all", GIT_USE_HTTP_PATH_KEY]) {
+        report.done.push(format!("removed {GIT_USE_HTTP_PATH_KEY}"));
+    }
+}
+
+fn remove_path<F: Fs>(fs: &F, path: &Path, report: &mut UninstallReport) {
+    let result = match fs.metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return,
+        Err(e) => Err(e),
+        // A symlink is removed itself; its target is not ours.
+        Ok(m) if m.kind == FileKind::Dir => fs.remove_dir_all(path),
+        Ok(_) => fs.remove_file(path),
+    };
+    match result {
+        Ok(()) => report.done.push(format!("removed {}", path.display())),
+        Err(e) => report
+            .errors
+            .push(format!("removing {}: {e}", path.display())),
+    }
+}
