@@ -4,7 +4,7 @@ use crate::config::Layout;
 use crate::os::Fs;
 use crate::secret::{is_valid_token, Token};
 
-/// The cache's expiry, and the token when it has a valid shape.
+/// The cache's expiry (line 1 of the expiry file), and the token when it has a valid shape.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CachedToken {
     pub token: Option<Token>,
@@ -35,6 +35,8 @@ pub fn read<F: Fs>(fs: &F, layout: &Layout) -> Option<CachedToken> {
         .read(&layout.cache_expiry)
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|s| s.trim().parse().ok());
+        // Line 1 is the cache expiry; line 2 (the token's own expires_at) is
+        // for `password_expiry_utc`.
+        .and_then(|s| s.lines().next()?.trim().parse().ok());
     Some(CachedToken { token, expiry })
 }

@@ -285,266 +285,275 @@ pub fn run_contract() -> ContractReport {
 }
 
 fn run_in(world: &World, report: &mut ContractReport) {
-    let layout = &world.layout;
     let first = world.install();
-    report.record(
-        "install reports no failed step",
-        ensure(!first.has_failures(), || {
-            first
-                .to_string()
-                .lines()
-                .filter(|l| l.contains("failed"))
-                .collect::<Vec<_>>()
-                .join("; ")
-        }),
-    );
-
+    report.record("install reports no failed step", install_clean(&first));
     report.record(
         "git config: empty reset, then our helper, then useHttpPath=true",
-        (|| {
-            let out = world.git(
-                &[
-                    "config",
-                    "--global",
-                    "--get-all",
-                    "credential.https://github.com.helper",
-                ],
-                "",
-            )?;
-            let values: Vec<String> = String::from_utf8_lossy(&out.stdout)
-                .lines()
-                .map(str::to_string)
-                .collect();
-            let wanted = crate::install::wanted_helpers(&layout.helper_script);
-            ensure(values == wanted, || {
-                format!("helpers are {values:?}, want {wanted:?}")
-            })?;
-            let out = world.git(
-                &[
-                    "config",
-                    "--global",
-                    "--type=bool",
-                    "--get",
-                    "credential.https://github.com.useHttpPath",
-                ],
-                "",
-            )?;
-            ensure(
-                String::from_utf8_lossy(&out.stdout).trim() == "true",
-                || "useHttpPath is not true".into(),
-            )
-        })(),
+        git_config_wired(world),
     );
-
-    let first_token = world.fill();
     report.record(
         "git credential fill returns a platform-issued token",
-        match &first_token {
-            Ok(t) => ensure(world.issued().contains(t), || {
-                "the password is not a token the platform issued".into()
-            }),
-            Err(e) => Err(e.clone()),
-        },
+        fill_is_platform_token(world),
     );
-
+    report.record("files have their documented modes", modes(world));
+    let (second, idempotent) = second_install_is_a_no_op(world);
     report.record(
-        "files have their documented modes",
-        (|| {
-            for (path, want) in [
-                (&layout.helper_script, 0o755),
-                (&layout.daemon_script, 0o755),
-                (&layout.cache_dir, 0o700),
-                (&layout.cache_token, 0o600),
-                (&layout.cache_expiry, 0o600),
-                (&layout.pid_file, 0o644),
-                (&layout.log_file, 0o600),
-            ] {
-                let got = mode_of(path)?;
-                ensure(got == want, || {
-                    format!("{} is {got:04o}, want {want:04o}", path.display())
-                })?;
-            }
-            Ok(())
-        })(),
+        "a second install changes nothing and starts no daemon",
+        idempotent,
     );
+    report.record(
+        "exactly one daemon supervisor and one daemon run",
+        one_daemon(world),
+    );
+    report.record(
+        "the daemon refreshes the token and logs gh in",
+        daemon_refreshes(world),
+    );
+    report.record(
+        "gh logged in with GH_TOKEN/GITHUB_TOKEN removed, token on stdin",
+        gh_login_clean(world),
+    );
+    report.record(
+        "erase after a 401, then fill, gets a new token",
+        erase_then_fill(world),
+    );
+    report.record(
+        "8 concurrent fills on a cold cache make one platform request",
+        single_flight(world),
+    );
+    let outputs = format!("{first}{second}{}{}", first.to_json(), second.to_json());
+    report.record(
+        "no token or bearer outside the cache and gh's hosts file",
+        no_leaks(world, &outputs),
+    );
+    report.record(
+        "uninstall stops every process and removes our files",
+        uninstall_clean(world),
+    );
+}
 
+fn install_clean(report: &crate::InstallReport) -> Result<(), String> {
+    ensure(!report.has_failures(), || {
+        report
+            .to_string()
+            .lines()
+            .filter(|l| l.contains("failed"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    })
+}
+
+fn git_config_wired(world: &World) -> Result<(), String> {
+    let out = world.git(
+        &[
+            "config",
+            "--global",
+            "--get-all",
+            "credential.https://github.com.helper",
+        ],
+        "",
+    )?;
+    let values: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let wanted = crate::install::wanted_helpers(&world.layout.helper_script);
+    ensure(values == wanted, || {
+        format!("helpers are {values:?}, want {wanted:?}")
+    })?;
+    let out = world.git(
+        &[
+            "config",
+            "--global",
+            "--type=bool",
+            "--get",
+            "credential.https://github.com.useHttpPath",
+        ],
+        "",
+    )?;
+    ensure(
+        String::from_utf8_lossy(&out.stdout).trim() == "true",
+        || "useHttpPath is not true".into(),
+    )
+}
+
+fn fill_is_platform_token(world: &World) -> Result<(), String> {
+    let token = world.fill()?;
+    ensure(world.issued().contains(&token), || {
+        "the password is not a token the platform issued".into()
+    })
+}
+
+fn modes(world: &World) -> Result<(), String> {
+    let layout = &world.layout;
+    for (path, want) in [
+        (&layout.helper_script, 0o755),
+        (&layout.daemon_script, 0o755),
+        (&layout.cache_dir, 0o700),
+        (&layout.cache_token, 0o600),
+        (&layout.cache_expiry, 0o600),
+        (&layout.pid_file, 0o644),
+        (&layout.log_file, 0o600),
+    ] {
+        let got = mode_of(path)?;
+        ensure(got == want, || {
+            format!("{} is {got:04o}, want {want:04o}", path.display())
+        })?;
+    }
+    Ok(())
+}
+
+fn second_install_is_a_no_op(world: &World) -> (crate::InstallReport, Result<(), String>) {
+    let layout = &world.layout;
     let before = snapshot(layout, &world.home);
     let pid_before = std::fs::read_to_string(&layout.pid_file).unwrap_or_default();
     std::thread::sleep(Duration::from_millis(20));
     let second = world.install();
-    report.record(
-        "a second install changes nothing and starts no daemon",
-        (|| {
-            for step in [
-                Step::Scripts,
-                Step::TokenCache,
-                Step::GitConfig,
-                Step::RefreshDaemon,
-            ] {
-                ensure(
-                    matches!(second.outcome(step), Some(Outcome::Unchanged(_))),
-                    || {
-                        format!(
-                            "{step} was {}",
-                            second.outcome(step).map(|o| o.label()).unwrap_or("missing")
-                        )
-                    },
-                )?;
+    let verdict = (|| {
+        for step in [
+            Step::Scripts,
+            Step::TokenCache,
+            Step::GitConfig,
+            Step::RefreshDaemon,
+        ] {
+            let outcome = second.outcome(step);
+            ensure(matches!(outcome, Some(Outcome::Unchanged(_))), || {
+                format!(
+                    "{step} was {}",
+                    outcome.map(|o| o.label()).unwrap_or("missing")
+                )
+            })?;
+        }
+        ensure(snapshot(layout, &world.home) == before, || {
+            "a file was rewritten".into()
+        })?;
+        let pid_after = std::fs::read_to_string(&layout.pid_file).unwrap_or_default();
+        ensure(pid_after == pid_before, || "PID file changed".into())
+    })();
+    (second, verdict)
+}
+
+fn one_daemon(world: &World) -> Result<(), String> {
+    let settled = wait_until(Duration::from_secs(5), || {
+        let (s, d) = supervisor::running(&RealProcTable, &world.layout);
+        s.len() == 1 && d.len() == 1
+    });
+    let (s, d) = supervisor::running(&RealProcTable, &world.layout);
+    ensure(settled, || {
+        format!("{} supervisors, {} daemons", s.len(), d.len())
+    })
+}
+
+fn daemon_refreshes(world: &World) -> Result<(), String> {
+    let log_file = &world.layout.log_file;
+    let refreshed = wait_until(Duration::from_secs(20), || {
+        std::fs::read_to_string(log_file).is_ok_and(|l| l.contains("refresh ok"))
+    });
+    let log = std::fs::read_to_string(log_file).unwrap_or_default();
+    ensure(refreshed, || {
+        format!(
+            "no 'refresh ok' in the daemon log; last line: {}",
+            log.lines().last().unwrap_or("")
+        )
+    })
+}
+
+fn gh_login_clean(world: &World) -> Result<(), String> {
+    let log = std::fs::read_to_string(&world.shim_log).unwrap_or_default();
+    ensure(log.contains("login"), || {
+        "gh auth login never succeeded".into()
+    })?;
+    ensure(!log.contains("env_token=GH"), || {
+        "gh saw GH_TOKEN or GITHUB_TOKEN in its environment".into()
+    })?;
+    ensure(
+        log.contains("argv=auth login --hostname github.com --with-token"),
+        || format!("unexpected gh argv: {log}"),
+    )
+}
+
+fn erase_then_fill(world: &World) -> Result<(), String> {
+    let old = world.fill()?;
+    let input =
+        format!("protocol=https\nhost=github.com\nusername=x-access-token\npassword={old}\n\n");
+    world.git(&["credential", "reject"], &input)?;
+    let new = world.fill()?;
+    ensure(new != old && world.issued().contains(&new), || {
+        "fill after erase returned the erased token".into()
+    })
+}
+
+fn single_flight(world: &World) -> Result<(), String> {
+    let _ = std::fs::remove_file(&world.layout.cache_expiry);
+    let before = world.platform.requests();
+    let results: Vec<Result<String, String>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8).map(|_| s.spawn(|| world.fill())).collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err("panicked".into())))
+            .collect()
+    });
+    let requests = world.platform.requests() - before;
+    ensure(results.iter().all(Result::is_ok), || "a fill failed".into())?;
+    // The daemon may refresh during the burst; allow its one request too.
+    ensure(requests <= 2, || format!("{requests} platform requests"))
+}
+
+fn no_leaks(world: &World, outputs: &str) -> Result<(), String> {
+    let layout = &world.layout;
+    let mut needles = world.issued();
+    needles.push(BEARER.into());
+    let allowed = [
+        layout.cache_token.clone(),
+        world.home.join(".config/gh/hosts.yml"),
+        world.root.join("configs/.auth_token"),
+    ];
+    let leaks: Vec<String> = files_holding(&world.root, &needles)
+        .into_iter()
+        .filter(|p| !allowed.contains(p))
+        .map(|p| p.display().to_string())
+        .collect();
+    let log = std::fs::read_to_string(&layout.log_file).unwrap_or_default();
+    let in_outputs = needles
+        .iter()
+        .any(|n| outputs.contains(n.as_str()) || log.contains(n.as_str()));
+    ensure(leaks.is_empty() && !in_outputs, || {
+        format!(
+            "found in {leaks:?}{}",
+            if in_outputs {
+                " and in reports/logs"
+            } else {
+                ""
             }
-            ensure(snapshot(layout, &world.home) == before, || {
-                "a file was rewritten".into()
-            })?;
-            ensure(
-                std::fs::read_to_string(&layout.pid_file).unwrap_or_default() == pid_before,
-                || "PID file changed".into(),
-            )
-        })(),
-    );
+        )
+    })
+}
 
-    report.record(
-        "exactly one daemon supervisor and one daemon run",
-        (|| {
-            let settled = wait_until(Duration::from_secs(5), || {
-                let (s, d) = supervisor::running(&RealProcTable, layout);
-                s.len() == 1 && d.len() == 1
-            });
-            let (s, d) = supervisor::running(&RealProcTable, layout);
-            ensure(settled, || {
-                format!("{} supervisors, {} daemons", s.len(), d.len())
-            })
-        })(),
-    );
-
-    report.record(
-        "the daemon refreshes the token and logs gh in",
-        (|| {
-            let refreshed = wait_until(Duration::from_secs(20), || {
-                std::fs::read_to_string(&layout.log_file).is_ok_and(|l| l.contains("refresh ok"))
-            });
-            let log = std::fs::read_to_string(&layout.log_file).unwrap_or_default();
-            ensure(refreshed, || {
-                format!(
-                    "no 'refresh ok' in the daemon log; last line: {}",
-                    log.lines().last().unwrap_or("")
-                )
-            })
-        })(),
-    );
-
-    report.record(
-        "gh logged in with GH_TOKEN/GITHUB_TOKEN removed, token on stdin",
-        (|| {
-            let log = std::fs::read_to_string(&world.shim_log).unwrap_or_default();
-            ensure(log.contains("login"), || {
-                "gh auth login never succeeded".into()
-            })?;
-            ensure(!log.contains("env_token=GH"), || {
-                "gh saw GH_TOKEN or GITHUB_TOKEN in its environment".into()
-            })?;
-            ensure(
-                log.contains("argv=auth login --hostname github.com --with-token"),
-                || format!("unexpected gh argv: {log}"),
-            )
-        })(),
-    );
-
-    report.record(
-        "erase after a 401, then fill, gets a new token",
-        (|| {
-            let old = world.fill()?;
-            let input = format!(
-                "protocol=https\nhost=github.com\nusername=x-access-token\npassword={old}\n\n"
-            );
-            world.git(&["credential", "reject"], &input)?;
-            let new = world.fill()?;
-            ensure(new != old && world.issued().contains(&new), || {
-                "fill after erase returned the erased token".into()
-            })
-        })(),
-    );
-
-    report.record(
-        "8 concurrent fills on a cold cache make one platform request",
-        (|| {
-            let _ = std::fs::remove_file(&layout.cache_expiry);
-            let before = world.platform.requests();
-            let results: Vec<Result<String, String>> = std::thread::scope(|s| {
-                let handles: Vec<_> = (0..8).map(|_| s.spawn(|| world.fill())).collect();
-                handles
-                    .into_iter()
-                    .map(|h| h.join().unwrap_or_else(|_| Err("panicked".into())))
-                    .collect()
-            });
-            let requests = world.platform.requests() - before;
-            ensure(results.iter().all(Result::is_ok), || "a fill failed".into())?;
-            // The daemon may refresh during the burst; allow its request too.
-            ensure(requests <= 2, || format!("{requests} platform requests"))
-        })(),
-    );
-
-    report.record(
-        "no token or bearer outside the cache and gh's hosts file",
-        (|| {
-            let mut needles = world.issued();
-            needles.push(BEARER.into());
-            let allowed = [
-                layout.cache_token.clone(),
-                world.home.join(".config/gh/hosts.yml"),
-                world.root.join("configs/.auth_token"),
-            ];
-            let leaks: Vec<String> = files_holding(&world.root, &needles)
-                .into_iter()
-                .filter(|p| !allowed.contains(p))
-                .map(|p| p.display().to_string())
-                .collect();
-            let mut outputs = format!("{first}{second}{}{}", first.to_json(), second.to_json());
-            outputs.push_str(&std::fs::read_to_string(&layout.log_file).unwrap_or_default());
-            let in_outputs = needles.iter().any(|n| outputs.contains(n.as_str()));
-            ensure(leaks.is_empty() && !in_outputs, || {
-                format!(
-                    "found in {leaks:?}{}",
-                    if in_outputs {
-                        " and in reports/logs"
-                    } else {
-                        ""
-                    }
-                )
-            })
-        })(),
-    );
-
-    report.record(
-        "uninstall stops every process and removes our files",
-        (|| {
-            let config = world.config();
-            let result = crate::uninstall::uninstall(
-                &RealFs,
-                &RealSpawner,
-                &RealProcTable,
-                &RealWhich::new(config.env.get("PATH").map(Into::into)),
-                &config,
-            );
-            ensure(result.errors.is_empty(), || result.errors.join("; "))?;
-            let (s, d) = supervisor::running(&RealProcTable, layout);
-            ensure(s.is_empty() && d.is_empty(), || {
-                format!("still running: {s:?} {d:?}")
-            })?;
-            ensure(
-                !layout.runtime_dir.exists() && !layout.cache_dir.exists(),
-                || "files left behind".into(),
-            )?;
-            let out = world.git(
-                &[
-                    "config",
-                    "--global",
-                    "--get-all",
-                    "credential.https://github.com.helper",
-                ],
-                "",
-            )?;
-            ensure(out.stdout.is_empty(), || {
-                "git config values left behind".into()
-            })
-        })(),
-    );
+fn uninstall_clean(world: &World) -> Result<(), String> {
+    let layout = &world.layout;
+    let config = world.config();
+    let which = RealWhich::new(config.env.get("PATH").map(Into::into));
+    let result =
+        crate::uninstall::uninstall(&RealFs, &RealSpawner, &RealProcTable, &which, &config);
+    ensure(result.errors.is_empty(), || result.errors.join("; "))?;
+    let (s, d) = supervisor::running(&RealProcTable, layout);
+    ensure(s.is_empty() && d.is_empty(), || {
+        format!("still running: {s:?} {d:?}")
+    })?;
+    ensure(
+        !layout.runtime_dir.exists() && !layout.cache_dir.exists(),
+        || "files left behind".into(),
+    )?;
+    let out = world.git(
+        &[
+            "config",
+            "--global",
+            "--get-all",
+            "credential.https://github.com.helper",
+        ],
+        "",
+    )?;
+    ensure(out.stdout.is_empty(), || {
+        "git config values left behind".into()
+    })
 }

@@ -269,7 +269,12 @@ fn restarted_runtime_gives_gh_the_cached_platform_token() {
         .as_secs()
         + 3600;
     std::fs::write(&layout.cache_token, format!("{fresh}\n")).unwrap();
-    std::fs::write(&layout.cache_expiry, format!("{expiry}\n")).unwrap();
+    // As the helper writes it: cache expiry, then the token's expires_at.
+    std::fs::write(
+        &layout.cache_expiry,
+        format!("{expiry}\n{}\n", expiry + 300),
+    )
+    .unwrap();
 
     let report = env.installer().install();
     assert!(

@@ -2,6 +2,7 @@
 
 mod support;
 
+mod cli;
 mod daemon;
 mod fake_platform;
 mod helper;

@@ -1,0 +1,402 @@
+//! Every command run as a process.
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use molecule_credential_helper::status::{Level, StatusReport};
+use molecule_credential_helper::{InstallReport, Outcome, Step};
+use rstest::rstest;
+
+use crate::support::procs::{daemons, supervisors};
+use crate::support::{stderr, stdout, wait_for, SupervisorGuard, TestEnv};
+
+fn assert_one_line_error(out: &std::process::Output, needle: &str) {
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(out));
+    let err = stderr(out);
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    assert!(err.contains(needle), "{needle:?} not in {err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("backtrace"),
+        "{err}"
+    );
+}
+
+#[rstest]
+#[case(&["--help"])]
+#[case(&["install", "--help"])]
+#[case(&["status", "--help"])]
+#[case(&["contract", "--help"])]
+#[case(&["fake-platform", "--help"])]
+#[case(&["uninstall", "--help"])]
+fn help_works_everywhere(#[case] args: &[&str]) {
+    let env = TestEnv::builder().no_platform().build();
+    let out = env.bin().args(args).ok();
+    assert!(stdout(&out).contains("Usage:"), "{}", stdout(&out));
+}
+
+#[rstest]
+#[case::unknown_flag(&["install", "--frobnicate"], "--frobnicate")]
+#[case::unknown_command(&["explode"], "explode")]
+#[case::missing_home(&["install", "--home", "/nonexistent/dir"], "/nonexistent/dir")]
+#[case::status_missing_home(&["status", "--home", "/nonexistent/dir"], "/nonexistent/dir")]
+#[case::uninstall_missing_home(&["uninstall", "--home", "/nonexistent/dir"], "/nonexistent/dir")]
+#[case::bad_mode(&["fake-platform", "--port", "0", "--secret", "s", "--mode", "teapot"], "teapot")]
+#[case::bad_port(&["fake-platform", "--port", "99999", "--secret", "s"], "99999")]
+fn bad_input_is_one_line_and_exit_2(#[case] args: &[&str], #[case] needle: &str) {
+    let env = TestEnv::builder().no_platform().build();
+    let out = env.bin().args(args).output();
+    assert_one_line_error(&out, needle);
+}
+
+#[test]
+fn home_that_is_a_file_is_rejected() {
+    let env = TestEnv::builder().no_platform().build();
+    let file = env.dir.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let out = env.bin().arg("install").arg("--home").arg(&file).output();
+    assert_one_line_error(&out, "not a directory");
+}
+
+#[test]
+fn fake_platform_port_in_use_is_exit_2() {
+    let env = TestEnv::builder().no_platform().build();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let out = env
+        .bin()
+        .args(["fake-platform", "--port", &port, "--secret", "s"])
+        .output();
+    assert_one_line_error(&out, &port);
+}
+
+#[test]
+fn fake_platform_prints_its_url_first_and_stops_by_itself() {
+    let env = TestEnv::builder().no_platform().build();
+    let mut c = env.bin();
+    c.args([
+        "fake-platform",
+        "--port",
+        "0",
+        "--secret",
+        "sec",
+        "--ttl",
+        "120",
+        "--max-seconds",
+        "3",
+    ]);
+    c.cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = c.cmd.spawn().unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let url = first.trim().to_string();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    let out = std::process::Command::new("curl")
+        .args([
+            "-sS",
+            "-H",
+            "Authorization: Bearer sec",
+            &format!("{url}/admin/github-installation-token"),
+        ])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\"token\":\"ghs_"));
+    let started = Instant::now();
+    let done = wait_for(Duration::from_secs(10), || {
+        matches!(child.try_wait(), Ok(Some(_)))
+    });
+    if !done {
+        let _ = child.kill();
+    }
+    let _ = child.wait();
+    assert!(
+        done && started.elapsed() < Duration::from_secs(10),
+        "--max-seconds did not stop it"
+    );
+}
+
+#[test]
+fn install_prints_a_table_and_json_that_round_trips() {
+    let env = TestEnv::new();
+    let _guard = SupervisorGuard::new(&env.home);
+    let out = env.bin().arg("install").arg("--home").arg(&env.home).ok();
+    let text = stdout(&out);
+    for step in Step::ALL {
+        assert!(text.contains(step.name()), "{text}");
+    }
+    let out = env
+        .bin()
+        .args(["install", "--json", "--home"])
+        .arg(&env.home)
+        .ok();
+    let report: InstallReport = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report.steps.len(), 5);
+    assert!(matches!(
+        report.outcome(Step::Scripts),
+        Some(Outcome::Unchanged(_))
+    ));
+}
+
+#[test]
+fn strict_install_exits_1_on_a_failed_step_and_plain_install_0() {
+    let env = TestEnv::new();
+    let _guard = SupervisorGuard::new(&env.home);
+    std::fs::write(
+        env.home.join(".molecule-token-cache"),
+        "a file where a dir belongs",
+    )
+    .unwrap();
+    let out = env
+        .bin()
+        .arg("install")
+        .arg("--home")
+        .arg(&env.home)
+        .output();
+    assert_eq!(out.status.code(), Some(0));
+    let out = env
+        .bin()
+        .args(["install", "--strict", "--home"])
+        .arg(&env.home)
+        .output();
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+}
+
+fn status(env: &TestEnv) -> (i32, StatusReport) {
+    let out = env
+        .bin()
+        .args(["status", "--json", "--home"])
+        .arg(&env.home)
+        .output();
+    let report: StatusReport = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}{}", stdout(&out), stderr(&out)));
+    (out.status.code().unwrap(), report)
+}
+
+fn level(report: &StatusReport, name: &str) -> Level {
+    report
+        .check(name)
+        .unwrap_or_else(|| panic!("no check {name}: {report:?}"))
+        .level
+}
+
+fn installed() -> (TestEnv, SupervisorGuard) {
+    let env = TestEnv::new();
+    let guard = SupervisorGuard::new(&env.home);
+    env.bin().arg("install").arg("--home").arg(&env.home).ok();
+    assert!(wait_for(Duration::from_secs(5), || daemons(&env.home)
+        .len()
+        == 1));
+    (env, guard)
+}
+
+#[test]
+fn status_is_healthy_after_install_and_text_has_one_line_per_check() {
+    let (env, _guard) = installed();
+    let (code, report) = status(&env);
+    assert_eq!(code, 0, "{report:?}");
+    for name in ["scripts", "git-config", "token-cache", "daemon"] {
+        assert_eq!(level(&report, name), Level::Ok, "{report:?}");
+    }
+    let out = env.bin().arg("status").arg("--home").arg(&env.home).ok();
+    let text = stdout(&out);
+    assert_eq!(text.lines().count(), report.checks.len() + 1, "{text}");
+    assert!(text.ends_with("healthy\n"));
+}
+
+#[test]
+fn status_fails_when_a_script_differs() {
+    let (env, _guard) = installed();
+    std::fs::write(env.layout().helper_script, "#!/bin/sh\necho tampered\n").unwrap();
+    let (code, report) = status(&env);
+    assert_eq!((code, level(&report, "scripts")), (1, Level::Fail));
+}
+
+#[test]
+fn status_fails_when_git_values_are_wrong() {
+    let (env, _guard) = installed();
+    env.git()
+        .args([
+            "config",
+            "--global",
+            "--unset-all",
+            "credential.https://github.com.helper",
+        ])
+        .ok();
+    let (code, report) = status(&env);
+    assert_eq!((code, level(&report, "git-config")), (1, Level::Fail));
+}
+
+#[test]
+fn status_fails_when_another_helper_answers_github_first() {
+    let (env, _guard) = installed();
+    let helper = env.layout().helper_script;
+    // Our key's values are right, but a generic helper sits between them.
+    std::fs::write(
+        env.home.join(".gitconfig"),
+        format!(
+            "[credential \"https://github.com\"]\n\thelper =\n[credential]\n\thelper = store\n[credential \"https://github.com\"]\n\thelper = !{}\n\tuseHttpPath = true\n",
+            helper.display()
+        ),
+    )
+    .unwrap();
+    let (code, report) = status(&env);
+    assert_eq!(code, 1);
+    let check = report.check("git-config").unwrap();
+    assert_eq!(check.level, Level::Fail);
+    assert!(check.detail.contains("store"), "{}", check.detail);
+}
+
+#[test]
+fn status_fails_on_a_wide_cache_dir() {
+    let (env, _guard) = installed();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        env.layout().cache_dir,
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    let (code, report) = status(&env);
+    assert_eq!((code, level(&report, "token-cache")), (1, Level::Fail));
+}
+
+#[test]
+fn status_reports_cached_token_expiry_without_the_token() {
+    let (env, _guard) = installed();
+    let (_, report) = status(&env);
+    assert_eq!(level(&report, "cached-token"), Level::Warn, "no token yet");
+    assert!(env.fill().status.success());
+    let out = env
+        .bin()
+        .args(["status", "--json", "--home"])
+        .arg(&env.home)
+        .output();
+    let report: StatusReport = serde_json::from_slice(&out.stdout).unwrap();
+    let check = report.check("cached-token").unwrap();
+    assert_eq!(check.level, Level::Ok);
+    assert!(check.detail.contains("minutes"), "{}", check.detail);
+    let token = env.platform().issued()[0].token.clone();
+    assert!(!stdout(&out).contains(&token));
+}
+
+#[test]
+fn status_fails_when_the_supervisor_is_gone_or_the_pid_reused() {
+    let (env, _guard) = installed();
+    for pid in supervisors(&env.home) {
+        nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .unwrap();
+    }
+    assert!(wait_for(Duration::from_secs(5), || supervisors(&env.home).is_empty()));
+    let (code, report) = status(&env);
+    assert_eq!((code, level(&report, "daemon")), (1, Level::Fail));
+    // A live process that is not ours, named by the PID file.
+    std::fs::write(env.layout().pid_file, format!("{}\n", std::process::id())).unwrap();
+    let (code, report) = status(&env);
+    assert_eq!((code, level(&report, "daemon")), (1, Level::Fail));
+    assert!(report.check("daemon").unwrap().detail.contains("reused"));
+}
+
+#[test]
+fn status_warns_on_a_recent_refresh_error() {
+    let (env, _guard) = installed();
+    std::fs::write(
+        env.layout().log_file,
+        "[molecule-gh-token-refresh] 2026-11-26T10:00:00Z refresh ok; next in 2700s\n\
+         [molecule-gh-token-refresh] 2026-11-26T11:00:00Z refresh failed (exit 1); retry in 30s\n",
+    )
+    .unwrap();
+    let (_, report) = status(&env);
+    let check = report.check("last-refresh").unwrap();
+    assert_eq!(check.level, Level::Warn);
+    assert!(
+        check.detail.contains("2026-11-26T10:00:00Z") && check.detail.contains("retry in 30s"),
+        "{}",
+        check.detail
+    );
+}
+
+#[test]
+fn status_warns_on_env_tokens_and_missing_gh() {
+    let (mut env, _guard) = installed();
+    env.set("GH_TOKEN", "ghs_whatever");
+    let (_, report) = status(&env);
+    assert_eq!(level(&report, "env-token"), Level::Warn);
+    std::fs::remove_file(env.bin.join("gh")).unwrap();
+    let mut c = env.bin();
+    c.args(["status", "--json", "--home"])
+        .arg(&env.home)
+        .env("PATH", "/usr/bin/nonexistent:/bin/nonexistent");
+    let out = c.output();
+    let report: StatusReport = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(level(&report, "gh"), Level::Warn);
+}
+
+#[test]
+fn status_probe_reports_latency_not_the_token() {
+    let (env, _guard) = installed();
+    let out = env
+        .bin()
+        .args(["status", "--probe", "--home"])
+        .arg(&env.home)
+        .output();
+    let text = stdout(&out);
+    assert!(text.contains("probe") && text.contains(" ms)"), "{text}");
+    assert!(text.contains("platform fetch ok"), "{text}");
+    for t in env.platform().issued() {
+        assert!(!text.contains(&t.token));
+    }
+}
+
+#[test]
+fn uninstall_stops_everything_removes_our_files_and_is_idempotent() {
+    let (env, _guard) = installed();
+    env.git()
+        .args([
+            "config",
+            "--global",
+            "--add",
+            "credential.https://github.com.helper",
+            "cache",
+        ])
+        .ok();
+    let out = env.bin().arg("uninstall").arg("--home").arg(&env.home).ok();
+    assert!(
+        stdout(&out).contains("stopped supervisor"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(supervisors(&env.home).is_empty() && daemons(&env.home).is_empty());
+    assert!(!env.layout().runtime_dir.exists() && !env.layout().cache_dir.exists());
+    let values = env
+        .git()
+        .args([
+            "config",
+            "--global",
+            "--get-all",
+            "credential.https://github.com.helper",
+        ])
+        .ok();
+    assert_eq!(stdout(&values), "cache\n", "other helpers are kept");
+    let again = env.bin().arg("uninstall").arg("--home").arg(&env.home).ok();
+    assert_eq!(stdout(&again), "nothing to uninstall\n");
+}
+
+#[test]
+fn contract_passes_and_prints_tap_like_lines() {
+    let env = TestEnv::builder().no_platform().build();
+    let out = env.bin().arg("contract").output();
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    assert!(
+        text.lines().filter(|l| l.starts_with("ok ")).count() >= 10,
+        "{text}"
+    );
+    assert!(text.trim_end().ends_with("passed, 0 failed"), "{text}");
+    let json = env.bin().args(["contract", "--json"]).ok();
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["failed"], 0);
+}
