@@ -1,1 +1,262 @@
-fn main() {}
+//! Side-by-side benchmarks (ratios matter; absolute times here are noisy):
+//! - helper `get` through the real `git credential fill`: ours on a cache hit
+//!   vs git's builtin `store` helper, and ours on a cold cache (fake platform);
+//! - a burst of 32 concurrent cold fills (wall time; one platform request);
+//! - `install`: first and second run with the real backends, and the pure
+//!   logic on the in-memory fakes.
+//!
+//! Run: `cargo bench --bench helper`. Set-up happens outside the timed loops.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use molecule_credential_helper::testing::{FakePlatform, FakePlatformConfig, FakeSystem};
+use molecule_credential_helper::{Config, Installer, Layout};
+
+const SECRET: &str = "bench-secret";
+const FILL_INPUT: &[u8] = b"protocol=https\nhost=github.com\npath=org/repo.git\n\n";
+
+struct Home {
+    _dir: tempfile::TempDir,
+    home: PathBuf,
+    env: BTreeMap<String, String>,
+}
+
+impl Home {
+    fn new(platform: &FakePlatform) -> Home {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("home");
+        let configs = dir.path().join("configs");
+        std::fs::create_dir_all(&home).unwrap();
+        std::fs::create_dir_all(&configs).unwrap();
+        std::fs::write(configs.join(".auth_token"), SECRET).unwrap();
+        let mut env = BTreeMap::new();
+        for (k, v) in [
+            ("HOME", home.display().to_string()),
+            ("PATH", std::env::var("PATH").unwrap_or_default()),
+            ("GIT_CONFIG_NOSYSTEM", "1".into()),
+            ("GIT_TERMINAL_PROMPT", "0".into()),
+            ("CONFIGS_DIR", configs.display().to_string()),
+            ("PLATFORM_URL", platform.url()),
+            ("TOKEN_REFRESH_INITIAL_DELAY_SEC", "3600".into()),
+        ] {
+            env.insert(k.to_string(), v);
+        }
+        Home {
+            _dir: dir,
+            home,
+            env,
+        }
+    }
+
+    fn git(&self, args: &[&str]) {
+        let ok = Command::new("git")
+            .env_clear()
+            .envs(&self.env)
+            .args(args)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "git {args:?}");
+    }
+
+    fn fill(&self) -> String {
+        use std::io::Write;
+        let mut child = Command::new("git")
+            .env_clear()
+            .envs(&self.env)
+            .args(["credential", "fill"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(FILL_INPUT).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn installer(
+        &self,
+    ) -> Installer<
+        molecule_credential_helper::os::RealFs,
+        molecule_credential_helper::os::RealSpawner,
+        molecule_credential_helper::os::RealProcTable,
+        molecule_credential_helper::os::RealWhich,
+    > {
+        let mut config = Config::new(&self.home, BTreeMap::new()).isolated();
+        for (k, v) in &self.env {
+            config = config.with_var(k, v);
+        }
+        config
+            .child_env_remove
+            .extend(["GH_TOKEN".into(), "GITHUB_TOKEN".into()]);
+        Installer::real(config)
+    }
+
+    fn stop_daemon(&self) {
+        let pid_file = Layout::new(&self.home).pid_file;
+        if let Ok(text) = std::fs::read_to_string(pid_file) {
+            if let Ok(pid) = text.trim().parse::<i32>() {
+                let _ = nix::sys::signal::killpg(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+        }
+    }
+}
+
+fn repo_helper() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/molecule-git-token-helper.sh")
+}
+
+fn wire_ours(home: &Home) {
+    let key = "credential.https://github.com.helper";
+    home.git(&["config", "--global", "--add", key, ""]);
+    home.git(&[
+        "config",
+        "--global",
+        "--add",
+        key,
+        &format!("!{}", repo_helper().display()),
+    ]);
+    home.git(&[
+        "config",
+        "--global",
+        "credential.https://github.com.useHttpPath",
+        "true",
+    ]);
+}
+
+fn helper_get(c: &mut Criterion) {
+    let platform = FakePlatform::start(FakePlatformConfig {
+        secret: SECRET.into(),
+        ..Default::default()
+    })
+    .unwrap();
+    let mut group = c.benchmark_group("helper_get");
+    group
+        .sample_size(40)
+        .measurement_time(Duration::from_secs(4));
+
+    let store = Home::new(&platform);
+    store.git(&["config", "--global", "credential.helper", "store"]);
+    std::fs::write(
+        store.home.join(".git-credentials"),
+        "https://x-access-token:ghs_StoredToken123@github.com\n",
+    )
+    .unwrap();
+    store.git(&["config", "--global", "credential.useHttpPath", "false"]);
+    assert!(store.fill().contains("password=ghs_StoredToken123"));
+    group.bench_function("git_store_builtin_hit", |b| b.iter(|| store.fill()));
+
+    let ours = Home::new(&platform);
+    wire_ours(&ours);
+    assert!(ours.fill().contains("password=ghs_"));
+    group.bench_function("molecule_cache_hit", |b| b.iter(|| ours.fill()));
+
+    let expiry = Layout::new(&ours.home).cache_expiry;
+    group.bench_function("molecule_cold_fetch", |b| {
+        b.iter_batched(
+            || {
+                let _ = std::fs::remove_file(&expiry);
+            },
+            |()| ours.fill(),
+            BatchSize::PerIteration,
+        )
+    });
+    group.finish();
+}
+
+fn burst(c: &mut Criterion) {
+    let platform = FakePlatform::start(FakePlatformConfig {
+        secret: SECRET.into(),
+        ..Default::default()
+    })
+    .unwrap();
+    let home = Home::new(&platform);
+    wire_ours(&home);
+    let expiry = Layout::new(&home.home).cache_expiry;
+    let mut group = c.benchmark_group("burst");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(8));
+    group.bench_function("32_concurrent_cold_fills", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let _ = std::fs::remove_file(&expiry);
+                let before = platform.requests();
+                let started = Instant::now();
+                std::thread::scope(|s| {
+                    for _ in 0..32 {
+                        s.spawn(|| home.fill());
+                    }
+                });
+                total += started.elapsed();
+                assert_eq!(platform.requests() - before, 1, "single flight broke");
+            }
+            total
+        })
+    });
+    group.finish();
+}
+
+fn install(c: &mut Criterion) {
+    let platform = FakePlatform::start(FakePlatformConfig {
+        secret: SECRET.into(),
+        ..Default::default()
+    })
+    .unwrap();
+    let mut group = c.benchmark_group("install");
+    group
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(4));
+
+    group.bench_function("first_run_real", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let home = Home::new(&platform);
+                let installer = home.installer();
+                let started = Instant::now();
+                let report = installer.install();
+                total += started.elapsed();
+                home.stop_daemon();
+                assert!(!report.has_failures(), "{report}");
+            }
+            total
+        })
+    });
+
+    let home = Home::new(&platform);
+    let first = home.installer().install();
+    assert!(!first.has_failures(), "{first}");
+    let installer = home.installer();
+    group.bench_function("second_run_real", |b| b.iter(|| installer.install()));
+    home.stop_daemon();
+
+    let world = FakeSystem::new();
+    let fake = {
+        let mut config = Config::new("/home/agent", BTreeMap::new());
+        config.uid = world.uid();
+        Installer::new(
+            config,
+            world.clone(),
+            world.clone(),
+            world.clone(),
+            world.clone(),
+        )
+    };
+    fake.install();
+    group.bench_function("second_run_fakes", |b| b.iter(|| fake.install()));
+    group.finish();
+}
+
+criterion_group!(benches, helper_get, burst, install);
+criterion_main!(benches);

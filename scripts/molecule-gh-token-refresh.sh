@@ -1,4 +1,4 @@
-#!/usr/bin/env bash
+#!/bin/bash
 # molecule-gh-token-refresh.sh [--supervise] — keeps the cached GitHub token
 # and gh's login fresh by calling the helper's `_refresh_gh` on a schedule.
 #

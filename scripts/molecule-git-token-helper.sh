@@ -1,4 +1,4 @@
-#!/usr/bin/env bash
+#!/bin/bash
 # molecule-git-token-helper.sh ACTION — git credential helper for github.com
 # that serves GitHub App installation tokens fetched from the Molecule
 # platform. See gitcredentials(7) and the crate README for the contract.
@@ -84,36 +84,57 @@ CACHE_TOKEN='' CACHE_EXPIRES_AT=''
 read_valid_cache() {
     cache_dir_ok || return 1
     [[ -f $TOKEN_FILE && -f $EXPIRY_FILE ]] || return 1
-    local token='' cache_expiry='' expires_at=''
+    local token='' token_gen='' cache_expiry='' expires_at='' expiry_gen=''
     # `2>/dev/null` first: it must be in place before the `<` can fail.
-    { IFS= read -r token; } 2>/dev/null <"$TOKEN_FILE" || [[ -n $token ]] || return 1
-    { IFS= read -r cache_expiry; IFS= read -r expires_at; } 2>/dev/null <"$EXPIRY_FILE"
-    [[ $token =~ $TOKEN_RE && $cache_expiry =~ $NUM_RE ]] || return 1
+    { IFS= read -r token; IFS= read -r token_gen; } 2>/dev/null <"$TOKEN_FILE"
+    { IFS= read -r cache_expiry; IFS= read -r expires_at; IFS= read -r expiry_gen; } 2>/dev/null <"$EXPIRY_FILE"
+    # Both files carry the generation of the write that made them: a pair
+    # from two different writes is never served.
+    [[ $token =~ $TOKEN_RE && $cache_expiry =~ $NUM_RE && -n $token_gen && $token_gen == "$expiry_gen" ]] || return 1
     now
     ((NOW < 10#$cache_expiry)) || return 1
     [[ $expires_at =~ $NUM_RE ]] || expires_at=''
     CACHE_TOKEN=$token CACHE_EXPIRES_AT=$expires_at
 }
 
-# Atomically replaces one cache file.
+# One credential answer on stdout: the only place a token is ever printed.
+answer() {
+    printf 'username=x-access-token\npassword=%s\n' "$1"
+    [[ -n ${2:-} ]] && printf 'password_expiry_utc=%s\n' "$2"
+    return 0
+}
+
+# Hot path: `get` on a valid cache answers here, with builtins only (no
+# process besides bash), before bash has even parsed the rest of this file.
+ATTRS_READ=''
+if [[ ${1:-} == get ]]; then
+    if read_attributes; then ATTRS_READ=ok; else ATTRS_READ=bad; fi
+    if [[ $ATTRS_READ == ok && (-z $ATTR_protocol || $ATTR_protocol == https) &&
+        (-z $ATTR_host || $ATTR_host == github.com) ]] && read_valid_cache; then
+        answer "$CACHE_TOKEN" "$CACHE_EXPIRES_AT"
+        exit 0
+    fi
+fi
+
+# Atomically replaces one cache file (temp file in the same dir + rename).
 write_cache_file() {
     local tmp="$1.tmp.$$.$RANDOM"
     if printf '%s\n' "$2" >"$tmp" && mv -f -- "$tmp" "$1"; then
         return 0
     fi
-    rm -f -- "$tmp"
+    rm -f -- "$tmp" 2>/dev/null
     return 1
 }
 
-# Stores token + expiry so that a reader sees the old pair, the new pair,
-# or no valid pair, even if we die between any two steps: the old expiry
-# goes first, then the new token lands, then the new expiry.
+# Stores token + expiry, each atomically and tagged with one generation.
+# A reader whose two reads straddle a write, or a writer killed between the
+# two renames, leaves a pair with different generations: never served.
 store_cache() {
-    local token=$1 cache_expiry=$2 expires_at=$3
+    local token=$1 cache_expiry=$2 expires_at=$3 gen
     ensure_cache_dir || { say "token cache $CACHE_DIR unusable; not caching"; return 1; }
-    rm -f -- "$EXPIRY_FILE"
-    write_cache_file "$TOKEN_FILE" "$token" || return 1
-    write_cache_file "$EXPIRY_FILE" "$cache_expiry"$'\n'"$expires_at"
+    printf -v gen '%(%s)T.%s.%s' -1 "$$" "$RANDOM"
+    write_cache_file "$TOKEN_FILE" "$token"$'\n'"$gen" || return 1
+    write_cache_file "$EXPIRY_FILE" "$cache_expiry"$'\n'"$expires_at"$'\n'"$gen"
 }
 
 invalidate_cache() {
@@ -183,7 +204,7 @@ fetch_from_platform() {
         url="${PLATFORM_URL%/}/admin/github-installation-token"
     fi
     # The bearer reaches curl on stdin (-H @-), never in argv.
-    resp=$(curl -sS --max-time "$TOKEN_FETCH_TIMEOUT_SEC" --connect-timeout "$TOKEN_FETCH_TIMEOUT_SEC" \
+    resp=$(curl -q -sS --max-time "$TOKEN_FETCH_TIMEOUT_SEC" --connect-timeout "$TOKEN_FETCH_TIMEOUT_SEC" \
         -H @- -H 'Accept: application/json' -w $'\n%{http_code}' -- "$url" \
         <<<"Authorization: Bearer $bearer" 2>/dev/null)
     rc=$?
@@ -259,14 +280,11 @@ release_lock() {
 
 # --- actions ---------------------------------------------------------------
 
-answer() {
-    printf 'username=x-access-token\npassword=%s\n' "$1"
-    [[ -n ${2:-} ]] && printf 'password_expiry_utc=%s\n' "$2"
-    return 0
-}
-
 action_get() {
-    read_attributes || { say "malformed credential request; declining"; return 0; }
+    if [[ -z $ATTRS_READ ]]; then
+        if read_attributes; then ATTRS_READ=ok; else ATTRS_READ=bad; fi
+    fi
+    [[ $ATTRS_READ == ok ]] || { say "malformed credential request; declining"; return 0; }
     [[ -z $ATTR_protocol || $ATTR_protocol == https ]] || return 0
     [[ -z $ATTR_host || $ATTR_host == github.com ]] || return 0
 

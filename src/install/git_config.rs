@@ -25,41 +25,51 @@ pub fn wanted_helpers(helper: &Path) -> Vec<String> {
     vec![String::new(), helper_value(helper)]
 }
 
-/// Reads the global values of our keys. Shared with `status`.
+/// The regex `git config --get-regexp` uses to read both our keys at once.
+const OUR_KEYS_REGEX: &str = r"^credential\.https://github\.com\.(helper|usehttppath)$";
+
+/// Reads the global values of our keys with one git process (this is the
+/// whole cost of a second install's git-config step). Shared with `status`.
 pub fn read_global<S: Spawner>(
     spawner: &S,
     git: &Path,
     config: &Config,
 ) -> Result<(Vec<String>, Option<String>), String> {
-    let helpers = git_get(spawner, git, config, &["--get-all", GIT_HELPER_KEY])?;
-    let use_http_path = git_get(
-        spawner,
-        git,
-        config,
-        &["--type=bool", "--get", GIT_USE_HTTP_PATH_KEY],
-    )?;
-    Ok((helpers, use_http_path.last().cloned()))
-}
-
-/// `git config --global ARGS`: the values, empty when the key is unset.
-fn git_get<S: Spawner>(
-    spawner: &S,
-    git: &Path,
-    config: &Config,
-    args: &[&str],
-) -> Result<Vec<String>, String> {
-    let cmd = config
-        .command(git)
-        .args(["config", "--global"])
-        .args(args.iter().copied());
+    let cmd =
+        config
+            .command(git)
+            .args(["config", "--global", "-z", "--get-regexp", OUR_KEYS_REGEX]);
     let out = spawner
         .run(&cmd)
         .map_err(|e| format!("{}: {e}", cmd.display()))?;
     match out.code {
-        Some(0) => Ok(out.stdout.lines().map(str::to_string).collect()),
-        // Exit 1: the key is not set.
-        Some(1) if !out.timed_out => Ok(Vec::new()),
-        _ => Err(out.failure_reason(&cmd.display())),
+        Some(0) => {}
+        // Exit 1: neither key is set.
+        Some(1) if !out.timed_out => return Ok((Vec::new(), None)),
+        _ => return Err(out.failure_reason(&cmd.display())),
+    }
+    let mut helpers = Vec::new();
+    let mut use_http_path = None;
+    // With -z each entry is `key\nvalue\0`, or `key\0` for a bare boolean.
+    for entry in out.stdout.split('\0').filter(|e| !e.is_empty()) {
+        let (key, value) = match entry.split_once('\n') {
+            Some((k, v)) => (k, Some(v)),
+            None => (entry, None),
+        };
+        if key.eq_ignore_ascii_case(GIT_HELPER_KEY) {
+            helpers.push(value.unwrap_or_default().to_string());
+        } else if key.eq_ignore_ascii_case(GIT_USE_HTTP_PATH_KEY) {
+            use_http_path = Some(git_bool(value).to_string());
+        }
+    }
+    Ok((helpers, use_http_path))
+}
+
+/// Git's boolean spelling, normalised the way `--type=bool` prints it.
+fn git_bool(value: Option<&str>) -> &'static str {
+    match value.map(str::to_ascii_lowercase).as_deref() {
+        None | Some("true" | "yes" | "on" | "1") => "true",
+        _ => "false",
     }
 }
 

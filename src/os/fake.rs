@@ -49,7 +49,12 @@ impl Op {
             | OpKind::Write
             | OpKind::Remove
             | OpKind::Spawn => true,
-            OpKind::Run => !self.args.iter().any(|a| a == "--get" || a == "--get-all"),
+            OpKind::Run => !self.args.iter().any(|a| {
+                matches!(
+                    a.as_str(),
+                    "--get" | "--get-all" | "--get-regexp" | "--list"
+                )
+            }),
         }
     }
 }
@@ -505,7 +510,7 @@ impl FakeSystem {
         let rest: Vec<&str> = args
             .iter()
             .map(String::as_str)
-            .filter(|a| *a != "config" && *a != "--global" && *a != "--type=bool")
+            .filter(|a| !matches!(*a, "config" | "--global" | "--type=bool" | "-z"))
             .collect();
         match rest.as_slice() {
             ["--get-all", key] | ["--get", key] => {
@@ -523,6 +528,21 @@ impl FakeSystem {
                     return ok(format!("{}\n", values[values.len() - 1]));
                 }
                 ok(values.iter().map(|v| format!("{v}\n")).collect())
+            }
+            ["--get-regexp", pattern] => {
+                // Only the patterns the installer uses: `^prefix.(a|b)$`.
+                let matcher = fake_regexp(pattern);
+                let out: String = w
+                    .git_config
+                    .iter()
+                    .filter(|(k, _)| matcher(k))
+                    .map(|(k, v)| format!("{k}\n{v}\0"))
+                    .collect();
+                if out.is_empty() {
+                    fail(1, "")
+                } else {
+                    ok(out)
+                }
             }
             ["--unset-all", key] => {
                 let key = git_key(key);
@@ -615,6 +635,31 @@ impl FakeSystem {
             code: Some(0),
             ..Default::default()
         }
+    }
+}
+
+/// A matcher for `^literal\.prefix\.(a|b)$` (regex escapes removed,
+/// compared case-insensitively like git's key names).
+fn fake_regexp(pattern: &str) -> impl Fn(&str) -> bool {
+    let body = pattern
+        .trim_start_matches('^')
+        .trim_end_matches('$')
+        .replace('\\', "");
+    let (prefix, alternatives) = match body.split_once('(') {
+        Some((p, alts)) => (
+            p.to_string(),
+            alts.trim_end_matches(')')
+                .split('|')
+                .map(str::to_string)
+                .collect(),
+        ),
+        None => (body.clone(), vec![String::new()]),
+    };
+    move |key: &str| {
+        let key = key.to_ascii_lowercase();
+        alternatives
+            .iter()
+            .any(|alt| key == format!("{prefix}{alt}").to_ascii_lowercase())
     }
 }
 

@@ -28,6 +28,13 @@ fn cache_files(env: &TestEnv) -> (Option<String>, Option<String>) {
     )
 }
 
+/// The token line of the cache's token file.
+fn cached_token(env: &TestEnv) -> Option<String> {
+    cache_files(env)
+        .0
+        .and_then(|t| t.lines().next().map(str::to_string))
+}
+
 fn line(out: &std::process::Output, key: &str) -> Option<String> {
     stdout(out)
         .lines()
@@ -174,10 +181,7 @@ fn reject_with_the_cached_password_invalidates_the_cache() {
         .args(["credential", "reject"])
         .stdin("protocol=https\nhost=github.com\nusername=x-access-token\npassword=ghs_SomethingElse\n\n")
         .ok();
-    assert_eq!(
-        cache_files(&env).0.as_deref(),
-        Some(format!("{token}\n").as_str())
-    );
+    assert_eq!(cached_token(&env).as_deref(), Some(token.as_str()));
     env.git()
         .args(["credential", "reject"])
         .stdin(format!(
@@ -381,27 +385,48 @@ fn a_writer_killed_mid_way_never_leaves_a_partial_pair() {
         let (token, expiry) = cache_files(&env);
         let issued = env.platform().issued();
         if let Some(token) = &token {
-            let token = token.trim_end();
+            let token = token.lines().next().unwrap_or("");
             let t = issued.iter().find(|t| t.token == token);
             assert!(
                 t.is_some(),
                 "cache holds a token the platform never issued: {token:?}"
             );
             if let Some(expiry) = &expiry {
-                // A complete pair: the expiry belongs to this token.
+                // Both files are whole (atomic renames). When they come
+                // from one write (same generation) they belong together.
                 let mut lines = expiry.lines();
                 let cache_expiry: u64 = lines.next().unwrap().parse().expect("whole expiry");
                 let expires_at: u64 = lines.next().unwrap().parse().expect("whole expires_at");
-                assert_eq!(
-                    expires_at,
-                    t.unwrap().expires_at,
-                    "mismatched token/expiry pair"
-                );
+                let expiry_gen = lines.next().expect("generation line");
                 assert!(cache_expiry <= expires_at - 300);
+                if token_file_gen(&env).as_deref() == Some(expiry_gen) {
+                    assert_eq!(
+                        expires_at,
+                        t.unwrap().expires_at,
+                        "mismatched token/expiry pair"
+                    );
+                }
             }
+        }
+        // Whatever the kill left, the helper serves only a whole, consistent pair.
+        let out = env
+            .bundled_helper("get")
+            .stdin("protocol=https\nhost=github.com\n\n")
+            .output();
+        if let Some(p) = password(&out) {
+            assert!(
+                env.platform().issued().iter().any(|t| t.token == p),
+                "served {p:?}"
+            );
         }
         let _ = std::fs::remove_file(&l.cache_expiry);
     }
+}
+
+fn token_file_gen(env: &TestEnv) -> Option<String> {
+    cache_files(env)
+        .0
+        .and_then(|t| t.lines().nth(1).map(str::to_string))
 }
 
 #[test]
@@ -509,4 +534,24 @@ fn bad_input_is_declined_without_hanging() {
     let _ = child.wait();
     assert!(done, "helper hung on an open stdin");
     assert!(started.elapsed() >= Duration::from_secs(5));
+}
+
+#[test]
+fn a_pair_from_two_writes_is_never_served() {
+    let env = wired(TestEnv::new());
+    let l = env.layout();
+    std::fs::create_dir_all(&l.cache_dir).unwrap();
+    std::fs::set_permissions(&l.cache_dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let later = now() + 3000;
+    std::fs::write(&l.cache_token, "ghs_FromWriteA\nA\n").unwrap();
+    std::fs::write(&l.cache_expiry, format!("{later}\n{}\nB\n", later + 300)).unwrap();
+    let out = env.fill();
+    assert_eq!(
+        password(&out).as_deref(),
+        Some(env.platform().issued()[0].token.as_str())
+    );
+    // The same files with matching generations are served as they are.
+    std::fs::write(&l.cache_token, "ghs_FromWriteA\nA\n").unwrap();
+    std::fs::write(&l.cache_expiry, format!("{later}\n{}\nA\n", later + 300)).unwrap();
+    assert_eq!(password(&env.fill()).as_deref(), Some("ghs_FromWriteA"));
 }

@@ -14,6 +14,12 @@ const HOME: &str = "/home/agent";
 const HELPER: &str = "/home/agent/.molecule-runtime/scripts/molecule-git-token-helper.sh";
 const KEY: &str = "credential.https://github.com.helper";
 const HTTP_PATH_KEY: &str = "credential.https://github.com.useHttpPath";
+/// The one read the installer makes: both keys, NUL-separated.
+const READ: &[&str] = &[
+    "-z",
+    "--get-regexp",
+    r"^credential\.https://github\.com\.(helper|usehttppath)$",
+];
 
 fn exit(code: i32, stdout: &str) -> std::io::Result<RunOutput> {
     Ok(RunOutput {
@@ -94,14 +100,7 @@ fn fresh_git_config_is_written_as_reset_then_helper_then_use_http_path() {
         Box::leak(vec!["--add", KEY, helper_value].into_boxed_slice());
     let mut spawner = MockSpawner::new();
     let mut seq = Sequence::new();
-    expect_git(&mut spawner, &mut seq, &["--get-all", KEY], 1, "");
-    expect_git(
-        &mut spawner,
-        &mut seq,
-        &["--type=bool", "--get", HTTP_PATH_KEY],
-        1,
-        "",
-    );
+    expect_git(&mut spawner, &mut seq, READ, 1, "");
     expect_git(&mut spawner, &mut seq, &["--add", KEY, ""], 0, "");
     expect_git(&mut spawner, &mut seq, add_helper, 0, "");
     expect_git(
@@ -130,19 +129,13 @@ fn two_existing_values_are_unset_before_adding() {
         Box::leak(vec!["--add", KEY, helper_value].into_boxed_slice());
     let mut spawner = MockSpawner::new();
     let mut seq = Sequence::new();
+    // What `gh auth setup-git` leaves: two values; useHttpPath spelt "yes".
     expect_git(
         &mut spawner,
         &mut seq,
-        &["--get-all", KEY],
+        READ,
         0,
-        "\n!/usr/bin/gh auth git-credential\n",
-    );
-    expect_git(
-        &mut spawner,
-        &mut seq,
-        &["--type=bool", "--get", HTTP_PATH_KEY],
-        0,
-        "true\n",
+        "credential.https://github.com.helper\n\0credential.https://github.com.helper\n!/usr/bin/gh auth git-credential\0credential.https://github.com.usehttppath\nyes\0",
     );
     expect_git(&mut spawner, &mut seq, &["--unset-all", KEY], 0, "");
     expect_git(&mut spawner, &mut seq, &["--add", KEY, ""], 0, "");
@@ -160,17 +153,13 @@ fn two_existing_values_are_unset_before_adding() {
 fn correct_git_config_is_not_written() {
     let cfg = config(&[]);
     let fs = world_with_supervisor(&cfg);
-    let current: &'static str = Box::leak(format!("\n!{HELPER}\n").into_boxed_str());
+    let current: &'static str = Box::leak(
+        format!("credential.https://github.com.helper\n\0credential.https://github.com.helper\n!{HELPER}\0credential.https://github.com.usehttppath\0")
+            .into_boxed_str(),
+    );
     let mut spawner = MockSpawner::new();
     let mut seq = Sequence::new();
-    expect_git(&mut spawner, &mut seq, &["--get-all", KEY], 0, current);
-    expect_git(
-        &mut spawner,
-        &mut seq,
-        &["--type=bool", "--get", HTTP_PATH_KEY],
-        0,
-        "true\n",
-    );
+    expect_git(&mut spawner, &mut seq, READ, 0, current);
     let report =
         Installer::new(cfg, fs.clone(), spawner, fs, which_only(&["git", "bash"])).install();
     assert!(
@@ -185,14 +174,7 @@ fn a_failing_git_write_fails_only_its_step() {
     let fs = world_with_supervisor(&cfg);
     let mut spawner = MockSpawner::new();
     let mut seq = Sequence::new();
-    expect_git(&mut spawner, &mut seq, &["--get-all", KEY], 1, "");
-    expect_git(
-        &mut spawner,
-        &mut seq,
-        &["--type=bool", "--get", HTTP_PATH_KEY],
-        1,
-        "",
-    );
+    expect_git(&mut spawner, &mut seq, READ, 1, "");
     spawner
         .expect_run()
         .times(1)

@@ -268,11 +268,12 @@ fn restarted_runtime_gives_gh_the_cached_platform_token() {
         .unwrap()
         .as_secs()
         + 3600;
-    std::fs::write(&layout.cache_token, format!("{fresh}\n")).unwrap();
-    // As the helper writes it: cache expiry, then the token's expires_at.
+    // As the helper writes them: token + generation; cache expiry, the
+    // token's expires_at, the same generation.
+    std::fs::write(&layout.cache_token, format!("{fresh}\n1.2.3\n")).unwrap();
     std::fs::write(
         &layout.cache_expiry,
-        format!("{expiry}\n{}\n", expiry + 300),
+        format!("{expiry}\n{}\n1.2.3\n", expiry + 300),
     )
     .unwrap();
 
