@@ -13,45 +13,36 @@
 set -u
 umask 077
 
-readonly TAG="[molecule-git-token-helper]"
-PLATFORM_URL=${PLATFORM_URL:-http://host.docker.internal:8080}
-CONFIGS_DIR=${CONFIGS_DIR:-/configs}
-TOKEN_CACHE_TTL_SEC=${TOKEN_CACHE_TTL_SEC:-3000}
-TOKEN_EXPIRY_MARGIN_SEC=${TOKEN_EXPIRY_MARGIN_SEC:-300}
-TOKEN_FETCH_TIMEOUT_SEC=${TOKEN_FETCH_TIMEOUT_SEC:-10}
-GH_LOGIN_TIMEOUT_SEC=${GH_LOGIN_TIMEOUT_SEC:-10}
-# Bounds on git's input: a helper must never hang on a stdin that never closes.
-readonly STDIN_TIMEOUT_SEC=10 MAX_LINES=64 MAX_LINE_BYTES=4096
+# --- hot path: everything `get` needs on a cache hit -----------------------
+# Bash parses a script as it runs it, so the cache-hit answer comes first,
+# uses builtins only (no process besides bash), and exits before the rest
+# of this file is read.
 
 CACHE_DIR="${HOME:-}/.molecule-token-cache"
 TOKEN_FILE="$CACHE_DIR/gh_installation_token"
 EXPIRY_FILE="$CACHE_DIR/gh_installation_token_expiry"
-LOCK_FILE="$CACHE_DIR/.fetch.lock"
+# Bounds on git's input: a helper must never hang on a stdin that never closes.
+STDIN_TIMEOUT_SEC=10 MAX_INPUT_BYTES=65536 MAX_LINE_BYTES=4096
 
-TOKEN_RE='^[A-Za-z0-9_]+$'
-NUM_RE='^[0-9]+$'
+# Token shape ^[A-Za-z0-9_]+$ and whole numbers, as globs (no regex compile).
+is_token() { [[ -n $1 && $1 != *[!A-Za-z0-9_]* ]]; }
+is_number() { [[ -n $1 && $1 != *[!0-9]* ]]; }
 
-# One timestamped line on stderr. Never called with a token.
-say() {
-    local TZ=UTC0
-    printf '%s %(%Y-%m-%dT%H:%M:%SZ)T %s\n' "$TAG" -1 "$*" >&2
-}
-
-# Sets NOW to the epoch seconds, without starting a process.
-now() { printf -v NOW '%(%s)T' -1; }
-
-# Reads git's `key=value` attributes into ATTR_*; stops at a blank line, EOF,
-# a timeout, or the line limit. Unknown keys (capability[], wwwauth[], path…)
-# are ignored. Returns 1 on input git would never send.
+# Reads git's `key=value` attributes into ATTR_* with one bounded read (git
+# closes stdin after the request); parsing stops at the first blank line.
+# Unknown keys (capability[], wwwauth[], path…) are ignored. Returns 1 on
+# input git would never send.
 ATTR_protocol='' ATTR_host='' ATTR_password=''
 read_attributes() {
-    local line key value n=0
-    while ((n < MAX_LINES)); do
-        IFS= read -r -t "$STDIN_TIMEOUT_SEC" -n "$MAX_LINE_BYTES" line || [[ -n $line ]] || return 0
-        ((n++))
+    local input='' line key value
+    IFS= read -r -d '' -t "$STDIN_TIMEOUT_SEC" -n "$MAX_INPUT_BYTES" input
+    ((${#input} < MAX_INPUT_BYTES)) || return 1
+    while [[ -n $input ]]; do
+        line=${input%%$'\n'*}
+        if [[ $line == "$input" ]]; then input=''; else input=${input#*$'\n'}; fi
         line=${line%$'\r'}
         [[ -z $line ]] && return 0
-        ((${#line} >= MAX_LINE_BYTES)) && return 1
+        ((${#line} < MAX_LINE_BYTES)) || return 1
         [[ $line == *=* ]] || return 1
         key=${line%%=*} value=${line#*=}
         case $key in
@@ -63,37 +54,25 @@ read_attributes() {
     return 0
 }
 
-# --- the cache -------------------------------------------------------------
-
 # The cache dir is usable only when it is a real directory we own.
 cache_dir_ok() {
     [[ -n ${HOME:-} && ! -L $CACHE_DIR && -d $CACHE_DIR && -O $CACHE_DIR ]]
 }
 
-ensure_cache_dir() {
-    [[ -n ${HOME:-} ]] || return 1
-    if [[ ! -e $CACHE_DIR && ! -L $CACHE_DIR ]]; then
-        mkdir -m 700 -- "$CACHE_DIR" 2>/dev/null || [[ -d $CACHE_DIR ]] || return 1
-    fi
-    cache_dir_ok
-}
-
-# Sets TOKEN and TOKEN_EXPIRES_AT (may be empty) from a valid cache, using
-# builtins only: this is git's hot path.
-CACHE_TOKEN='' CACHE_EXPIRES_AT=''
+# Sets CACHE_TOKEN and CACHE_EXPIRES_AT (may be empty) from a valid cache.
+CACHE_TOKEN='' CACHE_EXPIRES_AT='' NOW=0
 read_valid_cache() {
-    cache_dir_ok || return 1
-    [[ -f $TOKEN_FILE && -f $EXPIRY_FILE ]] || return 1
+    cache_dir_ok && [[ -f $TOKEN_FILE && -f $EXPIRY_FILE ]] || return 1
     local token='' token_gen='' cache_expiry='' expires_at='' expiry_gen=''
     # `2>/dev/null` first: it must be in place before the `<` can fail.
     { IFS= read -r token; IFS= read -r token_gen; } 2>/dev/null <"$TOKEN_FILE"
     { IFS= read -r cache_expiry; IFS= read -r expires_at; IFS= read -r expiry_gen; } 2>/dev/null <"$EXPIRY_FILE"
     # Both files carry the generation of the write that made them: a pair
     # from two different writes is never served.
-    [[ $token =~ $TOKEN_RE && $cache_expiry =~ $NUM_RE && -n $token_gen && $token_gen == "$expiry_gen" ]] || return 1
-    now
+    is_token "$token" && is_number "$cache_expiry" && [[ -n $token_gen && $token_gen == "$expiry_gen" ]] || return 1
+    printf -v NOW '%(%s)T' -1
     ((NOW < 10#$cache_expiry)) || return 1
-    [[ $expires_at =~ $NUM_RE ]] || expires_at=''
+    is_number "$expires_at" || expires_at=''
     CACHE_TOKEN=$token CACHE_EXPIRES_AT=$expires_at
 }
 
@@ -104,8 +83,6 @@ answer() {
     return 0
 }
 
-# Hot path: `get` on a valid cache answers here, with builtins only (no
-# process besides bash), before bash has even parsed the rest of this file.
 ATTRS_READ=''
 if [[ ${1:-} == get ]]; then
     if read_attributes; then ATTRS_READ=ok; else ATTRS_READ=bad; fi
@@ -115,6 +92,35 @@ if [[ ${1:-} == get ]]; then
         exit 0
     fi
 fi
+
+# --- everything else ----------------------------------------------------------
+
+readonly TAG="[molecule-git-token-helper]"
+PLATFORM_URL=${PLATFORM_URL:-http://host.docker.internal:8080}
+CONFIGS_DIR=${CONFIGS_DIR:-/configs}
+TOKEN_CACHE_TTL_SEC=${TOKEN_CACHE_TTL_SEC:-3000}
+TOKEN_EXPIRY_MARGIN_SEC=${TOKEN_EXPIRY_MARGIN_SEC:-300}
+TOKEN_FETCH_TIMEOUT_SEC=${TOKEN_FETCH_TIMEOUT_SEC:-10}
+GH_LOGIN_TIMEOUT_SEC=${GH_LOGIN_TIMEOUT_SEC:-10}
+LOCK_FILE="$CACHE_DIR/.fetch.lock"
+STAGING_DIR="$CACHE_DIR/.staging"
+
+# One timestamped line on stderr. Never called with a token.
+say() {
+    local TZ=UTC0
+    printf '%s %(%Y-%m-%dT%H:%M:%SZ)T %s\n' "$TAG" -1 "$*" >&2
+}
+
+# Sets NOW to the epoch seconds, without starting a process.
+now() { printf -v NOW '%(%s)T' -1; }
+
+ensure_cache_dir() {
+    [[ -n ${HOME:-} ]] || return 1
+    if [[ ! -e $CACHE_DIR && ! -L $CACHE_DIR ]]; then
+        mkdir -m 700 -- "$CACHE_DIR" 2>/dev/null || [[ -d $CACHE_DIR ]] || return 1
+    fi
+    cache_dir_ok
+}
 
 # Atomically replaces one cache file (temp file in the same dir + rename).
 write_cache_file() {
@@ -129,12 +135,26 @@ write_cache_file() {
 # Stores token + expiry, each atomically and tagged with one generation.
 # A reader whose two reads straddle a write, or a writer killed between the
 # two renames, leaves a pair with different generations: never served.
+# Under the fetch lock both files are staged in a private dir and renamed
+# by one `mv` (token first); unlocked, each gets its own temp file.
 store_cache() {
     local token=$1 cache_expiry=$2 expires_at=$3 gen
     ensure_cache_dir || { say "token cache $CACHE_DIR unusable; not caching"; return 1; }
     printf -v gen '%(%s)T.%s.%s' -1 "$$" "$RANDOM"
+    if [[ -n $LOCK_HELD ]] && ensure_staging_dir; then
+        if printf '%s\n' "$token" "$gen" >"$STAGING_DIR/${TOKEN_FILE##*/}" &&
+            printf '%s\n' "$cache_expiry" "$expires_at" "$gen" >"$STAGING_DIR/${EXPIRY_FILE##*/}" &&
+            mv -f -- "$STAGING_DIR/${TOKEN_FILE##*/}" "$STAGING_DIR/${EXPIRY_FILE##*/}" "$CACHE_DIR/"; then
+            return 0
+        fi
+        return 1
+    fi
     write_cache_file "$TOKEN_FILE" "$token"$'\n'"$gen" || return 1
     write_cache_file "$EXPIRY_FILE" "$cache_expiry"$'\n'"$expires_at"$'\n'"$gen"
+}
+
+ensure_staging_dir() {
+    [[ -d $STAGING_DIR && ! -L $STAGING_DIR ]] || mkdir -m 700 -- "$STAGING_DIR" 2>/dev/null
 }
 
 invalidate_cache() {
@@ -231,7 +251,7 @@ fetch_from_platform() {
         return 1
     fi
     local token=${BASH_REMATCH[1]}
-    if [[ ! $token =~ $TOKEN_RE ]]; then
+    if ! is_token "$token"; then
         FAIL_REASON="platform fetch failed: token has characters outside [A-Za-z0-9_]"
         return 1
     fi
@@ -255,13 +275,17 @@ fetch_from_platform() {
 # Fetches under the cache lock so concurrent callers make one request:
 # whoever waited re-reads the cache first. With `force`, always fetches.
 # Without flock (or a lockable cache dir) it proceeds unlocked.
-LOCK_FD=''
+LOCK_FD='' LOCK_HELD=''
 locked_fetch() {
     local force=${1:-}
     if ensure_cache_dir && command -v flock >/dev/null; then
         # The braces keep `2>/dev/null` from becoming permanent for the shell.
         if { exec {LOCK_FD}>>"$LOCK_FILE"; } 2>/dev/null; then
-            flock -w "$((TOKEN_FETCH_TIMEOUT_SEC + 5))" "$LOCK_FD" 2>/dev/null || say "cache lock busy; fetching unlocked"
+            if flock -w "$((TOKEN_FETCH_TIMEOUT_SEC + 5))" "$LOCK_FD" 2>/dev/null; then
+                LOCK_HELD=1
+            else
+                say "cache lock busy; fetching unlocked"
+            fi
         fi
     fi
     if [[ -z $force ]] && read_valid_cache; then
@@ -275,7 +299,7 @@ locked_fetch() {
 
 release_lock() {
     [[ -n $LOCK_FD ]] && exec {LOCK_FD}>&-
-    LOCK_FD=''
+    LOCK_FD='' LOCK_HELD=''
 }
 
 # --- actions ---------------------------------------------------------------
@@ -301,7 +325,7 @@ action_get() {
     local why=$FAIL_REASON var token
     for var in GITHUB_TOKEN GH_TOKEN; do
         token=${!var:-}
-        if [[ -n $token && $token =~ $TOKEN_RE ]]; then
+        if is_token "$token"; then
             answer "$token"
             return
         fi
@@ -309,7 +333,7 @@ action_get() {
     token=''
     if { IFS= read -r token; } 2>/dev/null <"$CONFIGS_DIR/.github-token" || [[ -n $token ]]; then
         token=${token%$'\r'}
-        if [[ $token =~ $TOKEN_RE ]]; then
+        if is_token "$token"; then
             answer "$token"
             return
         fi

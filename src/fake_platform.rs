@@ -144,7 +144,6 @@ impl FakePlatform {
     /// Binds 127.0.0.1 (never another interface) and starts serving.
     pub fn start(config: FakePlatformConfig) -> io::Result<Self> {
         let listener = TcpListener::bind(("127.0.0.1", config.port))?;
-        listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         let state = Arc::new(State {
             secret: config.secret,
@@ -209,6 +208,8 @@ impl FakePlatform {
 impl Drop for FakePlatform {
     fn drop(&mut self) {
         self.state.stop.store(true, Ordering::SeqCst);
+        // Wake the blocking accept so the acceptor sees the stop flag.
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
         if let Some(handle) = self.acceptor.take() {
             let _ = handle.join();
         }
