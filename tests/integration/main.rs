@@ -5,6 +5,7 @@ mod support;
 mod cli;
 mod daemon;
 mod fake_platform;
+mod fleet;
 mod helper;
 mod installer_mocks;
 mod installer_props;
