@@ -388,7 +388,10 @@ fn uninstall_stops_everything_removes_our_files_and_is_idempotent() {
 #[test]
 fn contract_passes_and_prints_tap_like_lines() {
     let env = TestEnv::builder().no_platform().build();
-    let out = env.bin().arg("contract").output();
+    // Its own TMPDIR, to prove the suite leaves nothing behind.
+    let tmp = env.dir.path().join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let out = env.bin().arg("contract").env("TMPDIR", &tmp).output();
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
     assert!(
@@ -396,7 +399,77 @@ fn contract_passes_and_prints_tap_like_lines() {
         "{text}"
     );
     assert!(text.trim_end().ends_with("passed, 0 failed"), "{text}");
-    let json = env.bin().args(["contract", "--json"]).ok();
+    let json = env
+        .bin()
+        .args(["contract", "--json"])
+        .env("TMPDIR", &tmp)
+        .ok();
     let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(v["failed"], 0);
+    assert_eq!(
+        std::fs::read_dir(&tmp).unwrap().count(),
+        0,
+        "the contract left files in TMPDIR"
+    );
+    let left = crate::support::procs::processes_matching(&tmp.to_string_lossy());
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn status_probe_fails_when_the_platform_is_down() {
+    let (mut env, _guard) = installed();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    env.set("PLATFORM_URL", &format!("http://{closed}"));
+    let (code, report) = {
+        let out = env
+            .bin()
+            .args(["status", "--json", "--probe", "--home"])
+            .arg(&env.home)
+            .output();
+        let r: StatusReport = serde_json::from_slice(&out.stdout).unwrap();
+        (out.status.code().unwrap(), r)
+    };
+    assert_eq!(code, 1);
+    let probe = report.check("probe").unwrap();
+    assert_eq!(probe.level, Level::Fail);
+    assert!(
+        probe.detail.contains("connection refused"),
+        "{}",
+        probe.detail
+    );
+}
+
+#[test]
+fn contract_names_the_debian_package_of_a_missing_tool() {
+    let env = TestEnv::builder().no_platform().build();
+    // A PATH with every tool but flock.
+    let only = env.dir.path().join("no-flock");
+    std::fs::create_dir_all(&only).unwrap();
+    for tool in [
+        "git", "bash", "curl", "gh", "sh", "env", "timeout", "mv", "mkdir", "rm", "wc", "sleep",
+        "dirname",
+    ] {
+        let found = std::process::Command::new("bash")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .unwrap();
+        let path = String::from_utf8_lossy(&found.stdout).trim().to_string();
+        if !path.is_empty() {
+            std::os::unix::fs::symlink(path, only.join(tool)).unwrap();
+        }
+    }
+    let mut c = env.bin();
+    c.arg("contract").env("PATH", &only);
+    let out = c.output();
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.lines().next().unwrap().starts_with("not ok 1 - ")
+            && text.contains("flock (apt-get install util-linux)"),
+        "{text}"
+    );
+    assert!(text.trim_end().lines().last().unwrap().ends_with(" failed"));
 }
