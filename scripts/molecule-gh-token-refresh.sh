@@ -97,6 +97,21 @@ stop_child() {
     fi
 }
 
+# A daemon whose supervisor was killed (kill -9 leaves it orphaned) stops
+# at its next wake-up instead of refreshing alongside a new supervisor's.
+# The parent is read from /proc, not $PPID (fixed at start-up) nor kill -0
+# (which succeeds on an unreaped zombie).
+supervisor_alive() {
+    [[ -n ${MOLECULE_SUPERVISOR_PID:-} ]] || return 0
+    local -a stat
+    if { read -r -a stat; } 2>/dev/null </proc/$$/stat; then
+        # Field 4 is the parent PID; the command name (field 2) has no spaces here.
+        [[ ${stat[3]:-} == "$MOLECULE_SUPERVISOR_PID" ]]
+    else
+        kill -0 "$MOLECULE_SUPERVISOR_PID" 2>/dev/null
+    fi
+}
+
 daemon() {
     trap 'log "SIGTERM: daemon exiting"; stop_child; exit 0' TERM INT
     if [[ ! -x $HELPER && ! -f $HELPER ]]; then
@@ -107,6 +122,7 @@ daemon() {
     log "daemon $$ started; first refresh in ${delay}s"
     run_waiting sleep "$delay"
     while true; do
+        supervisor_alive || { log "supervisor ${MOLECULE_SUPERVISOR_PID:-} gone: daemon $$ exiting"; exit 0; }
         run_waiting bash "$HELPER" _refresh_gh
         rc=$?
         if ((rc == 0)); then
@@ -131,11 +147,12 @@ supervise() {
         log "SIGTERM: supervisor $$ stopping"
         stop_child
         local named=''
-        { IFS= read -r named; } <"$PID_FILE" 2>/dev/null
+        { IFS= read -r named; } 2>/dev/null <"$PID_FILE"
         [[ $named == "$$" ]] && rm -f -- "$PID_FILE"
         exit 0
     }
     trap on_term TERM INT
+    export MOLECULE_SUPERVISOR_PID=$$
     log "supervisor $$ started"
     while true; do
         run_waiting bash "${BASH_SOURCE[0]}"

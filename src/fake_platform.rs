@@ -96,6 +96,7 @@ struct State {
     ttl_secs: AtomicU64,
     slow_secs: u64,
     mode: Mutex<FakeMode>,
+    raw_body: Mutex<Option<String>>,
     requests: AtomicUsize,
     routes: Mutex<Vec<String>>,
     issued: Mutex<Vec<IssuedToken>>,
@@ -150,6 +151,7 @@ impl FakePlatform {
             ttl_secs: AtomicU64::new(config.ttl_secs),
             slow_secs: config.slow_secs,
             mode: Mutex::new(config.mode),
+            raw_body: Mutex::new(None),
             requests: AtomicUsize::new(0),
             routes: Mutex::new(Vec::new()),
             issued: Mutex::new(Vec::new()),
@@ -195,6 +197,12 @@ impl FakePlatform {
 
     pub fn set_ttl(&self, ttl_secs: u64) {
         self.state.ttl_secs.store(ttl_secs, Ordering::SeqCst);
+    }
+
+    /// Answers authenticated requests with exactly this 200 body (for
+    /// fuzzing the client's parser); `None` restores the mode's bodies.
+    pub fn set_raw_body(&self, body: Option<String>) {
+        *lock(&self.state.raw_body) = body;
     }
 
     /// Serves until `deadline` (if any) passes or `stop` turns true.
@@ -313,6 +321,9 @@ fn respond(state: &State, method: &str, path: &str, bearer: Option<&str>) -> (u1
             }
         }
         _ => {}
+    }
+    if let Some(body) = lock(&state.raw_body).clone() {
+        return (200, body);
     }
     let token = issue(state);
     let expires = rfc3339_utc(token.expires_at);

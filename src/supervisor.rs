@@ -49,7 +49,9 @@ pub fn state<F: Fs, P: ProcTable>(fs: &F, procs: &P, layout: &Layout) -> Supervi
         Liveness::Alive => {}
     }
     match procs.cmdline(pid) {
-        Ok(cmdline) if is_our_supervisor(&cmdline, layout) => SupervisorState::Running(pid),
+        Ok(cmdline) if is_our_supervisor(&cmdline, layout) && leads_its_session(procs, pid) => {
+            SupervisorState::Running(pid)
+        }
         Ok(_) => NotRunning(format!("PID {pid} is another program (reused PID)")),
         Err(e) => NotRunning(format!("PID {pid}: cannot read its command line ({e})")),
     }
@@ -61,8 +63,15 @@ pub fn is_our_daemon(cmdline: &[String], layout: &Layout) -> bool {
     cmdline.iter().any(|a| *a == *script) && !cmdline.iter().any(|a| a == SUPERVISE_ARG)
 }
 
+/// The supervisor is started in a new session it leads; its forked children
+/// (briefly running its command line before they exec) are not leaders.
+fn leads_its_session<P: ProcTable>(procs: &P, pid: i32) -> bool {
+    procs.lineage(pid).is_some_and(|l| l.sid == pid)
+}
+
 /// Live (non-zombie) processes running our daemon script for this layout:
-/// (supervisors, daemons).
+/// (supervisors, daemons). A forked child that has not exec'd yet carries
+/// its parent's command line; it is counted as neither.
 pub fn running<P: ProcTable>(procs: &P, layout: &Layout) -> (Vec<i32>, Vec<i32>) {
     let mut supervisors = Vec::new();
     let mut daemons = Vec::new();
@@ -74,9 +83,17 @@ pub fn running<P: ProcTable>(procs: &P, layout: &Layout) -> (Vec<i32>, Vec<i32>)
             continue;
         };
         if is_our_supervisor(&cmdline, layout) {
-            supervisors.push(pid);
+            if leads_its_session(procs, pid) {
+                supervisors.push(pid);
+            }
         } else if is_our_daemon(&cmdline, layout) {
-            daemons.push(pid);
+            let parent_is_daemon = procs
+                .lineage(pid)
+                .and_then(|l| procs.cmdline(l.ppid).ok())
+                .is_some_and(|parent| is_our_daemon(&parent, layout));
+            if !parent_is_daemon {
+                daemons.push(pid);
+            }
         }
     }
     (supervisors, daemons)

@@ -45,6 +45,22 @@ pub(crate) fn run<F: Fs, S: Spawner, P: ProcTable, W: Which>(
         }
         SupervisorState::NotRunning(why) => why,
     };
+    // The PID file is stale, but one of our supervisors may still run (its
+    // PID file lost or overwritten): adopt it rather than start a second.
+    // Daemons without a live supervisor (it was `kill -9`ed) are strays.
+    let (supervisors, daemons) = supervisor::running(procs, layout);
+    if let Some((&adopt, others)) = supervisors.split_first() {
+        for pid in others {
+            let _ = procs.terminate_group(*pid);
+        }
+        return match write_pid_file(fs, layout, adopt) {
+            Ok(()) => Outcome::Changed(format!("adopted running supervisor {adopt} ({why_start})")),
+            Err(e) => Outcome::Failed(e),
+        };
+    }
+    for pid in daemons {
+        let _ = procs.terminate(pid);
+    }
     let Some(bash) = which.which("bash") else {
         return Outcome::Skipped("bash not on PATH".into());
     };
@@ -53,15 +69,17 @@ pub(crate) fn run<F: Fs, S: Spawner, P: ProcTable, W: Which>(
         Ok(pid) => pid,
         Err(e) => return Outcome::Failed(format!("starting the supervisor: {e}")),
     };
-    match fs.write_atomic(&layout.pid_file, format!("{pid}\n").as_bytes(), 0o644) {
+    match write_pid_file(fs, layout, pid) {
         Ok(()) => Outcome::Changed(format!("started supervisor {pid} ({why_start})")),
         Err(e) => {
             // Without a PID file the next install would start a second one.
             let _ = procs.terminate_group(pid);
-            Outcome::Failed(format!(
-                "{}; stopped the new supervisor",
-                describe(&layout.pid_file, &e)
-            ))
+            Outcome::Failed(format!("{e}; stopped the new supervisor"))
         }
     }
+}
+
+fn write_pid_file<F: Fs>(fs: &F, layout: &crate::config::Layout, pid: i32) -> Result<(), String> {
+    fs.write_atomic(&layout.pid_file, format!("{pid}\n").as_bytes(), 0o644)
+        .map_err(|e| describe(&layout.pid_file, &e))
 }

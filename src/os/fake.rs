@@ -12,7 +12,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use super::{
-    CommandSpec, FileKind, FileLock, FileMeta, Fs, Liveness, ProcTable, RunOutput, Spawner, Which,
+    CommandSpec, FileKind, FileLock, FileMeta, Fs, Lineage, Liveness, ProcTable, RunOutput,
+    Spawner, Which,
 };
 
 /// Kinds of operation, for fault injection and the operation log.
@@ -81,12 +82,16 @@ struct Entry {
 }
 
 /// A simulated process.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FakeProcess {
     pub cmdline: Vec<String>,
     pub zombie: bool,
     /// Owned by another user: `kill(pid, 0)` fails with `EPERM`.
     pub foreign: bool,
+    /// Parent PID; `None` means 1 (init).
+    pub ppid: Option<i32>,
+    /// Session ID; `None` means the process leads its own session.
+    pub sid: Option<i32>,
 }
 
 #[derive(Debug, Default)]
@@ -694,6 +699,8 @@ impl Spawner for FakeSystem {
                 cmdline,
                 zombie: false,
                 foreign: false,
+                ppid: None,
+                sid: None,
             },
         );
         Ok(pid)
@@ -741,6 +748,13 @@ impl ProcTable for FakeSystem {
 
     fn pids(&self) -> Vec<i32> {
         self.lock().processes.keys().copied().collect()
+    }
+
+    fn lineage(&self, pid: i32) -> Option<Lineage> {
+        self.lock().processes.get(&pid).map(|p| Lineage {
+            ppid: p.ppid.unwrap_or(1),
+            sid: p.sid.unwrap_or(pid),
+        })
     }
 }
 

@@ -200,6 +200,14 @@ pub enum Liveness {
     Dead,
 }
 
+/// Where a process sits: a forked child not yet exec'd shares its parent's
+/// command line, so identity checks also look at parent and session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lineage {
+    pub ppid: i32,
+    pub sid: i32,
+}
+
 #[cfg_attr(any(test, feature = "testing"), mockall::automock)]
 pub trait ProcTable {
     fn liveness(&self, pid: i32) -> Liveness;
@@ -211,6 +219,8 @@ pub trait ProcTable {
     fn terminate(&self, pid: i32) -> io::Result<()>;
     /// Every PID in the table, for uniqueness checks.
     fn pids(&self) -> Vec<i32>;
+    /// Parent and session of a process (`/proc/PID/stat` fields 4 and 6).
+    fn lineage(&self, pid: i32) -> Option<Lineage>;
 }
 
 #[cfg_attr(any(test, feature = "testing"), mockall::automock)]

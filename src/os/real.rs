@@ -17,7 +17,8 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 use super::{
-    CommandSpec, FileKind, FileLock, FileMeta, Fs, Liveness, ProcTable, RunOutput, Spawner, Which,
+    CommandSpec, FileKind, FileLock, FileMeta, Fs, Lineage, Liveness, ProcTable, RunOutput,
+    Spawner, Which,
 };
 
 /// The real filesystem.
@@ -276,15 +277,18 @@ fn libc_write(fd: i32, bytes: &[u8]) {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct RealProcTable;
 
+/// The fields of `/proc/PID/stat` after the command name (which is in
+/// parentheses and may hold spaces): state, ppid, pgrp, session, …
+fn stat_fields(pid: i32) -> Option<Vec<String>> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    Some(rest.split_whitespace().map(str::to_string).collect())
+}
+
 /// True when `/proc/PID/stat` says the process is a zombie (state `Z`).
 fn is_zombie(pid: i32) -> bool {
-    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return false;
-    };
-    // The command name is in parentheses and may hold spaces: the state
-    // follows the last ')'.
-    stat.rsplit_once(')')
-        .and_then(|(_, rest)| rest.split_whitespace().next())
+    stat_fields(pid)
+        .and_then(|f| f.first().cloned())
         .is_some_and(|state| state == "Z" || state == "X")
 }
 
@@ -334,6 +338,14 @@ impl ProcTable for RealProcTable {
             ));
         }
         kill(Pid::from_raw(pid), Signal::SIGTERM).map_err(io::Error::from)
+    }
+
+    fn lineage(&self, pid: i32) -> Option<Lineage> {
+        let fields = stat_fields(pid)?;
+        Some(Lineage {
+            ppid: fields.get(1)?.parse().ok()?,
+            sid: fields.get(3)?.parse().ok()?,
+        })
     }
 
     fn pids(&self) -> Vec<i32> {

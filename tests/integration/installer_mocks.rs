@@ -85,6 +85,7 @@ fn world_with_supervisor(cfg: &Config) -> FakeSystem {
             ],
             zombie: false,
             foreign: false,
+            ..Default::default()
         },
     );
     fs.add_file(&cfg.layout.pid_file, "77\n", 0o644);

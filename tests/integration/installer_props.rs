@@ -205,6 +205,7 @@ fn build_world(state: &StartState) -> FakeSystem {
                     cmdline: vec!["sshd".into()],
                     zombie: false,
                     foreign: true,
+                    ..Default::default()
                 },
             );
             world.add_file(&layout.pid_file, "31338\n", 0o644);
@@ -272,6 +273,7 @@ proptest! {
                     cmdline: reused_cmd.split(' ').map(String::from).collect(),
                     zombie,
                     foreign: false,
+                    ..Default::default()
                 });
             }
         }

@@ -73,6 +73,8 @@ enum PidFile {
     Pid1,
     OursAlive,
     OursForeignUser,
+    /// A forked child of a supervisor, not yet exec'd: same argv, not a session leader.
+    ForkOfSupervisor,
 }
 
 #[rstest]
@@ -86,6 +88,7 @@ enum PidFile {
 #[case::zombie(PidFile::Zombie, true)]
 #[case::reused_by_another_program(PidFile::Reused, true)]
 #[case::pid_1_init(PidFile::Pid1, true)]
+#[case::fork_of_a_supervisor(PidFile::ForkOfSupervisor, true)]
 #[case::ours_alive(PidFile::OursAlive, false)]
 #[case::ours_eperm_is_alive(PidFile::OursForeignUser, false)]
 fn refresh_daemon_step(#[case] start: PidFile, #[case] spawns: bool) {
@@ -95,6 +98,7 @@ fn refresh_daemon_step(#[case] start: PidFile, #[case] spawns: bool) {
         cmdline: vec![cmd.into()],
         zombie: false,
         foreign: false,
+        ..Default::default()
     };
     let text = match start {
         PidFile::Absent => None,
@@ -125,6 +129,17 @@ fn refresh_daemon_step(#[case] start: PidFile, #[case] spawns: bool) {
         PidFile::OursAlive => {
             world.add_process(558, our_supervisor(&layout));
             Some("558\n".into())
+        }
+        PidFile::ForkOfSupervisor => {
+            world.add_process(
+                560,
+                FakeProcess {
+                    sid: Some(4000),
+                    ppid: Some(4000),
+                    ..our_supervisor(&layout)
+                },
+            );
+            Some("560\n".into())
         }
         PidFile::OursForeignUser => {
             world.add_process(

@@ -11,3 +11,4 @@ mod installer_mocks;
 mod installer_props;
 mod installer_real;
 mod installer_table;
+mod reliability;

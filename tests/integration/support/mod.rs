@@ -492,5 +492,6 @@ pub fn our_supervisor(layout: &Layout) -> molecule_credential_helper::testing::F
         ],
         zombie: false,
         foreign: false,
+        ..Default::default()
     }
 }

@@ -1,0 +1,617 @@
+//! End-to-end faults with real processes: supervision, load, storage faults,
+//! the platform fault table, log bounds, a secrets sweep, and fuzzing of the
+//! helper's two parsers. Every wait is bounded; every process is ended.
+
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use molecule_credential_helper::testing::FakeMode;
+use molecule_credential_helper::{Outcome, Step};
+use nix::sys::signal::{kill, killpg, Signal};
+use nix::unistd::Pid;
+use proptest::prelude::*;
+use rstest::rstest;
+
+use crate::support::procs::{alive, daemons, supervisors};
+use crate::support::{password, stderr, stdout, wait_for, SupervisorGuard, TestEnv};
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn pid_file_pid(env: &TestEnv) -> i32 {
+    std::fs::read_to_string(env.layout().pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+// ---- supervision -----------------------------------------------------------
+
+#[test]
+fn killed_supervisor_leaves_an_orphan_that_the_next_install_replaces_with_one() {
+    let env = TestEnv::new();
+    let _guard = SupervisorGuard::new(&env.home);
+    assert!(!env.installer().install().has_failures());
+    assert!(wait_for(Duration::from_secs(5), || daemons(&env.home)
+        .len()
+        == 1));
+    let old_supervisor = pid_file_pid(&env);
+    let orphan = daemons(&env.home)[0];
+    // kill -9 the supervisor alone: its daemon is orphaned, still running.
+    kill(Pid::from_raw(old_supervisor), Signal::SIGKILL).unwrap();
+    assert!(wait_for(Duration::from_secs(5), || supervisors(&env.home).is_empty()));
+
+    let report = env.installer().install();
+    assert!(
+        matches!(report.outcome(Step::RefreshDaemon), Some(Outcome::Changed(d)) if d.contains("started")),
+        "{report}"
+    );
+    assert!(
+        wait_for(Duration::from_secs(5), || !alive(orphan)),
+        "the orphaned daemon still runs"
+    );
+    assert!(
+        wait_for(Duration::from_secs(5), || supervisors(&env.home).len() == 1
+            && daemons(&env.home).len() == 1),
+        "supervisors {:?} daemons {:?}",
+        supervisors(&env.home),
+        daemons(&env.home)
+    );
+    assert_ne!(pid_file_pid(&env), old_supervisor);
+}
+
+#[test]
+fn an_orphaned_daemon_exits_at_its_next_wake_up() {
+    let env = TestEnv::builder()
+        .var("TOKEN_REFRESH_INITIAL_DELAY_SEC", "1")
+        .var("TOKEN_REFRESH_JITTER_SEC", "0")
+        .build();
+    let _guard = SupervisorGuard::new(&env.home);
+    assert!(!env.installer().install().has_failures());
+    assert!(wait_for(Duration::from_secs(5), || daemons(&env.home)
+        .len()
+        == 1));
+    let log = || std::fs::read_to_string(env.layout().log_file).unwrap_or_default();
+    let orphan = *daemons(&env.home)
+        .first()
+        .unwrap_or_else(|| panic!("no daemon: {}", log()));
+    kill(Pid::from_raw(pid_file_pid(&env)), Signal::SIGKILL).unwrap();
+    assert!(
+        wait_for(Duration::from_secs(5), || !alive(orphan)),
+        "orphan kept running"
+    );
+    assert_eq!(env.platform().requests(), 0, "an orphan must not refresh");
+    let log = std::fs::read_to_string(env.layout().log_file).unwrap();
+    assert!(log.contains("gone: daemon"), "{log}");
+}
+
+#[test]
+fn a_lost_pid_file_adopts_the_running_supervisor() {
+    let env = TestEnv::new();
+    let _guard = SupervisorGuard::new(&env.home);
+    assert!(!env.installer().install().has_failures());
+    let running = pid_file_pid(&env);
+    std::fs::remove_file(env.layout().pid_file).unwrap();
+    let report = env.installer().install();
+    assert!(
+        matches!(report.outcome(Step::RefreshDaemon), Some(Outcome::Changed(d)) if d.contains("adopted")),
+        "{report}"
+    );
+    assert_eq!(pid_file_pid(&env), running);
+    assert_eq!(supervisors(&env.home), vec![running]);
+}
+
+#[test]
+fn pid_1_and_our_own_pid_in_the_pid_file_are_not_our_supervisor() {
+    let env = TestEnv::new();
+    let _guard = SupervisorGuard::new(&env.home);
+    std::fs::create_dir_all(env.layout().runtime_dir).unwrap();
+    for pid in [1, std::process::id() as i32] {
+        std::fs::write(env.layout().pid_file, format!("{pid}\n")).unwrap();
+        let report = env.installer().install();
+        assert!(
+            matches!(
+                report.outcome(Step::RefreshDaemon),
+                Some(Outcome::Changed(_))
+            ),
+            "{report}"
+        );
+        assert_ne!(pid_file_pid(&env), pid);
+        crate::support::procs::kill_all_under(&env.home);
+    }
+}
+
+// ---- load ----------------------------------------------------------------------
+
+#[test]
+fn installs_racing_a_burst_of_cold_fills_end_with_one_supervisor_and_one_request() {
+    let env = TestEnv::new();
+    let _guard = SupervisorGuard::new(&env.home);
+    // Installed once (git must know the helper), then the supervisor dies
+    // and the cache goes cold: 8 installs now race to restart it while 32
+    // fills race to fetch.
+    assert!(!env.installer().install().has_failures());
+    killpg(Pid::from_raw(pid_file_pid(&env)), Signal::SIGKILL).unwrap();
+    assert!(wait_for(Duration::from_secs(5), || supervisors(&env.home).is_empty()));
+    let (reports, fills) = std::thread::scope(|s| {
+        let installs: Vec<_> = (0..8)
+            .map(|_| s.spawn(|| env.installer().install()))
+            .collect();
+        let fills: Vec<_> = (0..32).map(|_| s.spawn(|| password(&env.fill()))).collect();
+        (
+            installs
+                .into_iter()
+                .map(|h| h.join().unwrap())
+                .collect::<Vec<_>>(),
+            fills
+                .into_iter()
+                .map(|h| h.join().unwrap())
+                .collect::<Vec<_>>(),
+        )
+    });
+    assert!(reports.iter().all(|r| !r.has_failures()), "{reports:#?}");
+    assert_eq!(supervisors(&env.home).len(), 1);
+    assert_eq!(env.platform().requests(), 1);
+    let token = env.platform().issued()[0].token.clone();
+    assert!(
+        fills.iter().all(|p| p.as_deref() == Some(token.as_str())),
+        "{fills:?}"
+    );
+}
+
+// ---- storage faults ------------------------------------------------------------
+
+#[test]
+fn cache_dir_that_is_a_file_fails_its_step_and_git_still_gets_tokens() {
+    let env = TestEnv::new();
+    let _guard = SupervisorGuard::new(&env.home);
+    std::fs::write(env.layout().cache_dir, "not a dir").unwrap();
+    let report = env.installer().install();
+    assert_eq!(report.failed_steps(), vec![Step::TokenCache], "{report}");
+    let out = env.fill();
+    assert_eq!(
+        password(&out).as_deref(),
+        Some(env.platform().issued()[0].token.as_str()),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn runtime_dir_that_is_a_file_fails_scripts_and_the_rest_still_runs() {
+    let env = TestEnv::builder().var("GH_TOKEN", "ghs_EnvToken77").build();
+    let _guard = SupervisorGuard::new(&env.home);
+    std::fs::write(env.home.join(".molecule-runtime"), "not a dir").unwrap();
+    let report = env.installer().install();
+    assert_eq!(report.failed_steps(), vec![Step::Scripts], "{report}");
+    assert!(matches!(
+        report.outcome(Step::TokenCache),
+        Some(Outcome::Changed(_))
+    ));
+    assert!(matches!(
+        report.outcome(Step::GitConfig),
+        Some(Outcome::Skipped(_))
+    ));
+    assert!(
+        matches!(report.outcome(Step::GhAuth), Some(Outcome::Changed(_))),
+        "{report}"
+    );
+    assert!(
+        report.warnings.iter().any(|w| w.contains("install lock")),
+        "{report}"
+    );
+    // The helper itself (configured by hand) still answers from the platform.
+    env.configure_git_for_bundled_helper();
+    assert!(password(&env.fill()).is_some());
+}
+
+#[test]
+fn a_full_cache_dir_still_answers_and_never_leaves_a_partial_token() {
+    let env = TestEnv::new();
+    env.configure_git_for_bundled_helper();
+    // RLIMIT_FSIZE 0 with SIGXFSZ ignored: every write fails with EFBIG,
+    // like a full disk.
+    let mut c = env.git();
+    c.args(["credential", "fill"])
+        .stdin("protocol=https\nhost=github.com\n\n");
+    unsafe {
+        c.cmd.pre_exec(|| {
+            nix::sys::signal::signal(Signal::SIGXFSZ, nix::sys::signal::SigHandler::SigIgn)
+                .map_err(std::io::Error::from)?;
+            nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_FSIZE, 0, 0)
+                .map_err(std::io::Error::from)
+        });
+    }
+    let out = c.output();
+    assert_eq!(
+        password(&out).as_deref(),
+        Some(env.platform().issued()[0].token.as_str()),
+        "{}",
+        stderr(&out)
+    );
+    let token_file = std::fs::read_to_string(env.layout().cache_token).unwrap_or_default();
+    assert!(
+        token_file.is_empty(),
+        "a partial token was left: {token_file:?}"
+    );
+}
+
+#[test]
+fn home_under_a_file_reports_failures_and_the_helper_still_answers() {
+    let mut env = TestEnv::new();
+    let blocker = env.dir.path().join("blocker");
+    std::fs::write(&blocker, "x").unwrap();
+    let home = blocker.join("home");
+    env.set("HOME", &home.to_string_lossy());
+    let mut config = molecule_credential_helper::Config::new(&home, Default::default()).isolated();
+    for (k, v) in &env.env {
+        config = config.with_var(k, v);
+    }
+    let report = molecule_credential_helper::Installer::real(config).install();
+    assert!(report.failed_steps().contains(&Step::Scripts), "{report}");
+    assert!(
+        report.failed_steps().contains(&Step::TokenCache),
+        "{report}"
+    );
+    assert_eq!(report.steps.len(), 5);
+    let out = env
+        .bundled_helper("get")
+        .stdin("protocol=https\nhost=github.com\n\n")
+        .output();
+    assert_eq!(
+        password(&out).as_deref(),
+        Some(env.platform().issued()[0].token.as_str()),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn home_unset_the_helper_answers_from_the_platform_without_caching() {
+    let mut env = TestEnv::new();
+    env.unset("HOME");
+    let out = env
+        .bundled_helper("get")
+        .stdin("protocol=https\nhost=github.com\n\n")
+        .output();
+    assert_eq!(
+        password(&out).as_deref(),
+        Some(env.platform().issued()[0].token.as_str()),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn home_with_spaces_quotes_and_a_newline_works_end_to_end() {
+    let env = TestEnv::builder()
+        .home_name("my home's \"odd\"\nname")
+        .build();
+    let _guard = SupervisorGuard::new(&env.home);
+    let report = env.installer().install();
+    assert!(!report.has_failures(), "{report}");
+    let out = env.fill();
+    assert_eq!(
+        password(&out).as_deref(),
+        Some(env.platform().issued()[0].token.as_str()),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(supervisors(&env.home).len(), 1);
+    let again = env.installer().install();
+    assert!(
+        matches!(again.outcome(Step::GitConfig), Some(Outcome::Unchanged(_))),
+        "{again}"
+    );
+    assert!(
+        matches!(
+            again.outcome(Step::RefreshDaemon),
+            Some(Outcome::Unchanged(_))
+        ),
+        "{again}"
+    );
+}
+
+// ---- the platform fault table ------------------------------------------------
+
+#[derive(Debug, Clone, Copy)]
+enum Cache {
+    Cold,
+    Valid,
+    Expired,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Fault {
+    Mode(FakeMode),
+    Refused,
+}
+
+fn seed_cache(env: &TestEnv, token: &str, expiry: u64) {
+    let l = env.layout();
+    std::fs::create_dir_all(&l.cache_dir).unwrap();
+    std::fs::set_permissions(&l.cache_dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::write(&l.cache_token, format!("{token}\ng1\n")).unwrap();
+    std::fs::write(&l.cache_expiry, format!("{expiry}\n{}\ng1\n", expiry + 300)).unwrap();
+}
+
+/// Every cell: a valid cache is served without asking the platform; a cold
+/// or expired cache falls through to the env token, caches nothing new, and
+/// never prints a bad token.
+#[rstest]
+fn platform_fault_table(
+    #[values(
+        Fault::Mode(FakeMode::Http401),
+        Fault::Mode(FakeMode::Http404),
+        Fault::Mode(FakeMode::Http500),
+        Fault::Mode(FakeMode::Slow),
+        Fault::Refused,
+        Fault::Mode(FakeMode::BadJson),
+        Fault::Mode(FakeMode::BadChars)
+    )]
+    fault: Fault,
+    #[values(Cache::Cold, Cache::Valid, Cache::Expired)] cache: Cache,
+) {
+    let mode = match fault {
+        Fault::Mode(m) => m,
+        Fault::Refused => FakeMode::Ok,
+    };
+    let mut env = TestEnv::builder()
+        .platform_mode(mode)
+        .slow_secs(4)
+        .var("TOKEN_FETCH_TIMEOUT_SEC", "1")
+        .var("GITHUB_TOKEN", "ghs_EnvFallbackToken")
+        .build();
+    if let Fault::Refused = fault {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        env.set("PLATFORM_URL", &format!("http://{closed}"));
+    }
+    env.configure_git_for_bundled_helper();
+    match cache {
+        Cache::Cold => {}
+        Cache::Valid => seed_cache(&env, "ghs_CachedValid", now() + 1000),
+        Cache::Expired => seed_cache(&env, "ghs_CachedExpired", now() - 10),
+    }
+    let out = env.fill();
+    let expected = match cache {
+        Cache::Valid => "ghs_CachedValid",
+        _ => "ghs_EnvFallbackToken",
+    };
+    assert_eq!(
+        password(&out).as_deref(),
+        Some(expected),
+        "{}",
+        stderr(&out)
+    );
+    let requests = env.platform().requests();
+    match (cache, fault) {
+        (Cache::Valid, _) | (_, Fault::Refused) => assert_eq!(requests, 0),
+        _ => assert_eq!(requests, 1),
+    }
+    let cached = std::fs::read_to_string(env.layout().cache_token).unwrap_or_default();
+    for t in env.platform().issued() {
+        assert!(!cached.contains(&t.token), "a faulty answer was cached");
+        assert!(!stdout(&out).contains(&t.token) && !stderr(&out).contains(&t.token));
+    }
+}
+
+// ---- logs ------------------------------------------------------------------------
+
+#[test]
+fn the_log_stays_bounded_across_many_rotations() {
+    let env = TestEnv::builder()
+        .platform_mode(FakeMode::Http500)
+        .var("TOKEN_REFRESH_INITIAL_DELAY_SEC", "0")
+        .var("TOKEN_REFRESH_JITTER_SEC", "0")
+        .var("TOKEN_REFRESH_RETRY_MIN_SEC", "1")
+        .var("TOKEN_REFRESH_RETRY_MAX_SEC", "1")
+        .build();
+    let _guard = SupervisorGuard::new(&env.home);
+    assert!(!env.installer().install().has_failures());
+    let log = env.layout().log_file;
+    let rotated = log.with_extension("log.1");
+    for round in 0..3 {
+        // Something chatty filled the log: the next line must rotate it.
+        let line = format!("filler round {round}\n");
+        let filler = line.repeat(1024 * 1024 / line.len() + 1);
+        std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+        std::fs::write(&log, &filler).unwrap();
+        let rotated_now = wait_for(Duration::from_secs(10), || {
+            std::fs::read_to_string(&rotated)
+                .is_ok_and(|s| s.contains(&format!("filler round {round}")))
+        });
+        assert!(rotated_now, "round {round}: no rotation");
+        assert!(wait_for(Duration::from_secs(5), || {
+            std::fs::read_to_string(&log).is_ok_and(|s| s.contains("retry in"))
+        }));
+        let total =
+            std::fs::metadata(&log).unwrap().len() + std::fs::metadata(&rotated).unwrap().len();
+        assert!(
+            total < 2 * 1024 * 1024 + 64 * 1024,
+            "round {round}: {total} bytes"
+        );
+        assert_eq!(
+            std::fs::metadata(&log).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+}
+
+// ---- secrets -------------------------------------------------------------------
+
+#[test]
+fn after_a_busy_life_secrets_live_only_in_the_cache_and_gh_hosts() {
+    let env = TestEnv::builder()
+        .var("TOKEN_REFRESH_INITIAL_DELAY_SEC", "0")
+        .var("TOKEN_REFRESH_JITTER_SEC", "0")
+        .var("TOKEN_REFRESH_INTERVAL_SEC", "1")
+        .build();
+    let _guard = SupervisorGuard::new(&env.home);
+    let mut outputs = String::new();
+    let mut argv_samples: Vec<String> = Vec::new();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let sampler = s.spawn(|| {
+            let mut seen = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                for (_, argv) in crate::support::procs::processes_matching("") {
+                    seen.push(argv.join(" "));
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            seen
+        });
+        let report = env.installer().install();
+        outputs.push_str(&format!("{report}{}", report.to_json()));
+        for _ in 0..5 {
+            let out = env.fill();
+            outputs.push_str(&stderr(&out));
+            if let Some(p) = password(&out) {
+                env.git()
+                    .args(["credential", "reject"])
+                    .stdin(format!("protocol=https\nhost=github.com\npassword={p}\n\n"))
+                    .ok();
+            }
+        }
+        let status = env.bin().args(["status", "--home"]).arg(&env.home).output();
+        outputs.push_str(&stdout(&status));
+        outputs.push_str(&stderr(&status));
+        wait_for(Duration::from_secs(10), || {
+            env.platform().issued().len() >= 8
+        });
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        argv_samples = sampler.join().unwrap();
+    });
+    let mut secrets: Vec<String> = env
+        .platform()
+        .issued()
+        .into_iter()
+        .map(|t| t.token)
+        .collect();
+    assert!(secrets.len() >= 8, "the daemon did not refresh");
+    secrets.push(crate::support::SECRET.to_string());
+    let allowed = [
+        env.layout().cache_token,
+        env.home.join(".config/gh/hosts.yml"),
+    ];
+    for secret in &secrets {
+        let files: Vec<_> = crate::support::files_containing(&env.home, secret)
+            .into_iter()
+            .filter(|p| !allowed.contains(p))
+            .collect();
+        assert!(files.is_empty(), "secret in {files:?}");
+        assert!(
+            !outputs.contains(secret.as_str()),
+            "secret in captured output"
+        );
+        assert!(
+            !argv_samples.iter().any(|a| a.contains(secret.as_str())),
+            "secret in an argv"
+        );
+    }
+    assert!(argv_samples.len() > 100, "too few argv samples");
+}
+
+// ---- fuzzing -------------------------------------------------------------------
+
+fn protocol_line() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("protocol=https".to_string()),
+        Just("host=github.com".to_string()),
+        Just("host=gitlab.com".to_string()),
+        Just("protocol=http".to_string()),
+        Just("capability[]=authtype".to_string()),
+        Just("wwwauth[]=Basic realm=\"GitHub\"".to_string()),
+        Just(String::new()),
+        "[a-z_\\[\\]]{1,12}=[ -~]{0,40}",
+        "[ -~\\t\\r\\x00]{0,80}",
+    ]
+}
+
+fn json_body() -> impl Strategy<Value = String> {
+    let token = prop_oneof![
+        "ghs_[A-Za-z0-9_]{1,30}",
+        "[ -~]{0,30}",
+        Just("ghs_a\\nb=1".to_string())
+    ];
+    let expires = prop_oneof![
+        Just("2099-01-01T00:00:00Z".to_string()),
+        Just("2099-01-01T00:00:00+02:00".to_string()),
+        Just("2000-01-01T00:00:00Z".to_string()),
+        "[ -~]{0,25}",
+    ];
+    let ws = "[ \\t\\n]{0,3}";
+    (
+        token,
+        expires,
+        ws,
+        any::<bool>(),
+        any::<bool>(),
+        "[ -~]{0,20}",
+    )
+        .prop_map(|(token, expires, ws, swap, truncate, junk)| {
+            let fields = if swap {
+                format!("{ws}\"expires_at\"{ws}:{ws}\"{expires}\",{ws}\"token\":{ws}\"{token}\"")
+            } else {
+                format!("\"token\":{ws}\"{token}\",\"expires_at\":\"{expires}\"{junk}")
+            };
+            let body = format!("{{{fields}}}");
+            if truncate {
+                body[..body.len() / 2].to_string()
+            } else {
+                body
+            }
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// Any input: the helper ends (bounded), exits 0, and prints either
+    /// nothing or exactly one answer with a platform token.
+    #[test]
+    fn helper_get_survives_any_protocol_input(lines in proptest::collection::vec(protocol_line(), 0..8), blank in any::<bool>()) {
+        let env = TestEnv::new();
+        let mut input = lines.join("\n");
+        if blank {
+            input.push_str("\n\n");
+        }
+        let out = env.bundled_helper("get").stdin(input.as_bytes()).output();
+        prop_assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let text = stdout(&out);
+        if !text.is_empty() {
+            let issued = env.platform().issued();
+            let answered = password(&out);
+            prop_assert_eq!(answered.as_deref(), Some(issued[0].token.as_str()));
+            prop_assert!(text.lines().all(|l| l.starts_with("username=") || l.starts_with("password=") || l.starts_with("password_expiry_utc=")), "{}", text);
+        }
+    }
+
+    /// Any body: a fetch either fails and caches nothing, or caches a
+    /// well-shaped token that the body really held.
+    #[test]
+    fn platform_json_parser_accepts_only_well_shaped_tokens(body in json_body()) {
+        let env = TestEnv::new();
+        env.platform().set_raw_body(Some(body.clone()));
+        let out = env.bundled_helper("_fetch_token").output();
+        let cached = std::fs::read_to_string(env.layout().cache_token).ok();
+        match out.status.code() {
+            Some(0) => {
+                let token = cached.as_deref().and_then(|c| c.lines().next()).unwrap_or("").to_string();
+                prop_assert!(!token.is_empty() && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'), "{:?}", token);
+                prop_assert!(body.contains(&format!("\"{token}\"")), "cached {:?} from {:?}", token, body);
+            }
+            Some(1) => prop_assert!(cached.is_none(), "failed fetch cached {:?}", cached),
+            other => prop_assert!(false, "exit {:?}: {}", other, stderr(&out)),
+        }
+    }
+}
