@@ -55,22 +55,23 @@ log() {
     printf '%s %(%Y-%m-%dT%H:%M:%SZ)T %s\n' "$TAG" -1 "$*" >&2
 }
 
-# A non-negative integer setting, or its default with a log line.
-number() {
-    local name=$1 value=$2 default=$3
-    if [[ $value =~ ^[0-9]+$ ]]; then
-        printf '%s' "$((10#$value))"
+# Keeps a setting that is a whole number of seconds, else logs and uses
+# the default (no subshell: forks at start-up would look like daemons).
+whole_seconds() {
+    local var=$1 env=$2 default=$3
+    if [[ ${!var} =~ ^[0-9]+$ ]]; then
+        printf -v "$var" '%s' "$((10#${!var}))"
     else
-        log "$name=$value is not a whole number of seconds; using $default" >&2
-        printf '%s' "$default"
+        log "$env=${!var} is not a whole number of seconds; using $default"
+        printf -v "$var" '%s' "$default"
     fi
 }
-INTERVAL=$(number TOKEN_REFRESH_INTERVAL_SEC "$INTERVAL" 2700)
-JITTER=$(number TOKEN_REFRESH_JITTER_SEC "$JITTER" 120)
-INITIAL_DELAY=$(number TOKEN_REFRESH_INITIAL_DELAY_SEC "$INITIAL_DELAY" 60)
-RETRY_MIN=$(number TOKEN_REFRESH_RETRY_MIN_SEC "$RETRY_MIN" 30)
-RETRY_MAX=$(number TOKEN_REFRESH_RETRY_MAX_SEC "$RETRY_MAX" 300)
-RESPAWN=$(number TOKEN_REFRESH_RESPAWN_SEC "$RESPAWN" 30)
+whole_seconds INTERVAL TOKEN_REFRESH_INTERVAL_SEC 2700
+whole_seconds JITTER TOKEN_REFRESH_JITTER_SEC 120
+whole_seconds INITIAL_DELAY TOKEN_REFRESH_INITIAL_DELAY_SEC 60
+whole_seconds RETRY_MIN TOKEN_REFRESH_RETRY_MIN_SEC 30
+whole_seconds RETRY_MAX TOKEN_REFRESH_RETRY_MAX_SEC 300
+whole_seconds RESPAWN TOKEN_REFRESH_RESPAWN_SEC 30
 ((RETRY_MIN >= 1)) || RETRY_MIN=1
 ((RETRY_MAX >= RETRY_MIN)) || RETRY_MAX=$RETRY_MIN
 

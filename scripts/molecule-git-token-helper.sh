@@ -199,12 +199,13 @@ curl_reason() {
 # Fetches a token from the platform. On success sets FETCHED_TOKEN,
 # FETCHED_EXPIRES_AT (may be empty) and FETCHED_CACHE_EXPIRY; on failure
 # sets FAIL_REASON and returns 1.
-FETCHED_TOKEN='' FETCHED_EXPIRES_AT='' FETCHED_CACHE_EXPIRY='' FAIL_REASON=''
+FETCHED_TOKEN='' FETCHED_EXPIRES_AT='' FETCHED_CACHE_EXPIRY='' FAIL_REASON='' FAIL_SAID=''
 fetch_from_platform() {
     local bearer='' url resp code body rc
     if [[ ! -f $CONFIGS_DIR/.auth_token ]]; then
         FAIL_REASON="$CONFIGS_DIR/.auth_token missing: cannot authenticate to the platform"
         say "$FAIL_REASON"
+        FAIL_SAID=1
         return 1
     fi
     { IFS= read -r bearer; } 2>/dev/null <"$CONFIGS_DIR/.auth_token"
@@ -212,6 +213,7 @@ fetch_from_platform() {
     if [[ -z $bearer ]]; then
         FAIL_REASON="$CONFIGS_DIR/.auth_token is empty"
         say "$FAIL_REASON"
+        FAIL_SAID=1
         return 1
     fi
     if ! command -v curl >/dev/null; then
@@ -358,7 +360,7 @@ action_fetch() {
         return 0
     fi
     release_lock
-    say "${FAIL_REASON:-platform fetch failed}"
+    [[ -n $FAIL_SAID ]] || say "${FAIL_REASON:-platform fetch failed}"
     return 1
 }
 

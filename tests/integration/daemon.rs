@@ -367,3 +367,20 @@ fn log_rotates_at_one_mebibyte() {
     assert!(std::fs::metadata(&log).unwrap().len() < 64 * 1024);
     drop(guard);
 }
+
+#[test]
+fn a_setting_that_is_not_a_number_falls_back_to_its_default_with_a_log_line() {
+    let env = TestEnv::builder()
+        .var("TOKEN_REFRESH_INITIAL_DELAY_SEC", "soon")
+        .var("TOKEN_REFRESH_JITTER_SEC", "0")
+        .build();
+    let daemon = Running::start(&env, &[]);
+    assert!(
+        daemon.wait_log(Duration::from_secs(5), "first refresh in 60s"),
+        "{}",
+        daemon.log()
+    );
+    assert!(daemon.log().contains(
+        "TOKEN_REFRESH_INITIAL_DELAY_SEC=soon is not a whole number of seconds; using 60"
+    ));
+}

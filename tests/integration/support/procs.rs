@@ -48,24 +48,23 @@ pub fn alive(pid: i32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists() && !is_zombie(pid)
 }
 
-/// Supervisors (`--supervise`) of the daemon script under `home`.
+/// Our supervisors under `home`, as the library identifies them (session
+/// leaders running the daemon script with `--supervise`).
 pub fn supervisors(home: &Path) -> Vec<i32> {
-    let script = home.join(".molecule-runtime/scripts/molecule-gh-token-refresh.sh");
-    processes_matching(&script.to_string_lossy())
-        .into_iter()
-        .filter(|(_, argv)| argv.iter().any(|a| a == "--supervise"))
-        .map(|(pid, _)| pid)
-        .collect()
+    running(home).0
 }
 
-/// Daemons (not supervisors) of the daemon script under `home`.
+/// Our daemons under `home` (not supervisors, not their transient forks).
 pub fn daemons(home: &Path) -> Vec<i32> {
-    let script = home.join(".molecule-runtime/scripts/molecule-gh-token-refresh.sh");
-    processes_matching(&script.to_string_lossy())
-        .into_iter()
-        .filter(|(_, argv)| !argv.iter().any(|a| a == "--supervise"))
-        .map(|(pid, _)| pid)
-        .collect()
+    running(home).1
+}
+
+fn running(home: &Path) -> (Vec<i32>, Vec<i32>) {
+    let layout = molecule_credential_helper::Layout::new(home);
+    molecule_credential_helper::supervisor::running(
+        &molecule_credential_helper::os::RealProcTable,
+        &layout,
+    )
 }
 
 /// Ends every process started from `home`'s runtime dir when dropped, pass
