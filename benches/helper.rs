@@ -88,10 +88,7 @@ impl Home {
         molecule_credential_helper::os::RealProcTable,
         molecule_credential_helper::os::RealWhich,
     > {
-        let mut config = Config::new(&self.home, BTreeMap::new()).isolated();
-        for (k, v) in &self.env {
-            config = config.with_var(k, v);
-        }
+        let mut config = Config::isolated_with(&self.home, &self.env);
         config
             .child_env_remove
             .extend(["GH_TOKEN".into(), "GITHUB_TOKEN".into()]);

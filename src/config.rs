@@ -119,6 +119,19 @@ impl Config {
         }
     }
 
+    /// A config for `home` whose snapshot is exactly `vars`, each also given
+    /// to every child, and isolated from the real home (tests, `contract`).
+    pub fn isolated_with<'a>(
+        home: impl Into<PathBuf>,
+        vars: impl IntoIterator<Item = (&'a String, &'a String)>,
+    ) -> Self {
+        let mut config = Config::new(home, BTreeMap::new()).isolated();
+        for (k, v) in vars {
+            config = config.with_var(k, v);
+        }
+        config
+    }
+
     /// For an explicit home: children must not find the user's real config
     /// through variables that point outside HOME.
     pub fn isolated(mut self) -> Self {

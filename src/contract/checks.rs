@@ -93,10 +93,7 @@ impl World {
     }
 
     fn config(&self) -> Config {
-        let mut config = Config::new(&self.home, BTreeMap::new()).isolated();
-        for (k, v) in &self.env {
-            config = config.with_var(k, v);
-        }
+        let mut config = Config::isolated_with(&self.home, &self.env);
         config.child_env_remove.push("GITHUB_TOKEN".into());
         config
     }
@@ -209,8 +206,8 @@ fn snapshot(layout: &Layout, home: &Path) -> Vec<(PathBuf, Option<SystemTime>)> 
     .collect()
 }
 
-/// Every file under `dir` holding any of `needles`.
-fn files_holding(dir: &Path, needles: &[String]) -> Vec<PathBuf> {
+/// Every regular file under `dir` holding any of `needles` (secret sweeps).
+pub fn files_holding(dir: &Path, needles: &[String]) -> Vec<PathBuf> {
     let mut found = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {

@@ -9,7 +9,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-pub use checks::run_contract;
+pub use checks::{files_holding, run_contract};
 
 /// A recording stand-in for gh (source: `fixtures/gh-shim.sh`). Like the real
 /// gh it refuses to log in while GH_TOKEN/GITHUB_TOKEN is set; it reads the

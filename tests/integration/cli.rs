@@ -371,16 +371,15 @@ fn uninstall_stops_everything_removes_our_files_and_is_idempotent() {
     );
     assert!(supervisors(&env.home).is_empty() && daemons(&env.home).is_empty());
     assert!(!env.layout().runtime_dir.exists() && !env.layout().cache_dir.exists());
-    let values = env
-        .git()
-        .args([
-            "config",
-            "--global",
-            "--get-all",
-            "credential.https://github.com.helper",
-        ])
-        .ok();
-    assert_eq!(stdout(&values), "cache\n", "other helpers are kept");
+    assert_eq!(
+        env.git_helpers().join(
+            "
+"
+        ) + "
+",
+        "cache\n",
+        "other helpers are kept"
+    );
     let again = env.bin().arg("uninstall").arg("--home").arg(&env.home).ok();
     assert_eq!(stdout(&again), "nothing to uninstall\n");
 }

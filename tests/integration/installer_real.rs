@@ -38,17 +38,12 @@ fn install_wires_git_with_reset_then_helper() {
     let report = env.installer().install();
     assert!(!report.has_failures(), "{report}");
 
-    let out = env
-        .git()
-        .args([
-            "config",
-            "--global",
-            "--get-all",
-            "credential.https://github.com.helper",
-        ])
-        .ok();
-    let expected = format!("\n!{}\n", env.layout().helper_script.display());
-    assert_eq!(stdout(&out), expected);
+    // Exactly the empty reset, then our helper.
+    let expected = vec![
+        String::new(),
+        format!("!{}", env.layout().helper_script.display()),
+    ];
+    assert_eq!(env.git_helpers(), expected);
     let out = env
         .git()
         .args([
@@ -179,18 +174,7 @@ fn six_concurrent_installs_leave_one_supervisor() {
     assert_eq!(started, 1, "{reports:#?}");
     assert!(reports.iter().all(|r| !r.has_failures()), "{reports:#?}");
     assert_eq!(supervisors(&env.home).len(), 1);
-    let helpers = std::process::Command::new("git")
-        .env_clear()
-        .envs(&env.env)
-        .args([
-            "config",
-            "--global",
-            "--get-all",
-            "credential.https://github.com.helper",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(String::from_utf8_lossy(&helpers.stdout).lines().count(), 2);
+    assert_eq!(env.git_helpers().len(), 2);
 }
 
 #[test]
@@ -356,17 +340,12 @@ fn generic_store_helper_and_gh_setup_git_values_are_reset() {
     .unwrap();
     let report = env.installer().install();
     assert!(!report.has_failures(), "{report}");
-    let out = env
-        .git()
-        .args([
-            "config",
-            "--global",
-            "--get-all",
-            "credential.https://github.com.helper",
-        ])
-        .ok();
     assert_eq!(
-        stdout(&out),
+        env.git_helpers().join(
+            "
+"
+        ) + "
+",
         format!("\n!{}\n", env.layout().helper_script.display())
     );
     // Our helper answers before `store`: the platform token, not the stored one.

@@ -174,13 +174,7 @@ fn cache_dir_that_is_a_file_fails_its_step_and_git_still_gets_tokens() {
     std::fs::write(env.layout().cache_dir, "not a dir").unwrap();
     let report = env.installer().install();
     assert_eq!(report.failed_steps(), vec![Step::TokenCache], "{report}");
-    let out = env.fill();
-    assert_eq!(
-        password(&out).as_deref(),
-        Some(env.platform().issued()[0].token.as_str()),
-        "{}",
-        stderr(&out)
-    );
+    env.assert_answered_first_platform_token(&env.fill());
 }
 
 #[test]
@@ -260,32 +254,14 @@ fn home_under_a_file_reports_failures_and_the_helper_still_answers() {
         "{report}"
     );
     assert_eq!(report.steps.len(), 5);
-    let out = env
-        .bundled_helper("get")
-        .stdin("protocol=https\nhost=github.com\n\n")
-        .output();
-    assert_eq!(
-        password(&out).as_deref(),
-        Some(env.platform().issued()[0].token.as_str()),
-        "{}",
-        stderr(&out)
-    );
+    env.assert_answered_first_platform_token(&env.direct_get());
 }
 
 #[test]
 fn home_unset_the_helper_answers_from_the_platform_without_caching() {
     let mut env = TestEnv::new();
     env.unset("HOME");
-    let out = env
-        .bundled_helper("get")
-        .stdin("protocol=https\nhost=github.com\n\n")
-        .output();
-    assert_eq!(
-        password(&out).as_deref(),
-        Some(env.platform().issued()[0].token.as_str()),
-        "{}",
-        stderr(&out)
-    );
+    env.assert_answered_first_platform_token(&env.direct_get());
 }
 
 #[test]
@@ -296,13 +272,7 @@ fn home_with_spaces_quotes_and_a_newline_works_end_to_end() {
     let _guard = SupervisorGuard::new(&env.home);
     let report = env.installer().install();
     assert!(!report.has_failures(), "{report}");
-    let out = env.fill();
-    assert_eq!(
-        password(&out).as_deref(),
-        Some(env.platform().issued()[0].token.as_str()),
-        "{}",
-        stderr(&out)
-    );
+    env.assert_answered_first_platform_token(&env.fill());
     assert_eq!(supervisors(&env.home).len(), 1);
     let again = env.installer().install();
     assert!(

@@ -203,10 +203,7 @@ impl TestEnv {
         molecule_credential_helper::os::RealProcTable,
         molecule_credential_helper::os::RealWhich,
     > {
-        let mut config = Config::new(&self.home, BTreeMap::new()).isolated();
-        for (k, v) in &self.env {
-            config = config.with_var(k, v);
-        }
+        let mut config = Config::isolated_with(&self.home, &self.env);
         for k in ["GH_TOKEN", "GITHUB_TOKEN"] {
             if !self.env.contains_key(k) {
                 config.child_env_remove.push(k.into());
@@ -272,6 +269,38 @@ impl TestEnv {
                 "true",
             ])
             .ok();
+    }
+
+    /// The global values of our helper key, in order.
+    pub fn git_helpers(&self) -> Vec<String> {
+        let out = self
+            .git()
+            .args([
+                "config",
+                "--global",
+                "--get-all",
+                "credential.https://github.com.helper",
+            ])
+            .output();
+        stdout(&out).lines().map(str::to_string).collect()
+    }
+
+    /// The repo's helper answering `get` for github.com directly (no git).
+    pub fn direct_get(&self) -> Output {
+        self.bundled_helper("get")
+            .stdin("protocol=https\nhost=github.com\n\n")
+            .output()
+    }
+
+    /// Asserts `out` answered with the first token the platform issued.
+    pub fn assert_answered_first_platform_token(&self, out: &Output) {
+        let issued = self.platform().issued();
+        assert_eq!(
+            password(out).as_deref(),
+            issued.first().map(|t| t.token.as_str()),
+            "{}",
+            stderr(out)
+        );
     }
 
     /// `git credential fill` for https://github.com/org/repo.git.
@@ -428,27 +457,7 @@ pub fn wait_for(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
 
 /// Every regular file under `dir` that contains `needle`.
 pub fn files_containing(dir: &Path, needle: &str) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let Ok(ft) = entry.file_type() else { continue };
-            if ft.is_dir() {
-                stack.push(path);
-            } else if ft.is_file() {
-                if let Ok(bytes) = std::fs::read(&path) {
-                    if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
-                        found.push(path);
-                    }
-                }
-            }
-        }
-    }
-    found
+    molecule_credential_helper::contract::files_holding(dir, &[needle.to_string()])
 }
 
 /// The home every fake-world test uses.
