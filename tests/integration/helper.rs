@@ -502,15 +502,38 @@ fn neither_bearer_nor_token_appears_in_any_argv() {
 #[test]
 fn bad_input_is_declined_without_hanging() {
     let env = TestEnv::new();
-    for input in [
-        "garbage without equals\n\n".to_string(),
-        format!("host={}\n\n", "a".repeat(10_000)),
-        "protocol=https\nhost=github.com".to_string(),
-        "capability[]=authtype\nprotocol=https\nhost=github.com\nwwwauth[]=Basic\n\n".to_string(),
+    // (input, answers?): declining is exit 0 with nothing on stdout.
+    for (input, answers) in [
+        ("garbage without equals\n\n".to_string(), false),
+        (format!("host={}\n\n", "a".repeat(10_000)), false),
+        (format!("protocol=https\n{}\n", "x".repeat(70_000)), false),
+        ("protocol=https\nhost=github.com".to_string(), true),
+        // A NUL ends the input: "host=git" is not github.com.
+        ("protocol=https\nhost=git\0hub.com\n\n".to_string(), false),
+        (
+            "capability[]=authtype\nprotocol=https\nhost=github.com\nwwwauth[]=Basic\n\n"
+                .to_string(),
+            true,
+        ),
+        (
+            "unknown=1\nprotocol=https\nhost=github.com\n\nhost=evil.example\n".to_string(),
+            true,
+        ),
     ] {
         let out = env.bundled_helper("get").stdin(&input).output();
-        assert!(out.status.code().is_some(), "killed on {input:?}");
+        assert_eq!(out.status.code(), Some(0), "{input:?}: {}", stderr(&out));
+        assert_eq!(
+            password(&out).is_some(),
+            answers,
+            "{input:?}: {}",
+            stdout(&out)
+        );
+        if !answers {
+            assert!(stdout(&out).is_empty());
+        }
     }
+    let unknown = env.bundled_helper("frobnicate").output();
+    assert_eq!(unknown.status.code(), Some(2));
     // A stdin that never closes: the helper's bounded read still answers.
     let mut c = env.bundled_helper("get");
     c.env("STDIN_NEVER_CLOSES", "1");

@@ -585,3 +585,36 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn home_unset_and_no_passwd_entry_fails_every_step_softly() {
+    // A uid with no passwd entry and no HOME: nowhere to install.
+    let mut env = TestEnv::builder().no_platform().build();
+    env.unset("HOME");
+    for strict in [false, true] {
+        let mut c = env.bin();
+        c.arg("install");
+        if strict {
+            c.arg("--strict");
+        }
+        unsafe {
+            c.cmd.pre_exec(|| {
+                nix::unistd::setgid(nix::unistd::Gid::from_raw(54_321))
+                    .map_err(std::io::Error::from)?;
+                nix::unistd::setuid(nix::unistd::Uid::from_raw(54_321))
+                    .map_err(std::io::Error::from)
+            });
+        }
+        let out = c.output();
+        let text = stdout(&out);
+        assert_eq!(
+            out.status.code(),
+            Some(if strict { 1 } else { 0 }),
+            "{text}{}",
+            stderr(&out)
+        );
+        assert_eq!(text.matches("failed").count(), 5, "{text}");
+        assert!(text.contains("cannot find a home directory"), "{text}");
+        assert!(!stderr(&out).contains("panicked"));
+    }
+}
