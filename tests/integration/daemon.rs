@@ -384,3 +384,53 @@ fn a_setting_that_is_not_a_number_falls_back_to_its_default_with_a_log_line() {
         "TOKEN_REFRESH_INITIAL_DELAY_SEC=soon is not a whole number of seconds; using 60"
     ));
 }
+
+#[test]
+fn sleeps_after_success_and_failure_get_jitter_too() {
+    for (mode, needle, base) in [
+        (FakeMode::Ok, "refresh ok; next in ", 100),
+        (FakeMode::Http500, "retry in ", 7),
+    ] {
+        // Eight daemons side by side, each in its own env and log.
+        let envs: Vec<TestEnv> = (0..8)
+            .map(|_| {
+                TestEnv::builder()
+                    .platform_mode(mode)
+                    .var("TOKEN_REFRESH_INITIAL_DELAY_SEC", "0")
+                    .var("TOKEN_REFRESH_JITTER_SEC", "5")
+                    .var("TOKEN_REFRESH_INTERVAL_SEC", "100")
+                    .var("TOKEN_REFRESH_RETRY_MIN_SEC", "7")
+                    .build()
+            })
+            .collect();
+        let daemons: Vec<Running> = envs.iter().map(|env| Running::start(env, &[])).collect();
+        let delays: Vec<u64> = daemons
+            .iter()
+            .map(|daemon| {
+                // The first sleep is 0..5 s of jitter; wait through it.
+                assert!(
+                    daemon.wait_log(Duration::from_secs(15), needle),
+                    "{}",
+                    daemon.log()
+                );
+                let log = daemon.log();
+                log.split(needle)
+                    .nth(1)
+                    .unwrap()
+                    .split('s')
+                    .next()
+                    .unwrap()
+                    .parse()
+                    .unwrap()
+            })
+            .collect();
+        assert!(
+            delays.iter().all(|d| (base..=base + 5).contains(d)),
+            "{delays:?}"
+        );
+        assert!(
+            delays.iter().any(|d| *d != delays[0]),
+            "no jitter: {delays:?}"
+        );
+    }
+}
