@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/bin/bash -p
 # molecule-gh-token-refresh.sh [--supervise] — keeps the cached GitHub token
 # and gh's login fresh by calling the helper's `_refresh_gh` on a schedule.
 #
@@ -124,7 +124,7 @@ daemon() {
     run_waiting sleep "$delay"
     while true; do
         supervisor_alive || { log "supervisor ${MOLECULE_SUPERVISOR_PID:-} gone: daemon $$ exiting"; exit 0; }
-        run_waiting bash "$HELPER" _refresh_gh
+        run_waiting bash -p "$HELPER" _refresh_gh
         rc=$?
         if ((rc == 0)); then
             backoff=$RETRY_MIN
@@ -156,7 +156,7 @@ supervise() {
     export MOLECULE_SUPERVISOR_PID=$$
     log "supervisor $$ started"
     while true; do
-        run_waiting bash "${BASH_SOURCE[0]}"
+        run_waiting bash -p "${BASH_SOURCE[0]}"
         log "daemon exited ($?); respawning in ${RESPAWN}s"
         run_waiting sleep "$RESPAWN"
     done

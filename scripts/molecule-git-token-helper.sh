@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/bin/bash -p
 # molecule-git-token-helper.sh ACTION — git credential helper for github.com
 # that serves GitHub App installation tokens fetched from the Molecule
 # platform. See gitcredentials(7) and the crate README for the contract.
@@ -9,6 +9,9 @@
 # Never prints a token anywhere but stdout of `get`, never puts one in argv
 # (curl reads the bearer from stdin, gh reads the token from stdin), and
 # writes the cache atomically (temp file + rename) in a 0700 directory.
+#
+# `bash -p`: no $BASH_ENV (which could print into git's protocol) and no
+# functions imported from the environment (which could shadow builtins).
 
 set -u
 umask 077

@@ -14,11 +14,13 @@ use super::describe;
 /// How long tests and `uninstall` wait for a supervisor to go.
 pub const SUPERVISOR_WAIT: Duration = Duration::from_secs(10);
 
-/// The supervisor's command: `bash <daemon script> --supervise`, with the
+/// The supervisor's command: `bash -p <daemon script> --supervise`, with the
 /// helper path the daemon calls.
 pub fn supervisor_command(bash: &std::path::Path, config: &Config) -> CommandSpec {
     let layout = &config.layout;
+    // -p: no $BASH_ENV, no functions imported from the environment.
     let mut cmd = config.command(bash).args([
+        "-p".to_string(),
         layout.daemon_script.to_string_lossy().into_owned(),
         SUPERVISE_ARG.to_string(),
     ]);

@@ -578,3 +578,22 @@ fn a_pair_from_two_writes_is_never_served() {
     std::fs::write(&l.cache_expiry, format!("{later}\n{}\nA\n", later + 300)).unwrap();
     assert_eq!(password(&env.fill()).as_deref(), Some("ghs_FromWriteA"));
 }
+
+#[test]
+fn bash_env_cannot_answer_for_the_helper() {
+    // Images sometimes set BASH_ENV; a non-interactive bash would source it
+    // before our script, and this one answers and exits. `bash -p` skips it.
+    let env = wired(TestEnv::new());
+    let noisy = env.dir.path().join("noisy-bash-env");
+    std::fs::write(
+        &noisy,
+        "echo username=evil; echo password=ghs_FromBashEnv; exit 0\n",
+    )
+    .unwrap();
+    let mut c = env.git();
+    c.args(["credential", "fill"])
+        .stdin("protocol=https\nhost=github.com\n\n")
+        .env("BASH_ENV", &noisy);
+    let out = c.output();
+    env.assert_answered_first_platform_token(&out);
+}

@@ -496,6 +496,7 @@ pub fn our_supervisor(layout: &Layout) -> molecule_credential_helper::testing::F
     molecule_credential_helper::testing::FakeProcess {
         cmdline: vec![
             "/usr/bin/bash".into(),
+            "-p".into(),
             layout.daemon_script.to_string_lossy().into(),
             "--supervise".into(),
         ],
