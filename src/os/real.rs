@@ -8,6 +8,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -155,12 +156,15 @@ fn apply_env(command: &mut Command, spec: &CommandSpec) {
     }
 }
 
-fn read_all_in_thread<R: Read + Send + 'static>(mut r: R) -> thread::JoinHandle<String> {
+/// Reads `r` to EOF on a thread; the text arrives on the returned channel.
+fn read_all_in_thread<R: Read + Send + 'static>(mut r: R) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
     thread::spawn(move || {
         let mut buf = Vec::new();
         let _ = r.read_to_end(&mut buf);
-        String::from_utf8_lossy(&buf).into_owned()
-    })
+        let _ = tx.send(String::from_utf8_lossy(&buf).into_owned());
+    });
+    rx
 }
 
 impl Spawner for RealSpawner {
@@ -190,25 +194,40 @@ impl Spawner for RealSpawner {
                 let _ = stdin.write_all(&bytes);
             });
         }
-        let stdout = read_all_in_thread(child.stdout.take().expect("piped"));
-        let stderr = read_all_in_thread(child.stderr.take().expect("piped"));
-        let deadline = Instant::now() + spec.timeout;
-        let mut timed_out = false;
-        let status = loop {
-            if let Some(status) = child.try_wait()? {
-                break status;
+        let group = Pid::from_raw(-(child.id() as i32));
+        let (stdout, stderr) = match (child.stdout.take(), child.stderr.take()) {
+            (Some(out), Some(err)) => (read_all_in_thread(out), read_all_in_thread(err)),
+            _ => return Err(io::Error::other("child pipes missing")),
+        };
+        // A waiter thread and a channel: no polling delay on the happy path.
+        let (status_tx, status_rx) = mpsc::channel();
+        thread::spawn(move || {
+            let _ = status_tx.send(child.wait());
+        });
+        let (status, timed_out) = match status_rx.recv_timeout(spec.timeout) {
+            Ok(status) => (status?, false),
+            Err(_) => {
+                let _ = kill(group, Signal::SIGKILL);
+                let status = status_rx
+                    .recv()
+                    .map_err(|_| io::Error::other("waiter thread vanished"))??;
+                (status, true)
             }
-            if Instant::now() >= deadline {
-                timed_out = true;
-                let _ = kill(Pid::from_raw(-(child.id() as i32)), Signal::SIGKILL);
-                break child.wait()?;
-            }
-            thread::sleep(Duration::from_millis(2));
+        };
+        // Something the child left behind may hold its pipes open: give the
+        // readers a moment, then end the group so they see EOF.
+        let grace = Instant::now() + Duration::from_secs(1);
+        let collect = |rx: mpsc::Receiver<String>| {
+            let left = grace.saturating_duration_since(Instant::now());
+            rx.recv_timeout(left).or_else(|_| {
+                let _ = kill(group, Signal::SIGKILL);
+                rx.recv_timeout(Duration::from_secs(1))
+            })
         };
         Ok(RunOutput {
             code: status.code(),
-            stdout: stdout.join().unwrap_or_default(),
-            stderr: stderr.join().unwrap_or_default(),
+            stdout: collect(stdout).unwrap_or_default(),
+            stderr: collect(stderr).unwrap_or_default(),
             timed_out,
         })
     }

@@ -11,4 +11,5 @@ mod installer_mocks;
 mod installer_props;
 mod installer_real;
 mod installer_table;
+mod os_real;
 mod reliability;
