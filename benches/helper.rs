@@ -80,14 +80,7 @@ impl Home {
         String::from_utf8(out.stdout).unwrap()
     }
 
-    fn installer(
-        &self,
-    ) -> Installer<
-        molecule_credential_helper::os::RealFs,
-        molecule_credential_helper::os::RealSpawner,
-        molecule_credential_helper::os::RealProcTable,
-        molecule_credential_helper::os::RealWhich,
-    > {
+    fn installer(&self) -> molecule_credential_helper::RealInstaller {
         let mut config = Config::isolated_with(&self.home, &self.env);
         config
             .child_env_remove

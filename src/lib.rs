@@ -39,7 +39,7 @@ pub mod testing {
 use std::path::Path;
 
 pub use config::{Config, Layout};
-pub use install::Installer;
+pub use install::{Installer, RealInstaller};
 pub use report::{InstallReport, Outcome, Step, StepReport};
 pub use secret::{Secret, Token};
 

@@ -115,6 +115,19 @@ impl World {
         run_bounded(cmd, input.as_bytes(), Duration::from_secs(30))
     }
 
+    /// `git config --global --get-all` of our helper key.
+    fn helpers(&self) -> Result<Output, String> {
+        self.git(
+            &[
+                "config",
+                "--global",
+                "--get-all",
+                crate::config::GIT_HELPER_KEY,
+            ],
+            "",
+        )
+    }
+
     fn fill(&self) -> Result<String, String> {
         let out = self.git(
             &["credential", "fill"],
@@ -341,15 +354,7 @@ fn install_clean(report: &crate::InstallReport) -> Result<(), String> {
 }
 
 fn git_config_wired(world: &World) -> Result<(), String> {
-    let out = world.git(
-        &[
-            "config",
-            "--global",
-            "--get-all",
-            "credential.https://github.com.helper",
-        ],
-        "",
-    )?;
+    let out = world.helpers()?;
     let values: Vec<String> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(str::to_string)
@@ -541,15 +546,7 @@ fn uninstall_clean(world: &World) -> Result<(), String> {
         !layout.runtime_dir.exists() && !layout.cache_dir.exists(),
         || "files left behind".into(),
     )?;
-    let out = world.git(
-        &[
-            "config",
-            "--global",
-            "--get-all",
-            "credential.https://github.com.helper",
-        ],
-        "",
-    )?;
+    let out = world.helpers()?;
     ensure(out.stdout.is_empty(), || {
         "git config values left behind".into()
     })

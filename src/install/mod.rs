@@ -35,7 +35,10 @@ pub struct Installer<F, S, P, W> {
     pub which: W,
 }
 
-impl Installer<RealFs, RealSpawner, RealProcTable, RealWhich> {
+/// The installer over the real OS.
+pub type RealInstaller = Installer<RealFs, RealSpawner, RealProcTable, RealWhich>;
+
+impl RealInstaller {
     /// The installer over the real OS, with PATH from `config`'s environment.
     pub fn real(config: Config) -> Self {
         let which = RealWhich::new(config.env.get("PATH").map(Into::into));

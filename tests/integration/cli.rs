@@ -354,15 +354,7 @@ fn status_probe_reports_latency_not_the_token() {
 #[test]
 fn uninstall_stops_everything_removes_our_files_and_is_idempotent() {
     let (env, _guard) = installed();
-    env.git()
-        .args([
-            "config",
-            "--global",
-            "--add",
-            "credential.https://github.com.helper",
-            "cache",
-        ])
-        .ok();
+    env.add_git_helper("cache");
     let out = env.bin().arg("uninstall").arg("--home").arg(&env.home).ok();
     assert!(
         stdout(&out).contains("stopped supervisor"),

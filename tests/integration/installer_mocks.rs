@@ -64,6 +64,21 @@ fn expect_git(
         .returning(move |_| exit(code, out));
 }
 
+/// `git config --global --add KEY !<helper>`'s arguments after `--global`.
+fn add_our_helper() -> &'static [&'static str] {
+    let helper_value: &'static str = Box::leak(format!("!{HELPER}").into_boxed_str());
+    Box::leak(vec!["--add", KEY, helper_value].into_boxed_slice())
+}
+
+/// Installs with git and bash on PATH, the fake world for files and processes.
+fn install_with_git(
+    cfg: Config,
+    fs: FakeSystem,
+    spawner: MockSpawner,
+) -> molecule_credential_helper::InstallReport {
+    Installer::new(cfg, fs.clone(), spawner, fs, which_only(&["git", "bash"])).install()
+}
+
 fn config(env: &[(&str, &str)]) -> Config {
     let env: BTreeMap<String, String> = env
         .iter()
@@ -96,9 +111,7 @@ fn world_with_supervisor(cfg: &Config) -> FakeSystem {
 fn fresh_git_config_is_written_as_reset_then_helper_then_use_http_path() {
     let cfg = config(&[]);
     let fs = world_with_supervisor(&cfg);
-    let helper_value: &'static str = Box::leak(format!("!{HELPER}").into_boxed_str());
-    let add_helper: &'static [&'static str] =
-        Box::leak(vec!["--add", KEY, helper_value].into_boxed_slice());
+    let add_helper = add_our_helper();
     let mut spawner = MockSpawner::new();
     let mut seq = Sequence::new();
     expect_git(&mut spawner, &mut seq, READ, 1, "");
@@ -113,8 +126,7 @@ fn fresh_git_config_is_written_as_reset_then_helper_then_use_http_path() {
     );
     spawner.expect_spawn_detached().never();
 
-    let report =
-        Installer::new(cfg, fs.clone(), spawner, fs, which_only(&["git", "bash"])).install();
+    let report = install_with_git(cfg, fs, spawner);
     assert!(
         matches!(report.outcome(Step::GitConfig), Some(Outcome::Changed(_))),
         "{report}"
@@ -125,9 +137,7 @@ fn fresh_git_config_is_written_as_reset_then_helper_then_use_http_path() {
 fn two_existing_values_are_unset_before_adding() {
     let cfg = config(&[]);
     let fs = world_with_supervisor(&cfg);
-    let helper_value: &'static str = Box::leak(format!("!{HELPER}").into_boxed_str());
-    let add_helper: &'static [&'static str] =
-        Box::leak(vec!["--add", KEY, helper_value].into_boxed_slice());
+    let add_helper = add_our_helper();
     let mut spawner = MockSpawner::new();
     let mut seq = Sequence::new();
     // What `gh auth setup-git` leaves: two values; useHttpPath spelt "yes".
@@ -142,8 +152,7 @@ fn two_existing_values_are_unset_before_adding() {
     expect_git(&mut spawner, &mut seq, &["--add", KEY, ""], 0, "");
     expect_git(&mut spawner, &mut seq, add_helper, 0, "");
 
-    let report =
-        Installer::new(cfg, fs.clone(), spawner, fs, which_only(&["git", "bash"])).install();
+    let report = install_with_git(cfg, fs, spawner);
     assert!(
         matches!(report.outcome(Step::GitConfig), Some(Outcome::Changed(_))),
         "{report}"
@@ -161,8 +170,7 @@ fn correct_git_config_is_not_written() {
     let mut spawner = MockSpawner::new();
     let mut seq = Sequence::new();
     expect_git(&mut spawner, &mut seq, READ, 0, current);
-    let report =
-        Installer::new(cfg, fs.clone(), spawner, fs, which_only(&["git", "bash"])).install();
+    let report = install_with_git(cfg, fs, spawner);
     assert!(
         matches!(report.outcome(Step::GitConfig), Some(Outcome::Unchanged(_))),
         "{report}"
@@ -187,8 +195,7 @@ fn a_failing_git_write_fails_only_its_step() {
                 ..Default::default()
             })
         });
-    let report =
-        Installer::new(cfg, fs.clone(), spawner, fs, which_only(&["git", "bash"])).install();
+    let report = install_with_git(cfg, fs, spawner);
     assert!(
         matches!(report.outcome(Step::GitConfig), Some(Outcome::Failed(e)) if e.contains("could not lock config file")),
         "{report}"

@@ -323,15 +323,7 @@ fn generic_store_helper_and_gh_setup_git_values_are_reset() {
         .args(["config", "--global", "credential.helper", "store"])
         .ok();
     for v in ["", "!/usr/bin/gh auth git-credential"] {
-        env.git()
-            .args([
-                "config",
-                "--global",
-                "--add",
-                "credential.https://github.com.helper",
-                v,
-            ])
-            .ok();
+        env.add_git_helper(v);
     }
     std::fs::write(
         env.home.join(".git-credentials"),

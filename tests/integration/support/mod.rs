@@ -195,14 +195,7 @@ impl TestEnv {
     }
 
     /// The installer over the real OS in this HOME, env from this test only.
-    pub fn installer(
-        &self,
-    ) -> Installer<
-        molecule_credential_helper::os::RealFs,
-        molecule_credential_helper::os::RealSpawner,
-        molecule_credential_helper::os::RealProcTable,
-        molecule_credential_helper::os::RealWhich,
-    > {
+    pub fn installer(&self) -> molecule_credential_helper::RealInstaller {
         let mut config = Config::isolated_with(&self.home, &self.env);
         for k in ["GH_TOKEN", "GITHUB_TOKEN"] {
             if !self.env.contains_key(k) {
@@ -267,6 +260,19 @@ impl TestEnv {
                 "--global",
                 "credential.https://github.com.useHttpPath",
                 "true",
+            ])
+            .ok();
+    }
+
+    /// Appends a value to our helper key in the global git config.
+    pub fn add_git_helper(&self, value: &str) {
+        self.git()
+            .args([
+                "config",
+                "--global",
+                "--add",
+                "credential.https://github.com.helper",
+                value,
             ])
             .ok();
     }
