@@ -23,8 +23,10 @@ pub struct ContractCheck {
     pub n: usize,
     pub name: String,
     pub ok: bool,
-    /// Why it failed; `None` when it passed.
+    /// Why it failed, or why it was skipped; `None` when it passed.
     pub reason: Option<String>,
+    /// Not run (an optional tool is absent); counts as neither passed nor failed.
+    pub skipped: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -32,6 +34,7 @@ pub struct ContractReport {
     pub checks: Vec<ContractCheck>,
     pub passed: usize,
     pub failed: usize,
+    pub skipped: usize,
 }
 
 impl ContractReport {
@@ -42,6 +45,7 @@ impl ContractReport {
             name: name.into(),
             ok,
             reason: result.err(),
+            skipped: false,
         };
         let line = match &check.reason {
             None => format!("ok {} - {}", check.n, check.name),
@@ -54,6 +58,19 @@ impl ContractReport {
             self.failed += 1;
         }
         self.checks.push(check);
+    }
+
+    /// A check that could not run; printed as a TAP `# SKIP` line.
+    pub(crate) fn skip(&mut self, name: &str, why: &str) {
+        tracing::info!("ok {} - {name} # SKIP {why}", self.checks.len() + 1);
+        self.skipped += 1;
+        self.checks.push(ContractCheck {
+            n: self.checks.len() + 1,
+            name: name.into(),
+            ok: true,
+            reason: Some(why.into()),
+            skipped: true,
+        });
     }
 
     pub fn all_passed(&self) -> bool {
@@ -70,9 +87,18 @@ impl fmt::Display for ContractReport {
         for c in &self.checks {
             match &c.reason {
                 None => writeln!(f, "ok {} - {}", c.n, c.name)?,
+                Some(r) if c.skipped => writeln!(f, "ok {} - {} # SKIP {r}", c.n, c.name)?,
                 Some(r) => writeln!(f, "not ok {} - {}: {}", c.n, c.name, r.replace('\n', " "))?,
             }
         }
-        writeln!(f, "{} passed, {} failed", self.passed, self.failed)
+        if self.skipped > 0 {
+            writeln!(
+                f,
+                "{} passed, {} failed, {} skipped",
+                self.passed, self.failed, self.skipped
+            )
+        } else {
+            writeln!(f, "{} passed, {} failed", self.passed, self.failed)
+        }
     }
 }

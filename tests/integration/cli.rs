@@ -437,21 +437,14 @@ fn status_probe_fails_when_the_platform_is_down() {
 fn contract_names_the_debian_package_of_a_missing_tool() {
     let env = TestEnv::builder().no_platform().build();
     // A PATH with every tool but flock.
-    let only = env.dir.path().join("no-flock");
-    std::fs::create_dir_all(&only).unwrap();
-    for tool in [
-        "git", "bash", "curl", "gh", "sh", "env", "timeout", "mv", "mkdir", "rm", "wc", "sleep",
-        "dirname",
-    ] {
-        let found = std::process::Command::new("bash")
-            .args(["-c", &format!("command -v {tool}")])
-            .output()
-            .unwrap();
-        let path = String::from_utf8_lossy(&found.stdout).trim().to_string();
-        if !path.is_empty() {
-            std::os::unix::fs::symlink(path, only.join(tool)).unwrap();
-        }
-    }
+    let only = path_with(
+        &env,
+        "no-flock",
+        &[
+            "git", "bash", "curl", "gh", "sh", "env", "timeout", "mv", "mkdir", "rm", "wc",
+            "sleep", "dirname",
+        ],
+    );
     let mut c = env.bin();
     c.arg("contract").env("PATH", &only);
     let out = c.output();
@@ -463,4 +456,46 @@ fn contract_names_the_debian_package_of_a_missing_tool() {
         "{text}"
     );
     assert!(text.trim_end().lines().last().unwrap().ends_with(" failed"));
+}
+
+#[test]
+fn contract_without_gh_skips_that_check_visibly_and_still_passes() {
+    let env = TestEnv::builder().no_platform().build();
+    // A PATH with the required tools but no gh.
+    let only = path_with(
+        &env,
+        "no-gh",
+        &[
+            "git", "bash", "curl", "flock", "sh", "env", "timeout", "mv", "mkdir", "rm", "wc",
+            "sleep", "dirname",
+        ],
+    );
+    let out = env.bin().arg("contract").env("PATH", &only).output();
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("ok 2 - gh is on PATH") && text.contains("# SKIP gh not installed"),
+        "{text}"
+    );
+    assert!(
+        text.trim_end().ends_with("passed, 0 failed, 1 skipped"),
+        "{text}"
+    );
+}
+
+/// A directory of symlinks to just these tools, to use as PATH.
+fn path_with(env: &TestEnv, name: &str, tools: &[&str]) -> std::path::PathBuf {
+    let dir = env.dir.path().join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    for tool in tools {
+        let found = std::process::Command::new("bash")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .unwrap();
+        let path = String::from_utf8_lossy(&found.stdout).trim().to_string();
+        if !path.is_empty() {
+            std::os::unix::fs::symlink(path, dir.join(tool)).unwrap();
+        }
+    }
+    dir
 }
