@@ -7,7 +7,7 @@ mod checks;
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use checks::{files_holding, run_contract};
 
@@ -18,7 +18,7 @@ pub use checks::{files_holding, run_contract};
 pub const GH_SHIM: &str = include_str!("../../fixtures/gh-shim.sh");
 
 /// One named check of the suite.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContractCheck {
     pub n: usize,
     pub name: String,
@@ -29,7 +29,7 @@ pub struct ContractCheck {
     pub skipped: bool,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContractReport {
     pub checks: Vec<ContractCheck>,
     pub passed: usize,

@@ -395,8 +395,11 @@ fn contract_passes_and_prints_tap_like_lines() {
         .args(["contract", "--json"])
         .env("TMPDIR", &tmp)
         .ok();
-    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
-    assert_eq!(v["failed"], 0);
+    let report: molecule_credential_helper::contract::ContractReport =
+        serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!((report.failed, report.skipped), (0, 0));
+    assert_eq!(report.passed, report.checks.len());
+    assert!(report.checks.iter().all(|c| c.ok && c.reason.is_none()));
     assert_eq!(
         std::fs::read_dir(&tmp).unwrap().count(),
         0,
