@@ -202,21 +202,19 @@ curl_reason() {
 # Fetches a token from the platform. On success sets FETCHED_TOKEN,
 # FETCHED_EXPIRES_AT (may be empty) and FETCHED_CACHE_EXPIRY; on failure
 # sets FAIL_REASON and returns 1.
-FETCHED_TOKEN='' FETCHED_EXPIRES_AT='' FETCHED_CACHE_EXPIRY='' FAIL_REASON='' FAIL_SAID=''
+FETCHED_TOKEN='' FETCHED_EXPIRES_AT='' FETCHED_CACHE_EXPIRY='' FAIL_REASON='' MISCONFIGURED=''
 fetch_from_platform() {
     local bearer='' url resp code body rc
     if [[ ! -f $CONFIGS_DIR/.auth_token ]]; then
         FAIL_REASON="$CONFIGS_DIR/.auth_token missing: cannot authenticate to the platform"
-        say "$FAIL_REASON"
-        FAIL_SAID=1
+        MISCONFIGURED=1
         return 1
     fi
     { IFS= read -r bearer; } 2>/dev/null <"$CONFIGS_DIR/.auth_token"
     bearer=${bearer%$'\r'}
     if [[ -z $bearer ]]; then
         FAIL_REASON="$CONFIGS_DIR/.auth_token is empty"
-        say "$FAIL_REASON"
-        FAIL_SAID=1
+        MISCONFIGURED=1
         return 1
     fi
     if ! command -v curl >/dev/null; then
@@ -327,10 +325,11 @@ action_get() {
         return
     fi
     release_lock
-    local why=$FAIL_REASON var token
+    local why=${FAIL_REASON:-platform fetch failed} var token
     for var in GITHUB_TOKEN GH_TOKEN; do
         token=${!var:-}
         if is_token "$token"; then
+            fallback_note "$why" "$var"
             answer "$token"
             return
         fi
@@ -339,12 +338,21 @@ action_get() {
     if { IFS= read -r token; } 2>/dev/null <"$CONFIGS_DIR/.github-token" || [[ -n $token ]]; then
         token=${token%$'\r'}
         if is_token "$token"; then
+            fallback_note "$why" "$CONFIGS_DIR/.github-token"
             answer "$token"
             return
         fi
     fi
-    say "no GitHub token: ${why:-platform fetch failed}; GITHUB_TOKEN/GH_TOKEN unset or invalid; no valid $CONFIGS_DIR/.github-token"
+    # One line, whatever failed.
+    say "no GitHub token: $why; GITHUB_TOKEN/GH_TOKEN unset or invalid; no valid $CONFIGS_DIR/.github-token"
     return 1
+}
+
+# A fallback is normal when the platform is down, but a missing bearer is a
+# misconfiguration the user should hear about (one line, never a token).
+fallback_note() {
+    [[ -n $MISCONFIGURED ]] && say "$1; using $2"
+    return 0
 }
 
 action_erase() {
@@ -363,7 +371,7 @@ action_fetch() {
         return 0
     fi
     release_lock
-    [[ -n $FAIL_SAID ]] || say "${FAIL_REASON:-platform fetch failed}"
+    say "${FAIL_REASON:-platform fetch failed}"
     return 1
 }
 

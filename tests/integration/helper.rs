@@ -245,12 +245,23 @@ fn missing_auth_token_says_so_and_falls_back_to_env() {
     );
     let out = env.fill();
     assert_eq!(password(&out).as_deref(), Some("ghs_EnvToken2"));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
     assert!(
-        stderr(&out).contains(".auth_token missing"),
-        "{}",
-        stderr(&out)
+        err.contains(".auth_token missing") && err.contains("using GH_TOKEN"),
+        "{err}"
     );
     assert_eq!(env.platform().requests(), 0);
+
+    // With no fallback either: still exactly one line, exit 1.
+    let out = env.direct_get_without("GH_TOKEN");
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains(".auth_token missing") && !err.contains("ghs_"),
+        "{err}"
+    );
 }
 
 #[derive(Debug, Clone, Copy)]

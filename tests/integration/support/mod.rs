@@ -298,6 +298,14 @@ impl TestEnv {
             .output()
     }
 
+    /// Like [`Self::direct_get`], with one variable removed.
+    pub fn direct_get_without(&self, var: &str) -> Output {
+        self.bundled_helper("get")
+            .env_remove(var)
+            .stdin("protocol=https\nhost=github.com\n\n")
+            .output()
+    }
+
     /// Asserts `out` answered with the first token the platform issued.
     pub fn assert_answered_first_platform_token(&self, out: &Output) {
         let issued = self.platform().issued();
