@@ -28,7 +28,7 @@ pub(crate) struct StatusArgs {
 pub(crate) fn run(args: StatusArgs) -> Result<ExitCode, UsageError> {
     check_home(&args.home)?;
     let config = Config::from_env(args.home.clone()).map_err(|e| UsageError(e.to_string()))?;
-    let which = RealWhich::new(config.env.get("PATH").map(Into::into));
+    let which = RealWhich::for_config(&config);
     let probe = args.probe.then(|| probe(&config));
     let report = status(
         &RealFs,

@@ -20,7 +20,7 @@ pub(crate) struct UninstallArgs {
 pub(crate) fn run(args: UninstallArgs) -> Result<ExitCode, UsageError> {
     check_home(&args.home)?;
     let config = Config::from_env(args.home.clone()).map_err(|e| UsageError(e.to_string()))?;
-    let which = RealWhich::new(config.env.get("PATH").map(Into::into));
+    let which = RealWhich::for_config(&config);
     let report = uninstall(&RealFs, &RealSpawner, &RealProcTable, &which, &config);
     for line in &report.done {
         println!("{line}");

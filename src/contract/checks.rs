@@ -539,7 +539,7 @@ fn no_leaks(world: &World, outputs: &str) -> Result<(), String> {
 fn uninstall_clean(world: &World) -> Result<(), String> {
     let layout = &world.layout;
     let config = world.config();
-    let which = RealWhich::new(config.env.get("PATH").map(Into::into));
+    let which = RealWhich::for_config(&config);
     let result =
         crate::uninstall::uninstall(&RealFs, &RealSpawner, &RealProcTable, &which, &config);
     ensure(result.errors.is_empty(), || result.errors.join("; "))?;

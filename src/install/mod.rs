@@ -41,7 +41,7 @@ pub type RealInstaller = Installer<RealFs, RealSpawner, RealProcTable, RealWhich
 impl RealInstaller {
     /// The installer over the real OS, with PATH from `config`'s environment.
     pub fn real(config: Config) -> Self {
-        let which = RealWhich::new(config.env.get("PATH").map(Into::into));
+        let which = RealWhich::for_config(&config);
         Installer {
             config,
             fs: RealFs,

@@ -393,6 +393,11 @@ impl RealWhich {
     pub fn from_env() -> Self {
         RealWhich::new(std::env::var_os("PATH"))
     }
+
+    /// PATH lookup over the PATH in `config`'s environment snapshot.
+    pub fn for_config(config: &crate::config::Config) -> Self {
+        RealWhich::new(config.env.get("PATH").map(Into::into))
+    }
 }
 
 impl Which for RealWhich {
