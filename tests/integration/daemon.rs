@@ -68,8 +68,10 @@ impl Running {
     }
 }
 
+/// Copies a bundled script to where the installer would extract it in this
+/// test's HOME, so the library's process identity applies to it.
 fn own_script(env: &TestEnv, name: &str) -> PathBuf {
-    let dir = env.dir.path().join("scripts");
+    let dir = env.layout().scripts_dir;
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(name);
     if !path.exists() {
@@ -289,16 +291,9 @@ fn supervisor_respawns_a_killed_daemon_and_cleans_up_on_sigterm() {
         format!("{}\n", supervisor.pid()),
     )
     .unwrap();
-    let script = own_script(&env, "molecule-gh-token-refresh.sh")
-        .to_string_lossy()
-        .into_owned();
-    let daemons = || -> Vec<i32> {
-        crate::support::procs::processes_matching(&script)
-            .into_iter()
-            .filter(|(_, argv)| !argv.iter().any(|a| a == "--supervise"))
-            .map(|(pid, _)| pid)
-            .collect()
-    };
+    // Our daemons as the library sees them (a supervisor's not-yet-exec'd
+    // fork is not one), each read taken once.
+    let daemons = || crate::support::procs::daemons(&env.home);
     assert!(
         wait_for(Duration::from_secs(5), || daemons().len() == 1),
         "{}",
@@ -306,14 +301,18 @@ fn supervisor_respawns_a_killed_daemon_and_cleans_up_on_sigterm() {
     );
     let first = daemons()[0];
     kill(Pid::from_raw(first), Signal::SIGKILL).unwrap();
+    let mut second = None;
     assert!(
-        wait_for(Duration::from_secs(6), || daemons().len() == 1
-            && daemons()[0] != first),
+        wait_for(Duration::from_secs(6), || {
+            let now = daemons();
+            second = (now.len() == 1 && now[0] != first).then(|| now[0]);
+            second.is_some()
+        }),
         "not respawned: {}",
         supervisor.log()
     );
     assert!(supervisor.log().contains("respawning in 1s"));
-    let second = daemons()[0];
+    let second = second.unwrap();
 
     kill(Pid::from_raw(supervisor.pid()), Signal::SIGTERM).unwrap();
     let status = supervisor
