@@ -608,3 +608,20 @@ fn bash_env_cannot_answer_for_the_helper() {
     let out = c.output();
     env.assert_answered_first_platform_token(&out);
 }
+
+#[test]
+fn a_cache_hit_needs_no_program_besides_bash() {
+    let env = TestEnv::new();
+    assert!(password(&env.direct_get()).is_some(), "warm the cache");
+    // With an empty PATH no external command can run: a hit still answers.
+    let empty = env.dir.path().join("empty-path");
+    std::fs::create_dir_all(&empty).unwrap();
+    let mut c = env.command("/bin/bash");
+    c.arg(crate::support::repo_script("molecule-git-token-helper.sh"))
+        .arg("get")
+        .env("PATH", &empty)
+        .stdin("protocol=https\nhost=github.com\n\n");
+    let out = c.output();
+    env.assert_answered_first_platform_token(&out);
+    assert_eq!(env.platform().requests(), 1);
+}
