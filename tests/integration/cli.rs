@@ -440,7 +440,7 @@ fn status_probe_fails_when_the_platform_is_down() {
 fn contract_names_the_debian_package_of_a_missing_tool() {
     let env = TestEnv::builder().no_platform().build();
     // A PATH with every tool but flock.
-    let only = path_with(
+    let only = crate::support::path_with(
         &env,
         "no-flock",
         &[
@@ -465,7 +465,7 @@ fn contract_names_the_debian_package_of_a_missing_tool() {
 fn contract_without_gh_skips_that_check_visibly_and_still_passes() {
     let env = TestEnv::builder().no_platform().build();
     // A PATH with the required tools but no gh.
-    let only = path_with(
+    let only = crate::support::path_with(
         &env,
         "no-gh",
         &[
@@ -484,21 +484,4 @@ fn contract_without_gh_skips_that_check_visibly_and_still_passes() {
         text.trim_end().ends_with("passed, 0 failed, 1 skipped"),
         "{text}"
     );
-}
-
-/// A directory of symlinks to just these tools, to use as PATH.
-fn path_with(env: &TestEnv, name: &str, tools: &[&str]) -> std::path::PathBuf {
-    let dir = env.dir.path().join(name);
-    std::fs::create_dir_all(&dir).unwrap();
-    for tool in tools {
-        let found = std::process::Command::new("bash")
-            .args(["-c", &format!("command -v {tool}")])
-            .output()
-            .unwrap();
-        let path = String::from_utf8_lossy(&found.stdout).trim().to_string();
-        if !path.is_empty() {
-            std::os::unix::fs::symlink(path, dir.join(tool)).unwrap();
-        }
-    }
-    dir
 }

@@ -625,3 +625,27 @@ fn a_cache_hit_needs_no_program_besides_bash() {
     env.assert_answered_first_platform_token(&out);
     assert_eq!(env.platform().requests(), 1);
 }
+
+#[test]
+fn without_flock_the_fetch_proceeds_unlocked_and_still_caches() {
+    let env = TestEnv::new();
+    let path = crate::support::path_with(
+        &env,
+        "no-flock",
+        &["bash", "curl", "mv", "rm", "mkdir", "env", "timeout"],
+    );
+    let mut c = env.bundled_helper("get");
+    c.env("PATH", &path)
+        .stdin("protocol=https\nhost=github.com\n\n");
+    let out = c.output();
+    env.assert_answered_first_platform_token(&out);
+    assert_eq!(
+        cached_token(&env),
+        password(&out),
+        "unlocked writes still cache"
+    );
+    assert!(
+        !env.layout().cache_dir.join(".staging").exists(),
+        "the staged write is for locked fetches only"
+    );
+}

@@ -519,3 +519,20 @@ pub fn our_supervisor(layout: &Layout) -> molecule_credential_helper::testing::F
         ..Default::default()
     }
 }
+
+/// A directory of symlinks to just these tools, to use as PATH.
+pub fn path_with(env: &TestEnv, name: &str, tools: &[&str]) -> std::path::PathBuf {
+    let dir = env.dir.path().join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    for tool in tools {
+        let found = std::process::Command::new("bash")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .unwrap();
+        let path = String::from_utf8_lossy(&found.stdout).trim().to_string();
+        if !path.is_empty() {
+            std::os::unix::fs::symlink(path, dir.join(tool)).unwrap();
+        }
+    }
+    dir
+}
