@@ -229,7 +229,10 @@ fetch_from_platform() {
         url="${PLATFORM_URL%/}/admin/github-installation-token"
     fi
     # The bearer reaches curl on stdin (-H @-), never in argv.
+    # The User-Agent names the action, so the platform can tell git's fetches
+    # from the daemon's refreshes.
     resp=$(curl -q -sS --max-time "$TOKEN_FETCH_TIMEOUT_SEC" --connect-timeout "$TOKEN_FETCH_TIMEOUT_SEC" \
+        -A "molecule-git-token-helper/${HELPER_ACTION:-}" \
         -H @- -H 'Accept: application/json' -w $'\n%{http_code}' -- "$url" \
         <<<"Authorization: Bearer $bearer" 2>/dev/null)
     rc=$?
@@ -408,4 +411,5 @@ main() {
     esac
 }
 
+HELPER_ACTION=${1:-}
 main "$@"

@@ -99,6 +99,7 @@ struct State {
     raw_body: Mutex<Option<String>>,
     requests: AtomicUsize,
     routes: Mutex<Vec<String>>,
+    user_agents: Mutex<Vec<String>>,
     issued: Mutex<Vec<IssuedToken>>,
     stop: AtomicBool,
     counter: AtomicU64,
@@ -154,6 +155,7 @@ impl FakePlatform {
             raw_body: Mutex::new(None),
             requests: AtomicUsize::new(0),
             routes: Mutex::new(Vec::new()),
+            user_agents: Mutex::new(Vec::new()),
             issued: Mutex::new(Vec::new()),
             stop: AtomicBool::new(false),
             counter: AtomicU64::new(0),
@@ -184,6 +186,12 @@ impl FakePlatform {
     /// The request paths, in arrival order.
     pub fn routes(&self) -> Vec<String> {
         lock(&self.state.routes).clone()
+    }
+
+    /// The `User-Agent` of each request, in arrival order (the helper sends
+    /// `molecule-git-token-helper/<action>`).
+    pub fn user_agents(&self) -> Vec<String> {
+        lock(&self.state.user_agents).clone()
     }
 
     /// Every token issued so far, oldest first.
@@ -254,6 +262,7 @@ fn handle(stream: TcpStream, state: &State) -> io::Result<()> {
     let mut request_line = String::new();
     reader.by_ref().take(8192).read_line(&mut request_line)?;
     let mut bearer = None;
+    let mut user_agent = String::new();
     for _ in 0..MAX_HEADER_LINES {
         let mut line = String::new();
         if reader.by_ref().take(8192).read_line(&mut line)? == 0 {
@@ -266,6 +275,8 @@ fn handle(stream: TcpStream, state: &State) -> io::Result<()> {
         if let Some((name, value)) = line.split_once(':') {
             if name.eq_ignore_ascii_case("authorization") {
                 bearer = value.trim().strip_prefix("Bearer ").map(str::to_string);
+            } else if name.eq_ignore_ascii_case("user-agent") {
+                user_agent = value.trim().to_string();
             }
         }
     }
@@ -273,6 +284,7 @@ fn handle(stream: TcpStream, state: &State) -> io::Result<()> {
     let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
     state.requests.fetch_add(1, Ordering::SeqCst);
     lock(&state.routes).push(path.to_string());
+    lock(&state.user_agents).push(user_agent);
 
     let (status, body) = respond(state, method, path, bearer.as_deref());
     let reason = match status {

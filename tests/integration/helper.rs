@@ -58,6 +58,10 @@ fn fill_returns_a_platform_token_with_its_expiry() {
         env.platform().routes(),
         ["/admin/github-installation-token"]
     );
+    assert_eq!(
+        env.platform().user_agents(),
+        ["molecule-git-token-helper/get"]
+    );
     assert!(stderr(&out).is_empty(), "{}", stderr(&out));
 }
 
@@ -449,6 +453,10 @@ fn refresh_gh_logs_gh_in_with_env_tokens_removed() {
     let out = env.bundled_helper("_refresh_gh").ok();
     let issued = env.platform().issued();
     assert_eq!(issued.len(), 1);
+    assert_eq!(
+        env.platform().user_agents(),
+        ["molecule-git-token-helper/_refresh_gh"]
+    );
     let hosts = std::fs::read_to_string(env.home.join(".config/gh/hosts.yml")).unwrap();
     assert!(hosts.contains(&issued[0].token), "{hosts}");
     let log = env.gh_shim_log();
