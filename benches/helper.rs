@@ -232,17 +232,7 @@ fn install(c: &mut Criterion) {
     home.stop_daemon();
 
     let world = FakeSystem::new();
-    let fake = {
-        let mut config = Config::new("/home/agent", BTreeMap::new());
-        config.uid = world.uid();
-        Installer::new(
-            config,
-            world.clone(),
-            world.clone(),
-            world.clone(),
-            world.clone(),
-        )
-    };
+    let fake = world.installer(Config::new("/home/agent", BTreeMap::new()));
     fake.install();
     group.bench_function("second_run_fakes", |b| b.iter(|| fake.install()));
     group.finish();

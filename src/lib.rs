@@ -32,7 +32,7 @@ pub mod uninstall;
 #[cfg(feature = "testing")]
 pub mod testing {
     pub use crate::fake_platform::{FakeMode, FakePlatform, FakePlatformConfig, IssuedToken};
-    pub use crate::os::fake::{FakeProcess, FakeSystem, Fault, Op, OpKind};
+    pub use crate::os::fake::{FakeInstaller, FakeProcess, FakeSystem, Fault, Op, OpKind};
     pub use crate::os::{MockFs, MockProcTable, MockSpawner, MockWhich};
 }
 

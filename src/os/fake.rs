@@ -16,6 +16,9 @@ use super::{
     Spawner, Which,
 };
 
+/// The installer over one fake world.
+pub type FakeInstaller = crate::Installer<FakeSystem, FakeSystem, FakeSystem, FakeSystem>;
+
 /// Kinds of operation, for fault injection and the operation log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum OpKind {
@@ -159,6 +162,19 @@ impl FakeSystem {
 
     pub fn uid(&self) -> u32 {
         self.lock().uid
+    }
+
+    /// An installer whose four backends are this world, owning `config`'s
+    /// cache as this world's user.
+    pub fn installer(&self, mut config: crate::Config) -> FakeInstaller {
+        config.uid = self.uid();
+        crate::Installer::new(
+            config,
+            self.clone(),
+            self.clone(),
+            self.clone(),
+            self.clone(),
+        )
     }
 
     // ---- set-up ---------------------------------------------------------

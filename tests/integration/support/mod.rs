@@ -477,32 +477,18 @@ pub fn files_containing(dir: &Path, needle: &str) -> Vec<PathBuf> {
 /// The home every fake-world test uses.
 pub const FAKE_HOME: &str = "/home/agent";
 
-pub type FakeInstaller = Installer<
-    molecule_credential_helper::testing::FakeSystem,
-    molecule_credential_helper::testing::FakeSystem,
-    molecule_credential_helper::testing::FakeSystem,
-    molecule_credential_helper::testing::FakeSystem,
->;
-
 /// An installer whose four backends are one fake world.
 pub fn fake_installer(
     world: &molecule_credential_helper::testing::FakeSystem,
     env: &[(&str, &str)],
-) -> FakeInstaller {
+) -> molecule_credential_helper::testing::FakeInstaller {
     let env: BTreeMap<String, String> = env
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     let mut config = Config::new(FAKE_HOME, env);
-    config.uid = world.uid();
     config.now_epoch = 1_800_000_000;
-    Installer::new(
-        config,
-        world.clone(),
-        world.clone(),
-        world.clone(),
-        world.clone(),
-    )
+    world.installer(config)
 }
 
 /// A fake process that is our supervisor for `layout`.
