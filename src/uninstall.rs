@@ -4,10 +4,10 @@
 
 use std::io;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::config::{Config, GIT_HELPER_KEY, GIT_USE_HTTP_PATH_KEY};
-use crate::os::{FileKind, Fs, Liveness, ProcTable, Spawner, Which};
+use crate::os::{wait_until, FileKind, Fs, ProcTable, Spawner, Which};
 use crate::supervisor::{self, SupervisorState};
 
 /// What uninstall did, and what it could not do.
@@ -60,20 +60,19 @@ fn stop_processes<F: Fs, P: ProcTable>(
             .terminate_group(*pid)
             .or_else(|_| procs.terminate(*pid));
     }
-    let deadline = Instant::now() + crate::install::SUPERVISOR_WAIT;
-    while Instant::now() < deadline {
-        let (s, d) = supervisor::running(procs, layout);
-        if s.is_empty() && d.is_empty() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
+    let all_gone = wait_until(
+        crate::install::SUPERVISOR_WAIT,
+        Duration::from_millis(20),
+        || {
+            let (s, d) = supervisor::running(procs, layout);
+            s.is_empty() && d.is_empty()
+        },
+    );
+    if all_gone {
+        return;
     }
     let (s, d) = supervisor::running(procs, layout);
-    let left: Vec<i32> = s
-        .into_iter()
-        .chain(d)
-        .filter(|p| procs.liveness(*p) == Liveness::Alive)
-        .collect();
+    let left: Vec<i32> = s.into_iter().chain(d).collect();
     if !left.is_empty() {
         report
             .errors

@@ -4,12 +4,12 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use super::{ContractReport, GH_SHIM};
 use crate::config::{Config, Layout};
 use crate::fake_platform::{FakePlatform, FakePlatformConfig};
-use crate::os::{RealFs, RealProcTable, RealSpawner, RealWhich, Which};
+use crate::os::{wait_until, RealFs, RealProcTable, RealSpawner, RealWhich, Which};
 use crate::report::{Outcome, Step};
 use crate::supervisor;
 
@@ -166,27 +166,15 @@ fn run_bounded(mut cmd: Command, input: &[u8], limit: Duration) -> Result<Output
     if let Some(mut stdin) = child.stdin.take() {
         let _ = stdin.write_all(input);
     }
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if child.try_wait().map_err(|e| e.to_string())?.is_some() {
-            return child.wait_with_output().map_err(|e| e.to_string());
-        }
-        std::thread::sleep(Duration::from_millis(10));
+    let ended = wait_until(limit, Duration::from_millis(10), || {
+        !matches!(child.try_wait(), Ok(None))
+    });
+    if ended {
+        return child.wait_with_output().map_err(|e| e.to_string());
     }
     let _ = child.kill();
     let _ = child.wait();
     Err(format!("{cmd:?} timed out"))
-}
-
-fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if cond() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    cond()
 }
 
 fn ensure(cond: bool, reason: impl FnOnce() -> String) -> Result<(), String> {
@@ -441,7 +429,7 @@ fn second_install_is_a_no_op(world: &World) -> (crate::InstallReport, Result<(),
 }
 
 fn one_daemon(world: &World) -> Result<(), String> {
-    let settled = wait_until(Duration::from_secs(5), || {
+    let settled = wait_until(Duration::from_secs(5), Duration::from_millis(50), || {
         let (s, d) = supervisor::running(&RealProcTable, &world.layout);
         s.len() == 1 && d.len() == 1
     });
@@ -453,7 +441,7 @@ fn one_daemon(world: &World) -> Result<(), String> {
 
 fn daemon_refreshes(world: &World) -> Result<(), String> {
     let log_file = &world.layout.log_file;
-    let refreshed = wait_until(Duration::from_secs(20), || {
+    let refreshed = wait_until(Duration::from_secs(20), Duration::from_millis(50), || {
         std::fs::read_to_string(log_file).is_ok_and(|l| l.contains("refresh ok"))
     });
     let log = std::fs::read_to_string(log_file).unwrap_or_default();

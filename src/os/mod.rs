@@ -223,6 +223,19 @@ pub trait ProcTable {
     fn lineage(&self, pid: i32) -> Option<Lineage>;
 }
 
+/// Polls `cond` every `every` until it holds or `limit` passes; returns
+/// whether it held. The one bounded wait of the crate and its tests.
+pub fn wait_until(limit: Duration, every: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(every);
+    }
+    cond()
+}
+
 #[cfg_attr(any(test, feature = "testing"), mockall::automock)]
 pub trait Which {
     fn which(&self, name: &str) -> Option<PathBuf>;

@@ -348,19 +348,9 @@ fn cache_files_are_private_and_no_temp_files_are_left() {
     let env = wired(TestEnv::new());
     assert!(env.fill().status.success());
     let l = env.layout();
-    assert_eq!(
-        std::fs::metadata(&l.cache_dir)
-            .unwrap()
-            .permissions()
-            .mode()
-            & 0o777,
-        0o700
-    );
+    assert_eq!(crate::support::mode(&l.cache_dir), 0o700);
     for f in [&l.cache_token, &l.cache_expiry] {
-        assert_eq!(
-            std::fs::metadata(f).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
+        assert_eq!(crate::support::mode(f), 0o600);
     }
     let names: Vec<String> = std::fs::read_dir(&l.cache_dir)
         .unwrap()

@@ -1,7 +1,7 @@
 //! The installer over the real OS: real git, bash, the extracted scripts and
 //! a detached supervisor, in a temp HOME.
 
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, SystemTime};
 
 use molecule_credential_helper::{Outcome, Step};
@@ -58,26 +58,14 @@ fn install_wires_git_with_reset_then_helper() {
 
     let layout = env.layout();
     for script in [&layout.helper_script, &layout.daemon_script] {
-        let mode = std::fs::metadata(script).unwrap().permissions().mode() & 0o777;
+        let mode = crate::support::mode(script);
         assert_eq!(mode, 0o755, "{}", script.display());
     }
-    let cache_mode = std::fs::metadata(&layout.cache_dir)
-        .unwrap()
-        .permissions()
-        .mode()
-        & 0o777;
+    let cache_mode = crate::support::mode(&layout.cache_dir);
     assert_eq!(cache_mode, 0o700);
-    let pid_mode = std::fs::metadata(&layout.pid_file)
-        .unwrap()
-        .permissions()
-        .mode()
-        & 0o777;
+    let pid_mode = crate::support::mode(&layout.pid_file);
     assert_eq!(pid_mode, 0o644);
-    let log_mode = std::fs::metadata(&layout.log_file)
-        .unwrap()
-        .permissions()
-        .mode()
-        & 0o777;
+    let log_mode = crate::support::mode(&layout.log_file);
     assert_eq!(log_mode, 0o600);
 }
 
@@ -378,8 +366,5 @@ fn token_cache_symlink_is_refused_and_wide_mode_tightened() {
         matches!(report.outcome(Step::TokenCache), Some(Outcome::Changed(_))),
         "{report}"
     );
-    assert_eq!(
-        std::fs::metadata(&layout.cache_dir).unwrap().mode() & 0o777,
-        0o700
-    );
+    assert_eq!(crate::support::mode(&layout.cache_dir), 0o700);
 }

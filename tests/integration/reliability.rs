@@ -409,10 +409,7 @@ fn the_log_stays_bounded_across_many_rotations() {
             total < 2 * 1024 * 1024 + 64 * 1024,
             "round {round}: {total} bytes"
         );
-        assert_eq!(
-            std::fs::metadata(&log).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
+        assert_eq!(crate::support::mode(&log), 0o600);
     }
 }
 

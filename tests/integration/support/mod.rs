@@ -457,16 +457,18 @@ pub fn password(out: &Output) -> Option<String> {
         .find_map(|l| l.strip_prefix("password=").map(str::to_string))
 }
 
-/// Waits for `cond`, up to `timeout`.
-pub fn wait_for(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if cond() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    cond()
+/// Waits for `cond`, up to `timeout` (the library's bounded poll).
+pub fn wait_for(timeout: Duration, cond: impl FnMut() -> bool) -> bool {
+    molecule_credential_helper::os::wait_until(timeout, Duration::from_millis(20), cond)
+}
+
+/// Permission bits of `path` (`mode & 0o777`).
+pub fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
 }
 
 /// Every regular file under `dir` that contains `needle`.

@@ -6,46 +6,23 @@ use std::time::Duration;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
-/// Processes whose argv contains `needle`, as (pid, argv).
-pub fn processes_matching(needle: &str) -> Vec<(i32, Vec<String>)> {
-    let mut found = Vec::new();
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return found;
-    };
-    for entry in entries.flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        if is_zombie(pid) {
-            continue;
-        }
-        let Ok(raw) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
-            continue;
-        };
-        let argv: Vec<String> = raw
-            .split(|b| *b == 0)
-            .filter(|p| !p.is_empty())
-            .map(|p| String::from_utf8_lossy(p).into_owned())
-            .collect();
-        if argv.iter().any(|a| a.contains(needle)) {
-            found.push((pid, argv));
-        }
-    }
-    found
-}
+use molecule_credential_helper::os::{Liveness, ProcTable, RealProcTable};
 
-pub fn is_zombie(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| {
-            s.rsplit_once(')')
-                .map(|(_, r)| r.trim_start().starts_with('Z'))
-        })
-        .unwrap_or(false)
+/// Live (non-zombie) processes whose argv contains `needle`, as (pid, argv),
+/// read through the library's real process table.
+pub fn processes_matching(needle: &str) -> Vec<(i32, Vec<String>)> {
+    let procs = RealProcTable;
+    procs
+        .pids()
+        .into_iter()
+        .filter(|pid| procs.liveness(*pid) == Liveness::Alive)
+        .filter_map(|pid| Some((pid, procs.cmdline(pid).ok()?)))
+        .filter(|(_, argv)| argv.iter().any(|a| a.contains(needle)))
+        .collect()
 }
 
 pub fn alive(pid: i32) -> bool {
-    Path::new(&format!("/proc/{pid}")).exists() && !is_zombie(pid)
+    RealProcTable.liveness(pid) == Liveness::Alive
 }
 
 /// Our supervisors under `home`, as the library identifies them (session
