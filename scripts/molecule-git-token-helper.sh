@@ -90,6 +90,10 @@ CONFIGS_DIR=${CONFIGS_DIR:-/configs}
 TOKEN_CACHE_TTL_SEC=${TOKEN_CACHE_TTL_SEC:-3000}
 TOKEN_EXPIRY_MARGIN_SEC=${TOKEN_EXPIRY_MARGIN_SEC:-300}
 TOKEN_FETCH_TIMEOUT_SEC=${TOKEN_FETCH_TIMEOUT_SEC:-10}
+# Whole seconds, at least 1 (curl's --max-time 0 and read -t 0 mean "no wait").
+[[ -n $TOKEN_FETCH_TIMEOUT_SEC && $TOKEN_FETCH_TIMEOUT_SEC != *[!0-9]* ]] || TOKEN_FETCH_TIMEOUT_SEC=10
+TOKEN_FETCH_TIMEOUT_SEC=$((10#$TOKEN_FETCH_TIMEOUT_SEC))
+((TOKEN_FETCH_TIMEOUT_SEC >= 1)) || TOKEN_FETCH_TIMEOUT_SEC=1
 GH_LOGIN_TIMEOUT_SEC=${GH_LOGIN_TIMEOUT_SEC:-10}
 LOCK_FILE="$CACHE_DIR/.fetch.lock"
 STAGING_DIR="$CACHE_DIR/.staging"
@@ -192,13 +196,129 @@ rfc3339_to_epoch() {
     REPLY=$epoch
 }
 
-curl_reason() {
+# Why a request failed, from curl's exit codes (the bash client uses the
+# same ones). Sets REPLY.
+fetch_failure() {
     case $1 in
-        6) echo "cannot resolve the platform host" ;;
-        7) echo "connection refused" ;;
-        28) echo "timed out after ${TOKEN_FETCH_TIMEOUT_SEC}s" ;;
-        *) echo "curl exit $1" ;;
+        6) REPLY="cannot resolve the platform host" ;;
+        7) REPLY=${CONNECT_ERROR:+cannot connect ($CONNECT_ERROR)} REPLY=${REPLY:-connection refused} ;;
+        28) REPLY="timed out after ${TOKEN_FETCH_TIMEOUT_SEC}s" ;;
+        52 | 56) REPLY="the platform closed the connection without a whole reply" ;;
+        *) REPLY="curl exit $1" ;;
     esac
+}
+
+# --- two HTTP clients --------------------------------------------------------
+# Both set REPLY to the response body, a newline and the HTTP status code,
+# and return 0 or one of curl's exit codes. The bearer reaches neither argv
+# nor the environment.
+
+# curl: any URL, proxies, TLS. The bearer goes on stdin (-H @-).
+http_get_curl() {
+    local url=$1 bearer=$2
+    # `exec`: the command substitution's subshell becomes curl (one fork fewer).
+    REPLY=$(exec curl -q -sS --max-time "$TOKEN_FETCH_TIMEOUT_SEC" --connect-timeout "$TOKEN_FETCH_TIMEOUT_SEC" \
+        -A "molecule-git-token-helper/${HELPER_ACTION:-}" \
+        -H @- -H 'Accept: application/json' -w $'\n%{http_code}' -- "$url" \
+        <<<"Authorization: Bearer $bearer" 2>/dev/null)
+}
+
+# Plain http:// without a proxy needs no curl: curl's start-up alone (it
+# loads OpenSSL and ~30 libraries) is ~5 ms, four times bash's own. A forked
+# copy of this shell (no exec) speaks HTTP/1.1 over bash's /dev/tcp, while
+# this one waits at most TOKEN_FETCH_TIMEOUT_SEC for the whole exchange and
+# then kills it: bash cannot bound a connect() or a DNS lookup by itself.
+# Sets NO_DEV_TCP when this bash was built without /dev/tcp (use curl then).
+NO_DEV_TCP='' CONNECT_ERROR=''
+http_get_bash() {
+    local out pid rc
+    # A process substitution, not a coproc: bash closes a coproc's pipe as
+    # soon as it reaps it, losing a reply that came back quickly.
+    exec {out}< <(http_exchange "$@")
+    pid=$!
+    REPLY=''
+    IFS= read -r -d '' -t "$TOKEN_FETCH_TIMEOUT_SEC" -u "$out" REPLY
+    rc=$?
+    exec {out}<&-
+    if ((rc > 128)); then
+        { kill -KILL "$pid" && wait "$pid"; } 2>/dev/null
+        return 28
+    fi
+    # The exchange's last line is its status, like curl's exit code.
+    rc=${REPLY##*$'\n'} REPLY=${REPLY%$'\n'*}
+    [[ -n $rc && $rc != *[!0-9]* ]] || return 56
+    ((rc == 7)) || return "$rc"
+    # It could not connect, and REPLY holds bash's reason.
+    case $REPLY in
+        *"No such file or directory"*) NO_DEV_TCP=1 && return 1 ;;
+        *refused*) return 7 ;;
+        *"not known"* | *"name resolution"* | *"No address associated"*) return 6 ;;
+    esac
+    REPLY=${REPLY%$'\n'} && CONNECT_ERROR=${REPLY##*: }
+    return 7
+}
+
+# The forked side of http_get_bash (host port authority path bearer), its
+# stdout the pipe to the parent: body, status code and exit code, a line
+# each. HTTP/1.1 with `Connection: close` (some proxies refuse HTTP/1.0);
+# the body is read by Content-Length, by chunks, or to the close.
+http_exchange() {
+    local host=$1 port=$2 authority=$3 path=$4 bearer=$5 sock line code length='' chunked='' size chunk
+    local LC_ALL=C # read -N counts bytes
+    # bash says on stderr why a /dev/tcp open failed: pass that on.
+    if ! { exec {sock}<>"/dev/tcp/$host/$port"; } 2>&1; then
+        printf '\n7'
+        return
+    fi
+    if ! printf 'GET %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nAccept: application/json\r\nUser-Agent: molecule-git-token-helper/%s\r\nConnection: close\r\n\r\n' \
+        "$path" "$authority" "$bearer" "${HELPER_ACTION:-}" 2>/dev/null 1>&"$sock"; then
+        printf '\n\n56'
+        return
+    fi
+    IFS= read -r line <&"$sock" || { printf '\n\n52' && return; }
+    [[ $line =~ ^HTTP/[0-9.]+\ ([0-9]{3})([^0-9]|$) ]] || { printf '\n\n56' && return; }
+    code=${BASH_REMATCH[1]}
+    while IFS= read -r line <&"$sock"; do
+        line=${line%$'\r'}
+        [[ -n $line ]] || break
+        case ${line,,} in
+            content-length:*)
+                length=${line#*:} length=${length//[[:space:]]/}
+                [[ -n $length && $length != *[!0-9]* && ${#length} -le 9 ]] || { printf '\n\n56' && return; }
+                ;;
+            transfer-encoding:*chunked*) chunked=1 ;;
+        esac
+    done
+    REPLY=''
+    if [[ -n $chunked ]]; then
+        while IFS= read -r line <&"$sock"; do
+            size=${line%$'\r'} size=${size%%;*}
+            [[ -n $size && $size != *[!0-9A-Fa-f]* && ${#size} -le 8 ]] || { printf '\n\n56' && return; }
+            ((size = 16#$size)) || break
+            IFS= read -r -N "$size" chunk <&"$sock" || { printf '\n\n56' && return; }
+            REPLY+=$chunk
+            IFS= read -r line <&"$sock" # the CRLF after the chunk
+        done
+    elif [[ -n $length ]]; then
+        # Just that much: a server that keeps the connection open anyway
+        # cannot hold us until the timeout.
+        IFS= read -r -N "$((10#$length))" REPLY <&"$sock"
+    else
+        IFS= read -r -d '' REPLY <&"$sock"
+    fi
+    printf '%s\n%s\n0' "$REPLY" "$code"
+}
+
+# Whether http_get_bash can serve this URL: plain http://host[:port][/path],
+# no proxy configured (curl honours http_proxy/all_proxy; we do not), and
+# TOKEN_FETCH_CLIENT is not `curl`. Sets BASH_TARGET=(host port authority path).
+BASH_TARGET=()
+bash_can_fetch() {
+    [[ ${TOKEN_FETCH_CLIENT:-auto} != curl && -z ${http_proxy:-}${all_proxy:-}${ALL_PROXY:-} ]] || return 1
+    local re='^http://(([A-Za-z0-9.-]+)|\[([0-9A-Fa-f:.]+)\])(:([0-9]{1,5}))?(/[[:graph:]]*)?$'
+    [[ $1 =~ $re ]] || return 1
+    local host=${BASH_REMATCH[2]:-${BASH_REMATCH[3]}} port=${BASH_REMATCH[5]:-80} path=${BASH_REMATCH[6]:-/}
+    BASH_TARGET=("$host" "$((10#$port))" "${BASH_REMATCH[1]}${BASH_REMATCH[4]}" "$path")
 }
 
 # Fetches a token from the platform. On success sets FETCHED_TOKEN,
@@ -219,25 +339,35 @@ fetch_from_platform() {
         MISCONFIGURED=1
         return 1
     fi
-    if ! command -v curl >/dev/null; then
-        FAIL_REASON="curl not found"
-        return 1
-    fi
     if [[ -n ${WORKSPACE_ID:-} ]]; then
         url="${PLATFORM_URL%/}/workspaces/$WORKSPACE_ID/github-installation-token"
     else
         url="${PLATFORM_URL%/}/admin/github-installation-token"
     fi
-    # The bearer reaches curl on stdin (-H @-), never in argv.
-    # The User-Agent names the action, so the platform can tell git's fetches
-    # from the daemon's refreshes.
-    resp=$(curl -q -sS --max-time "$TOKEN_FETCH_TIMEOUT_SEC" --connect-timeout "$TOKEN_FETCH_TIMEOUT_SEC" \
-        -A "molecule-git-token-helper/${HELPER_ACTION:-}" \
-        -H @- -H 'Accept: application/json' -w $'\n%{http_code}' -- "$url" \
-        <<<"Authorization: Bearer $bearer" 2>/dev/null)
-    rc=$?
+    if [[ $bearer == *[[:cntrl:]]* ]]; then
+        FAIL_REASON="$CONFIGS_DIR/.auth_token contains a control character"
+        MISCONFIGURED=1
+        return 1
+    fi
+    local client=curl
+    bash_can_fetch "$url" && client=bash
+    if [[ $client == bash ]]; then
+        http_get_bash "${BASH_TARGET[@]}" "$bearer"
+        rc=$?
+        [[ -n $NO_DEV_TCP ]] && client=curl
+    fi
+    if [[ $client == curl ]]; then
+        if ! command -v curl >/dev/null; then
+            FAIL_REASON="curl not found"
+            return 1
+        fi
+        http_get_curl "$url" "$bearer"
+        rc=$?
+    fi
+    resp=$REPLY
     if ((rc != 0)); then
-        FAIL_REASON="platform fetch failed: $(curl_reason "$rc")"
+        fetch_failure "$rc"
+        FAIL_REASON="platform fetch failed: $REPLY"
         return 1
     fi
     code=${resp##*$'\n'}

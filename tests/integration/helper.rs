@@ -282,9 +282,14 @@ enum Fault {
 #[case::bad_json(Fault::Mode(FakeMode::BadJson), "malformed JSON")]
 #[case::bad_chars(Fault::Mode(FakeMode::BadChars), "characters outside")]
 #[case::refused(Fault::ConnectionRefused, "connection refused")]
-fn platform_faults_fall_through_each_source(#[case] fault: Fault, #[case] reason: &str) {
+fn platform_faults_fall_through_each_source(
+    #[case] fault: Fault,
+    #[case] reason: &str,
+    #[values("auto", "curl")] client: &str,
+) {
     let mut builder = TestEnv::builder()
         .var("TOKEN_FETCH_TIMEOUT_SEC", "1")
+        .var("TOKEN_FETCH_CLIENT", client)
         .slow_secs(5);
     if let Fault::Mode(mode) = fault {
         builder = builder.platform_mode(mode);
@@ -326,9 +331,14 @@ fn platform_faults_fall_through_each_source(#[case] fault: Fault, #[case] reason
     }
 }
 
-#[test]
-fn spaced_json_still_parses() {
-    let env = wired(TestEnv::builder().platform_mode(FakeMode::Spaced).build());
+#[rstest]
+fn spaced_json_still_parses(#[values("auto", "curl")] client: &str) {
+    let env = wired(
+        TestEnv::builder()
+            .platform_mode(FakeMode::Spaced)
+            .var("TOKEN_FETCH_CLIENT", client)
+            .build(),
+    );
     let out = env.fill();
     let issued = env.platform().issued();
     assert_eq!(
@@ -476,25 +486,32 @@ fn refresh_gh_bounds_a_hanging_gh() {
     );
 }
 
-#[test]
-fn neither_bearer_nor_token_appears_in_any_argv() {
+/// With curl, the request is in flight while curl runs; with the bash
+/// client, no curl runs at all.
+#[rstest]
+fn neither_bearer_nor_token_appears_in_any_argv(#[values("auto", "curl")] client: &str) {
     // The slow platform holds the request open while we sample every argv.
     let env = TestEnv::builder()
         .platform_mode(FakeMode::Slow)
         .slow_secs(2)
         .var("TOKEN_FETCH_TIMEOUT_SEC", "5")
+        .var("TOKEN_FETCH_CLIENT", client)
         .build();
     let mut c = env.bundled_helper("_refresh_gh");
     c.cmd
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
     let mut child = c.cmd.spawn().unwrap();
+    let home = env.home.display().to_string();
     let mut saw_curl = false;
     let mut leaks = Vec::new();
     wait_for(Duration::from_secs(8), || {
         for (_, argv) in crate::support::procs::processes_matching("") {
             let joined = argv.join(" ");
-            saw_curl |= joined.contains("curl") && joined.contains("github-installation-token");
+            // Our curl: its User-Agent names the helper, and its URL this
+            // test's platform.
+            saw_curl |= argv.first().is_some_and(|a| a.ends_with("curl"))
+                && joined.contains(&env.platform().url());
             if joined.contains(crate::support::SECRET) || joined.contains("ghs_fake") {
                 leaks.push(joined);
             }
@@ -503,7 +520,7 @@ fn neither_bearer_nor_token_appears_in_any_argv() {
     });
     let _ = child.kill();
     let _ = child.wait();
-    assert!(saw_curl, "sampling never caught curl running");
+    assert_eq!(saw_curl, client == "curl", "curl seen running ({home})");
     assert!(leaks.is_empty(), "secrets in argv: {leaks:?}");
     assert_eq!(env.platform().issued().len(), 1);
 }

@@ -7,6 +7,7 @@ mod daemon;
 mod fake_platform;
 mod fleet;
 mod helper;
+mod http_client;
 mod installer_mocks;
 mod installer_props;
 mod installer_real;

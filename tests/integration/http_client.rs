@@ -1,0 +1,266 @@
+//! The helper's two HTTP clients: bash's own (/dev/tcp, for a plain-http
+//! platform without a proxy) and curl (everything else, or
+//! `TOKEN_FETCH_CLIENT=curl`). Raw servers here send exactly the bytes a
+//! test needs, including replies the fake platform never sends.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rstest::rstest;
+
+use crate::support::{password, path_with, stderr, TestEnv, SECRET};
+
+/// Serves every connection the same raw reply and records each request head.
+struct RawServer {
+    addr: SocketAddr,
+    heads: Arc<Mutex<Vec<String>>>,
+}
+
+impl RawServer {
+    /// `hold`: how long a connection stays open after the reply.
+    fn start(reply: &[u8], hold: Duration) -> RawServer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let heads = Arc::new(Mutex::new(Vec::new()));
+        let (reply, recorded) = (reply.to_vec(), heads.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (reply, recorded) = (reply.clone(), recorded.clone());
+                std::thread::spawn(move || serve(stream, &reply, hold, &recorded));
+            }
+        });
+        RawServer { addr, heads }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn heads(&self) -> Vec<String> {
+        self.heads.lock().unwrap().clone()
+    }
+}
+
+fn serve(mut stream: TcpStream, reply: &[u8], hold: Duration, heads: &Mutex<Vec<String>>) {
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") && head.len() < 16384 {
+        match stream.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => break,
+        }
+    }
+    heads
+        .lock()
+        .unwrap()
+        .push(String::from_utf8_lossy(&head).into_owned());
+    let _ = stream.write_all(reply);
+    let _ = stream.flush();
+    std::thread::sleep(hold);
+}
+
+const TOKEN: &str = "ghs_RawServerToken0123456789";
+
+fn json_body() -> String {
+    format!(r#"{{"token":"{TOKEN}","expires_at":"2099-01-01T00:00:00Z"}}"#)
+}
+
+/// An env whose platform is `server`, with a fallback token that shows when
+/// the fetch failed.
+fn env_for(url: &str, timeout_secs: u64) -> TestEnv {
+    let mut env = TestEnv::builder()
+        .no_platform()
+        .var("TOKEN_FETCH_TIMEOUT_SEC", &timeout_secs.to_string())
+        .build();
+    env.set("PLATFORM_URL", url);
+    env.set("GITHUB_TOKEN", "ghs_FallbackFromEnv");
+    env
+}
+
+#[test]
+fn a_plain_http_platform_needs_no_curl() {
+    let env = TestEnv::new();
+    let path = path_with(&env, "no-curl", &["bash", "flock", "mv", "mkdir", "rm"]);
+    assert!(!path.join("curl").exists());
+    let mut c = env.bundled_helper("get");
+    c.env("PATH", &path)
+        .stdin("protocol=https\nhost=github.com\n\n");
+    let out = c.output();
+    env.assert_answered_first_platform_token(&out);
+    assert_eq!(env.platform().requests(), 1);
+}
+
+#[test]
+fn token_fetch_client_curl_insists_on_curl() {
+    let env = TestEnv::builder().var("TOKEN_FETCH_CLIENT", "curl").build();
+    let path = path_with(&env, "no-curl", &["bash", "flock", "mv", "mkdir", "rm"]);
+    let mut c = env.bundled_helper("_fetch_token");
+    c.env("PATH", &path);
+    let out = c.output();
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("curl not found"), "{}", stderr(&out));
+    assert_eq!(env.platform().requests(), 0);
+}
+
+/// curl honours a proxy and bash's client does not know how: with one set,
+/// the request goes through curl (which sends the proxy an absolute URL).
+#[rstest]
+#[case::http_proxy("http_proxy")]
+#[case::all_proxy("all_proxy")]
+#[case::all_proxy_upper("ALL_PROXY")]
+fn a_proxy_in_the_environment_sends_the_fetch_through_curl(#[case] var: &str) {
+    let mut env = TestEnv::new();
+    let platform = env.platform().url();
+    // The "proxy" is the platform itself; the target an address no test uses.
+    env.set(var, &platform);
+    env.set("PLATFORM_URL", "http://127.0.0.2:9");
+    let out = env.bundled_helper("_fetch_token").output();
+    let routes = env.platform().routes();
+    assert_eq!(
+        routes,
+        vec!["http://127.0.0.2:9/admin/github-installation-token".to_string()],
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn the_request_is_http_1_1_with_host_bearer_accept_agent_and_close() {
+    let body = json_body();
+    let reply = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let server = RawServer::start(reply.as_bytes(), Duration::ZERO);
+    let env = env_for(&format!("{}/base/", server.url()), 5);
+    let out = env.direct_get();
+    assert_eq!(password(&out).as_deref(), Some(TOKEN), "{}", stderr(&out));
+    let heads = server.heads();
+    assert_eq!(heads.len(), 1);
+    let head = &heads[0];
+    let port = server.addr.port();
+    for line in [
+        "GET /base/admin/github-installation-token HTTP/1.1\r\n".to_string(),
+        format!("Host: 127.0.0.1:{port}\r\n"),
+        format!("Authorization: Bearer {SECRET}\r\n"),
+        "Accept: application/json\r\n".to_string(),
+        "User-Agent: molecule-git-token-helper/get\r\n".to_string(),
+        "Connection: close\r\n".to_string(),
+    ] {
+        assert!(head.contains(&line), "{line:?} missing from {head:?}");
+    }
+}
+
+#[test]
+fn a_chunked_reply_is_reassembled() {
+    let body = json_body();
+    // Chunk boundaries inside the token itself.
+    let (a, rest) = body.split_at(14);
+    let (b, c) = rest.split_at(9);
+    let mut reply = String::from("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+    for part in [a, b, c] {
+        reply.push_str(&format!("{:x};ext=1\r\n{part}\r\n", part.len()));
+    }
+    reply.push_str("0\r\n\r\n");
+    let server = RawServer::start(reply.as_bytes(), Duration::ZERO);
+    let out = env_for(&server.url(), 5).direct_get();
+    assert_eq!(password(&out).as_deref(), Some(TOKEN), "{}", stderr(&out));
+}
+
+/// The reply is read by its Content-Length: a server that ignores
+/// `Connection: close` cannot hold git until the fetch timeout.
+#[test]
+fn a_server_that_keeps_the_connection_open_is_read_by_length() {
+    let body = json_body();
+    let reply = format!(
+        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: keep-alive\r\n\r\n{body}",
+        body.len()
+    );
+    let server = RawServer::start(reply.as_bytes(), Duration::from_secs(120));
+    // Had the client waited for the close, it would time out and fall back.
+    let out = env_for(&server.url(), 20).direct_get();
+    assert_eq!(password(&out).as_deref(), Some(TOKEN), "{}", stderr(&out));
+}
+
+/// Replies that are not whole are failed fetches: nothing cached, the
+/// fallback token served, one line saying why.
+#[rstest]
+#[case::garbage_status("SSH-2.0-OpenSSH_9.2\r\n\r\n", "without a whole reply")]
+#[case::closed_at_once("", "without a whole reply")]
+#[case::bad_length(
+    "HTTP/1.1 200 OK\r\nContent-Length: 12abc\r\n\r\n{}",
+    "without a whole reply"
+)]
+#[case::cut_short(
+    "HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\n{\"token\":\"ghs_Cut",
+    "malformed JSON"
+)]
+#[case::bad_chunk(
+    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",
+    "without a whole reply"
+)]
+#[case::not_ok(
+    "HTTP/1.1 503 Unavailable\r\nContent-Length: 27\r\n\r\n{\"error\":\"maintenance now\"}",
+    "HTTP 503 (maintenance now)"
+)]
+fn a_broken_reply_is_a_failed_fetch(#[case] reply: &str, #[case] reason: &str) {
+    let server = RawServer::start(reply.as_bytes(), Duration::ZERO);
+    let env = env_for(&server.url(), 5);
+    let out = env.direct_get();
+    assert_eq!(
+        password(&out).as_deref(),
+        Some("ghs_FallbackFromEnv"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!env.layout().cache_token.exists(), "nothing cached");
+    let mut fetch = env.bundled_helper("_fetch_token");
+    let out = fetch.output();
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains(reason),
+        "{reason:?}: {}",
+        stderr(&out)
+    );
+}
+
+/// bash cannot bound a connect(): the helper's wait does. A listener whose
+/// queue is full never completes a handshake, like a host that drops SYNs.
+#[test]
+fn a_platform_that_never_accepts_times_out() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut queued = Vec::new();
+    while let Ok(stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+        queued.push(stream);
+        assert!(queued.len() < 10_000, "the accept queue never filled");
+    }
+    let env = env_for(&format!("http://{addr}"), 1);
+    let out = env.bundled_helper("_fetch_token").output();
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("timed out after 1s"),
+        "{}",
+        stderr(&out)
+    );
+    // And git still gets an answer from the next source.
+    assert_eq!(
+        password(&env.direct_get()).as_deref(),
+        Some("ghs_FallbackFromEnv")
+    );
+    drop(listener);
+}
+
+#[rstest]
+#[case::word("soon")]
+#[case::zero("0")]
+#[case::empty("")]
+fn a_nonsense_fetch_timeout_still_fetches(#[case] value: &str) {
+    let env = TestEnv::builder()
+        .var("TOKEN_FETCH_TIMEOUT_SEC", value)
+        .build();
+    env.assert_answered_first_platform_token(&env.direct_get());
+}
