@@ -110,8 +110,17 @@ impl World {
 
     /// Runs `git ARGS` with `input` on stdin, bounded to 30 s.
     fn git(&self, args: &[&str], input: &str) -> Result<Output, String> {
+        self.git_with(args, input, &[])
+    }
+
+    fn git_with(
+        &self,
+        args: &[&str],
+        input: &str,
+        vars: &[(&str, &str)],
+    ) -> Result<Output, String> {
         let mut cmd = self.command("git");
-        cmd.args(args);
+        cmd.args(args).envs(vars.iter().copied());
         run_bounded(cmd, input.as_bytes(), Duration::from_secs(30))
     }
 
@@ -129,9 +138,14 @@ impl World {
     }
 
     fn fill(&self) -> Result<String, String> {
-        let out = self.git(
+        self.fill_with(&[])
+    }
+
+    fn fill_with(&self, vars: &[(&str, &str)]) -> Result<String, String> {
+        let out = self.git_with(
             &["credential", "fill"],
             "protocol=https\nhost=github.com\npath=org/repo.git\n\n",
+            vars,
         )?;
         let stdout = String::from_utf8_lossy(&out.stdout);
         stdout
@@ -298,6 +312,10 @@ fn run_in(world: &World, report: &mut ContractReport) {
         "git credential fill returns a platform-issued token",
         fill_is_platform_token(world),
     );
+    report.record(
+        "the same fill through curl (the client for https and proxies)",
+        fill_through_curl(world),
+    );
     report.record("files have their documented modes", modes(world));
     let (second, idempotent) = second_install_is_a_no_op(world);
     report.record(
@@ -377,6 +395,30 @@ fn fill_is_platform_token(world: &World) -> Result<(), String> {
     ensure(world.issued().contains(&token), || {
         "the password is not a token the platform issued".into()
     })
+}
+
+/// The fake platform is plain http, which the helper fetches with bash's
+/// own client; `TOKEN_FETCH_CLIENT=curl` proves the image's curl path too.
+fn fill_through_curl(world: &World) -> Result<(), String> {
+    let _ = std::fs::remove_file(&world.layout.cache_expiry);
+    let before = world.platform.requests();
+    let result = world
+        .fill_with(&[("TOKEN_FETCH_CLIENT", "curl")])
+        .and_then(|token| {
+            ensure(world.issued().contains(&token), || {
+                "the fill through curl returned a token the platform never issued".into()
+            })
+        })
+        .and_then(|()| {
+            ensure(world.platform.requests() > before, || {
+                "no request reached the platform".into()
+            })
+        });
+    // A failure here must not fail the checks after it: refill the cache.
+    if !world.layout.cache_expiry.exists() {
+        let _ = world.fill();
+    }
+    result
 }
 
 fn modes(world: &World) -> Result<(), String> {

@@ -485,3 +485,31 @@ fn contract_without_gh_skips_that_check_visibly_and_still_passes() {
         "{text}"
     );
 }
+
+/// The fake platform is plain http (bash's client), so the contract runs one
+/// fill through curl on purpose: an image whose curl is broken fails there.
+#[test]
+fn contract_catches_a_broken_curl_although_plain_http_needs_none() {
+    let env = TestEnv::builder().no_platform().build();
+    let only = crate::support::path_with(
+        &env,
+        "broken-curl",
+        &[
+            "git", "bash", "flock", "gh", "sh", "env", "timeout", "mv", "mkdir", "rm", "wc",
+            "sleep", "dirname",
+        ],
+    );
+    crate::support::write_executable(&only.join("curl"), "#!/bin/sh\nexit 7\n");
+    let out = env.bin().arg("contract").env("PATH", &only).output();
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("\nok 5 - git credential fill returns a platform-issued token"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\nnot ok 6 - the same fill through curl"),
+        "{text}"
+    );
+    assert!(text.trim_end().ends_with("14 passed, 1 failed"), "{text}");
+}
