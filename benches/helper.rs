@@ -1,6 +1,7 @@
 //! Side-by-side benchmarks (ratios matter; absolute times here are noisy):
 //! - helper `get` through the real `git credential fill`: ours on a cache hit
-//!   vs git's builtin `store` helper, and ours on a cold cache (fake platform);
+//!   vs git's builtin `store` helper, and ours on a cold cache (fake platform),
+//!   fetched by bash's own client and, for comparison, by curl;
 //! - a burst of 32 concurrent cold fills (wall time; one platform request);
 //! - `install`: first and second run with the real backends, and the pure
 //!   logic on the in-memory fakes.
@@ -150,16 +151,28 @@ fn helper_get(c: &mut Criterion) {
     assert!(ours.fill().contains("password=ghs_"));
     group.bench_function("molecule_cache_hit", |b| b.iter(|| ours.fill()));
 
-    let expiry = Layout::new(&ours.home).cache_expiry;
-    group.bench_function("molecule_cold_fetch", |b| {
-        b.iter_batched(
-            || {
-                let _ = std::fs::remove_file(&expiry);
-            },
-            |()| ours.fill(),
-            BatchSize::PerIteration,
-        )
-    });
+    // The fake platform is plain http: bash's own client fetches. The same
+    // fetch through curl (the client for https and proxies) for comparison.
+    let mut through_curl = Home::new(&platform);
+    through_curl
+        .env
+        .insert("TOKEN_FETCH_CLIENT".into(), "curl".into());
+    wire_ours(&through_curl);
+    for (name, home) in [
+        ("molecule_cold_fetch", &ours),
+        ("molecule_cold_fetch_curl", &through_curl),
+    ] {
+        let expiry = Layout::new(&home.home).cache_expiry;
+        group.bench_function(name, |b| {
+            b.iter_batched(
+                || {
+                    let _ = std::fs::remove_file(&expiry);
+                },
+                |()| home.fill(),
+                BatchSize::PerIteration,
+            )
+        });
+    }
     group.finish();
 }
 

@@ -34,13 +34,18 @@ CACHE_TOKEN='' CACHE_EXPIRES_AT='' NOW=0
 read_valid_cache() {
     [[ -n ${HOME:-} && ! -L $CACHE_DIR && -d $CACHE_DIR && -O $CACHE_DIR &&
         -f $TOKEN_FILE && -f $EXPIRY_FILE ]] || return 1
-    local token='' token_gen='' cache_expiry='' expires_at='' expiry_gen=''
+    local -a t=() e=()
+    # One read(2) per file (`read` seeks back after every line), and
     # `2>/dev/null` first: it must be in place before the `<` can fail.
-    { IFS= read -r token; IFS= read -r token_gen; } 2>/dev/null <"$TOKEN_FILE"
-    { IFS= read -r cache_expiry; IFS= read -r expires_at; IFS= read -r expiry_gen; } 2>/dev/null <"$EXPIRY_FILE"
+    { mapfile -t -n 2 t; } 2>/dev/null <"$TOKEN_FILE"
+    { mapfile -t -n 3 e; } 2>/dev/null <"$EXPIRY_FILE"
+    local token=${t[0]-} token_gen=${t[1]-} cache_expiry=${e[0]-} expires_at=${e[1]-} expiry_gen=${e[2]-}
     [[ -n $token && $token != *[!A-Za-z0-9_]* && -n $cache_expiry && $cache_expiry != *[!0-9]* &&
         -n $token_gen && $token_gen == "$expiry_gen" ]] || return 1
-    printf -v NOW '%(%s)T' -1
+    # As now() below, inlined: $EPOCHSECONDS (bash 5) needs no time zone,
+    # printf's %(%s)T (bash 4.2) loads /etc/localtime.
+    NOW=${EPOCHSECONDS:-}
+    [[ -n $NOW ]] || printf -v NOW '%(%s)T' -1
     ((NOW < 10#$cache_expiry)) || return 1
     [[ -n $expires_at && $expires_at != *[!0-9]* ]] || expires_at=''
     CACHE_TOKEN=$token CACHE_EXPIRES_AT=$expires_at
@@ -77,8 +82,11 @@ esac
 if [[ ${1:-} == get && $ATTRS_READ == ok && (-z $ATTR_protocol || $ATTR_protocol == https) &&
     (-z $ATTR_host || $ATTR_host == github.com) ]] && read_valid_cache; then
     # Same answer as answer() below, inlined for the hot path.
-    printf 'username=x-access-token\npassword=%s\n' "$CACHE_TOKEN"
-    [[ -n $CACHE_EXPIRES_AT ]] && printf 'password_expiry_utc=%s\n' "$CACHE_EXPIRES_AT"
+    if [[ -n $CACHE_EXPIRES_AT ]]; then
+        printf 'username=x-access-token\npassword=%s\npassword_expiry_utc=%s\n' "$CACHE_TOKEN" "$CACHE_EXPIRES_AT"
+    else
+        printf 'username=x-access-token\npassword=%s\n' "$CACHE_TOKEN"
+    fi
     exit 0
 fi
 
@@ -98,14 +106,17 @@ GH_LOGIN_TIMEOUT_SEC=${GH_LOGIN_TIMEOUT_SEC:-10}
 LOCK_FILE="$CACHE_DIR/.fetch.lock"
 STAGING_DIR="$CACHE_DIR/.staging"
 
+# Sets NOW to the epoch seconds, without starting a process.
+now() {
+    NOW=${EPOCHSECONDS:-}
+    [[ -n $NOW ]] || printf -v NOW '%(%s)T' -1
+}
+
 # One timestamped line on stderr. Never called with a token.
 say() {
     local TZ=UTC0
     printf '%s %(%Y-%m-%dT%H:%M:%SZ)T %s\n' "$TAG" -1 "$*" >&2
 }
-
-# Sets NOW to the epoch seconds, without starting a process.
-now() { printf -v NOW '%(%s)T' -1; }
 
 # Token shape ^[A-Za-z0-9_]+$ as a glob.
 is_token() { [[ -n $1 && $1 != *[!A-Za-z0-9_]* ]]; }
