@@ -158,6 +158,7 @@ fn helper_get(c: &mut Criterion) {
         .env
         .insert("TOKEN_FETCH_CLIENT".into(), "curl".into());
     wire_ours(&through_curl);
+    paired_ratios(&store, &ours, &through_curl);
     for (name, home) in [
         ("molecule_cold_fetch", &ours),
         ("molecule_cold_fetch_curl", &through_curl),
@@ -174,6 +175,68 @@ fn helper_get(c: &mut Criterion) {
         });
     }
     group.finish();
+}
+
+/// The targets are ratios, and this machine's speed drifts between two
+/// criterion benchmarks run seconds apart. So each round also times the
+/// four fills back to back (store hit, our hit, our cold fetch, the same
+/// through curl) and the ratios are taken within each round: printed, and
+/// written to target/criterion/paired.json.
+fn paired_ratios(store: &Home, ours: &Home, through_curl: &Home) {
+    const ROUNDS: usize = 300;
+    let timed = |home: &Home, cold: bool| {
+        if cold {
+            let _ = std::fs::remove_file(Layout::new(&home.home).cache_expiry);
+        }
+        let started = Instant::now();
+        home.fill();
+        started.elapsed().as_secs_f64() * 1e3
+    };
+    let mut rows: [Vec<f64>; 4] = Default::default();
+    let (mut hit_ratio, mut cold_ratio, mut curl_ratio) = (vec![], vec![], vec![]);
+    for _ in 0..ROUNDS {
+        let round = [
+            timed(store, false),
+            timed(ours, false),
+            timed(ours, true),
+            timed(through_curl, true),
+        ];
+        hit_ratio.push(round[1] / round[0]);
+        cold_ratio.push(round[2] / round[1]);
+        curl_ratio.push(round[3] / round[1]);
+        for (row, ms) in rows.iter_mut().zip(round) {
+            row.push(ms);
+        }
+    }
+    let quartiles = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        [v[v.len() / 4], v[v.len() / 2], v[v.len() * 3 / 4]]
+    };
+    let names = [
+        "store_hit_ms",
+        "our_hit_ms",
+        "our_cold_ms",
+        "our_cold_curl_ms",
+    ];
+    let mut json = serde_json::Map::new();
+    for (name, row) in names.iter().zip(rows.iter_mut()) {
+        json.insert(name.to_string(), quartiles(row).into());
+    }
+    for (name, v) in [
+        ("hit_over_store", &mut hit_ratio),
+        ("cold_over_hit", &mut cold_ratio),
+        ("cold_curl_over_hit", &mut curl_ratio),
+    ] {
+        let q = quartiles(v);
+        println!(
+            "paired ({ROUNDS} rounds) {name}: median {:.2} [p25 {:.2}, p75 {:.2}]",
+            q[1], q[0], q[2]
+        );
+        json.insert(name.to_string(), q.into());
+    }
+    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/criterion/paired.json");
+    let _ = std::fs::create_dir_all(out.parent().unwrap());
+    let _ = std::fs::write(out, serde_json::to_string_pretty(&json).unwrap());
 }
 
 fn burst(c: &mut Criterion) {
