@@ -275,7 +275,10 @@ http_get_bash() {
 # the body is read by Content-Length, by chunks, or to the close.
 http_exchange() {
     local host=$1 port=$2 authority=$3 path=$4 bearer=$5 sock line code length='' chunked='' size chunk
-    local LC_ALL=C # read -N counts bytes
+    local LC_ALL=C T=$TOKEN_FETCH_TIMEOUT_SEC # read -N counts bytes
+    # Should the parent die, this child must neither hold the cache lock
+    # nor wait forever: no lock descriptor, and a timeout on every read.
+    [[ -n ${LOCK_FD:-} ]] && exec {LOCK_FD}>&-
     # bash says on stderr why a /dev/tcp open failed: pass that on.
     if ! { exec {sock}<>"/dev/tcp/$host/$port"; } 2>&1; then
         printf '\n7'
@@ -286,10 +289,10 @@ http_exchange() {
         printf '\n\n56'
         return
     fi
-    IFS= read -r line <&"$sock" || { printf '\n\n52' && return; }
+    IFS= read -r -t "$T" line <&"$sock" || { printf '\n\n52' && return; }
     [[ $line =~ ^HTTP/[0-9.]+\ ([0-9]{3})([^0-9]|$) ]] || { printf '\n\n56' && return; }
     code=${BASH_REMATCH[1]}
-    while IFS= read -r line <&"$sock"; do
+    while IFS= read -r -t "$T" line <&"$sock"; do
         line=${line%$'\r'}
         [[ -n $line ]] || break
         case ${line,,} in
@@ -302,20 +305,20 @@ http_exchange() {
     done
     REPLY=''
     if [[ -n $chunked ]]; then
-        while IFS= read -r line <&"$sock"; do
+        while IFS= read -r -t "$T" line <&"$sock"; do
             size=${line%$'\r'} size=${size%%;*}
             [[ -n $size && $size != *[!0-9A-Fa-f]* && ${#size} -le 8 ]] || { printf '\n\n56' && return; }
             ((size = 16#$size)) || break
-            IFS= read -r -N "$size" chunk <&"$sock" || { printf '\n\n56' && return; }
+            IFS= read -r -t "$T" -N "$size" chunk <&"$sock" || { printf '\n\n56' && return; }
             REPLY+=$chunk
-            IFS= read -r line <&"$sock" # the CRLF after the chunk
+            IFS= read -r -t "$T" line <&"$sock" # the CRLF after the chunk
         done
     elif [[ -n $length ]]; then
         # Just that much: a server that keeps the connection open anyway
         # cannot hold us until the timeout.
-        IFS= read -r -N "$((10#$length))" REPLY <&"$sock"
+        IFS= read -r -t "$T" -N "$((10#$length))" REPLY <&"$sock"
     else
-        IFS= read -r -d '' REPLY <&"$sock"
+        IFS= read -r -t "$T" -d '' REPLY <&"$sock"
     fi
     printf '%s\n%s\n0' "$REPLY" "$code"
 }

@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use rstest::rstest;
 
-use crate::support::{password, path_with, stderr, TestEnv, SECRET};
+use crate::support::procs::processes_matching;
+use crate::support::{password, path_with, stderr, wait_for, TestEnv, SECRET};
 
 /// Serves every connection the same raw reply and records each request head.
 struct RawServer {
@@ -21,13 +22,23 @@ struct RawServer {
 impl RawServer {
     /// `hold`: how long a connection stays open after the reply.
     fn start(reply: &[u8], hold: Duration) -> RawServer {
+        Self::start_stalling(reply, hold, 0)
+    }
+
+    /// The first `stalled` connections get no reply at all (held 60 s).
+    fn start_stalling(reply: &[u8], hold: Duration, stalled: usize) -> RawServer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let heads = Arc::new(Mutex::new(Vec::new()));
         let (reply, recorded) = (reply.to_vec(), heads.clone());
         std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
+            for (n, stream) in listener.incoming().flatten().enumerate() {
                 let (reply, recorded) = (reply.clone(), recorded.clone());
+                let (reply, hold) = if n < stalled {
+                    (Vec::new(), Duration::from_secs(60))
+                } else {
+                    (reply, hold)
+                };
                 std::thread::spawn(move || serve(stream, &reply, hold, &recorded));
             }
         });
@@ -263,4 +274,61 @@ fn a_nonsense_fetch_timeout_still_fetches(#[case] value: &str) {
         .var("TOKEN_FETCH_TIMEOUT_SEC", value)
         .build();
     env.assert_answered_first_platform_token(&env.direct_get());
+}
+
+/// The exchange runs in a forked shell. Should the helper be killed while
+/// it waits, the orphaned exchange must not keep the cache lock (the next
+/// fetch would stall, then go unlocked) and must end by itself.
+#[test]
+fn an_exchange_orphaned_by_a_killed_helper_frees_the_lock_and_ends() {
+    let body = json_body();
+    let reply = format!(
+        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let server = RawServer::start_stalling(reply.as_bytes(), Duration::ZERO, 1);
+    let env = env_for(&server.url(), 8);
+    // A copy of the helper, so this test's processes are told by their argv.
+    let copy = env.dir.path().join("orphaned-helper.sh");
+    std::fs::copy(
+        crate::support::repo_script("molecule-git-token-helper.sh"),
+        &copy,
+    )
+    .unwrap();
+    let mut first = env.command("bash");
+    first.arg(&copy).arg("_fetch_token");
+    first
+        .cmd
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut helper = first.cmd.spawn().unwrap();
+    assert!(
+        wait_for(Duration::from_secs(5), || server.heads().len() == 1),
+        "the first request never arrived"
+    );
+    let (copy_arg, helper_pid) = (copy.display().to_string(), helper.id() as i32);
+    let exchange = || -> Vec<i32> {
+        processes_matching(&copy_arg)
+            .into_iter()
+            .map(|(pid, _)| pid)
+            .filter(|pid| *pid != helper_pid)
+            .collect()
+    };
+    assert_eq!(exchange().len(), 1, "one forked exchange in flight");
+    helper.kill().unwrap();
+    helper.wait().unwrap();
+
+    // The lock is free at once: no wait of fetch timeout + 5 s, no
+    // "going on unlocked".
+    let mut second = env.bundled_helper("_fetch_token");
+    second.env("TOKEN_FETCH_TIMEOUT_SEC", "1");
+    let out = second.output();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("lock busy"), "{}", stderr(&out));
+    // And the orphan gives up by itself after its own read timeout.
+    assert!(
+        wait_for(Duration::from_secs(20), || exchange().is_empty()),
+        "orphaned exchange still running: {:?}",
+        exchange()
+    );
 }
