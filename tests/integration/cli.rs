@@ -436,18 +436,20 @@ fn status_probe_fails_when_the_platform_is_down() {
     );
 }
 
+/// A PATH of symlinks to what `contract` runs, all but `missing`.
+fn contract_tools_without(env: &TestEnv, missing: &str) -> std::path::PathBuf {
+    const TOOLS: [&str; 14] = [
+        "git", "bash", "curl", "flock", "gh", "sh", "env", "timeout", "mv", "mkdir", "rm", "wc",
+        "sleep", "dirname",
+    ];
+    let tools: Vec<&str> = TOOLS.into_iter().filter(|t| *t != missing).collect();
+    crate::support::path_with(env, &format!("no-{missing}"), &tools)
+}
+
 #[test]
 fn contract_names_the_debian_package_of_a_missing_tool() {
     let env = TestEnv::builder().no_platform().build();
-    // A PATH with every tool but flock.
-    let only = crate::support::path_with(
-        &env,
-        "no-flock",
-        &[
-            "git", "bash", "curl", "gh", "sh", "env", "timeout", "mv", "mkdir", "rm", "wc",
-            "sleep", "dirname",
-        ],
-    );
+    let only = contract_tools_without(&env, "flock");
     let mut c = env.bin();
     c.arg("contract").env("PATH", &only);
     let out = c.output();
@@ -464,15 +466,7 @@ fn contract_names_the_debian_package_of_a_missing_tool() {
 #[test]
 fn contract_without_gh_skips_that_check_visibly_and_still_passes() {
     let env = TestEnv::builder().no_platform().build();
-    // A PATH with the required tools but no gh.
-    let only = crate::support::path_with(
-        &env,
-        "no-gh",
-        &[
-            "git", "bash", "curl", "flock", "sh", "env", "timeout", "mv", "mkdir", "rm", "wc",
-            "sleep", "dirname",
-        ],
-    );
+    let only = contract_tools_without(&env, "gh");
     let out = env.bin().arg("contract").env("PATH", &only).output();
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}");
@@ -491,14 +485,7 @@ fn contract_without_gh_skips_that_check_visibly_and_still_passes() {
 #[test]
 fn contract_catches_a_broken_curl_although_plain_http_needs_none() {
     let env = TestEnv::builder().no_platform().build();
-    let only = crate::support::path_with(
-        &env,
-        "broken-curl",
-        &[
-            "git", "bash", "flock", "gh", "sh", "env", "timeout", "mv", "mkdir", "rm", "wc",
-            "sleep", "dirname",
-        ],
-    );
+    let only = contract_tools_without(&env, "curl");
     crate::support::write_executable(&only.join("curl"), "#!/bin/sh\nexit 7\n");
     let out = env.bin().arg("contract").env("PATH", &only).output();
     let text = stdout(&out);

@@ -79,6 +79,15 @@ fn json_body() -> String {
     format!(r#"{{"token":"{TOKEN}","expires_at":"2099-01-01T00:00:00Z"}}"#)
 }
 
+/// A 200 with the token body and its Content-Length, after `headers`.
+fn ok_reply(headers: &str) -> String {
+    let body = json_body();
+    format!(
+        "HTTP/1.1 200 OK\r\n{headers}Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
 /// An env whose platform is `server`, with a fallback token that shows when
 /// the fetch failed.
 fn env_for(url: &str, timeout_secs: u64) -> TestEnv {
@@ -140,11 +149,7 @@ fn a_proxy_in_the_environment_sends_the_fetch_through_curl(#[case] var: &str) {
 
 #[test]
 fn the_request_is_http_1_1_with_host_bearer_accept_agent_and_close() {
-    let body = json_body();
-    let reply = format!(
-        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
+    let reply = ok_reply("Content-Type: application/json\r\n");
     let server = RawServer::start(reply.as_bytes(), Duration::ZERO);
     let env = env_for(&format!("{}/base/", server.url()), 5);
     let out = env.direct_get();
@@ -185,11 +190,7 @@ fn a_chunked_reply_is_reassembled() {
 /// `Connection: close` cannot hold git until the fetch timeout.
 #[test]
 fn a_server_that_keeps_the_connection_open_is_read_by_length() {
-    let body = json_body();
-    let reply = format!(
-        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: keep-alive\r\n\r\n{body}",
-        body.len()
-    );
+    let reply = ok_reply("Connection: keep-alive\r\n");
     let server = RawServer::start(reply.as_bytes(), Duration::from_secs(120));
     // Had the client waited for the close, it would time out and fall back.
     let out = env_for(&server.url(), 20).direct_get();
@@ -281,12 +282,7 @@ fn a_nonsense_fetch_timeout_still_fetches(#[case] value: &str) {
 /// fetch would stall, then go unlocked) and must end by itself.
 #[test]
 fn an_exchange_orphaned_by_a_killed_helper_frees_the_lock_and_ends() {
-    let body = json_body();
-    let reply = format!(
-        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    let server = RawServer::start_stalling(reply.as_bytes(), Duration::ZERO, 1);
+    let server = RawServer::start_stalling(ok_reply("").as_bytes(), Duration::ZERO, 1);
     let env = env_for(&server.url(), 8);
     // A copy of the helper, so this test's processes are told by their argv.
     let copy = env.dir.path().join("orphaned-helper.sh");
