@@ -246,13 +246,13 @@ http_get_bash() {
     # A process substitution, not a coproc: bash closes a coproc's pipe as
     # soon as it reaps it, losing a reply that came back quickly.
     exec {out}< <(http_exchange "$@")
-    pid=$!
+    pid=${!:-} # bash >= 4.4 sets $! for a process substitution
     REPLY=''
     IFS= read -r -d '' -t "$TOKEN_FETCH_TIMEOUT_SEC" -u "$out" REPLY
     rc=$?
     exec {out}<&-
     if ((rc > 128)); then
-        { kill -KILL "$pid" && wait "$pid"; } 2>/dev/null
+        [[ -n $pid ]] && { kill -KILL "$pid" && wait "$pid"; } 2>/dev/null
         return 28
     fi
     # The exchange's last line is its status, like curl's exit code.

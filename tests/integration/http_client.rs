@@ -214,6 +214,7 @@ fn a_server_that_keeps_the_connection_open_is_read_by_length() {
     "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",
     "without a whole reply"
 )]
+#[case::empty_body("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", "malformed JSON")]
 #[case::not_ok(
     "HTTP/1.1 503 Unavailable\r\nContent-Length: 27\r\n\r\n{\"error\":\"maintenance now\"}",
     "HTTP 503 (maintenance now)"
