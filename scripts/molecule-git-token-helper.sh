@@ -332,6 +332,10 @@ bash_can_fetch() {
     local re='^http://(([A-Za-z0-9.-]+)|\[([0-9A-Fa-f:.]+)\])(:([0-9]{1,5}))?(/[[:graph:]]*)?$'
     [[ $1 =~ $re ]] || return 1
     local host=${BASH_REMATCH[2]:-${BASH_REMATCH[3]}} port=${BASH_REMATCH[5]:-80} path=${BASH_REMATCH[6]:-/}
+    # A path of RFC 3986 path characters only, sent as is: a query, a
+    # fragment or anything that needs encoding is left to curl.
+    local pchar="A-Za-z0-9._~!\$&'()*+,;=:@%/-"
+    [[ $path != *[!$pchar]* ]] || return 1
     BASH_TARGET=("$host" "$((10#$port))" "${BASH_REMATCH[1]}${BASH_REMATCH[4]}" "$path")
 }
 

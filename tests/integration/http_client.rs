@@ -329,3 +329,31 @@ fn an_exchange_orphaned_by_a_killed_helper_frees_the_lock_and_ends() {
         exchange()
     );
 }
+
+/// bash's client sends the path as is, so it takes only URLs that need no
+/// encoding; the rest go to curl (here: absent, so the fetch says so).
+#[rstest]
+#[case::plain("ws-42_a.b~c", true)]
+#[case::percent_encoded("ws%2042", true)]
+#[case::query("ws?x=1", false)]
+#[case::fragment("ws#1", false)]
+#[case::space("ws 42", false)]
+#[case::non_ascii("wś42", false)]
+#[case::quote("ws\"42", false)]
+fn only_urls_that_need_no_encoding_bypass_curl(#[case] workspace: &str, #[case] by_bash: bool) {
+    let env = TestEnv::builder().var("WORKSPACE_ID", workspace).build();
+    let path = path_with(&env, "no-curl", &["bash", "flock", "mv", "mkdir", "rm"]);
+    let mut c = env.bundled_helper("_fetch_token");
+    c.env("PATH", &path);
+    let out = c.output();
+    if by_bash {
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(
+            env.platform().routes(),
+            vec![format!("/workspaces/{workspace}/github-installation-token")]
+        );
+    } else {
+        assert!(stderr(&out).contains("curl not found"), "{}", stderr(&out));
+        assert_eq!(env.platform().requests(), 0);
+    }
+}
