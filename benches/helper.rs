@@ -81,6 +81,11 @@ impl Home {
         String::from_utf8(out.stdout).unwrap()
     }
 
+    /// Empties the token cache (its expiry file), so the next fill fetches.
+    fn make_cold(&self) {
+        let _ = std::fs::remove_file(Layout::new(&self.home).cache_expiry);
+    }
+
     fn installer(&self) -> molecule_credential_helper::RealInstaller {
         let mut config = Config::isolated_with(&self.home, &self.env);
         config
@@ -163,12 +168,9 @@ fn helper_get(c: &mut Criterion) {
         ("molecule_cold_fetch", &ours),
         ("molecule_cold_fetch_curl", &through_curl),
     ] {
-        let expiry = Layout::new(&home.home).cache_expiry;
         group.bench_function(name, |b| {
             b.iter_batched(
-                || {
-                    let _ = std::fs::remove_file(&expiry);
-                },
+                || home.make_cold(),
                 |()| home.fill(),
                 BatchSize::PerIteration,
             )
@@ -186,7 +188,7 @@ fn paired_ratios(store: &Home, ours: &Home, through_curl: &Home) {
     const ROUNDS: usize = 300;
     let timed = |home: &Home, cold: bool| {
         if cold {
-            let _ = std::fs::remove_file(Layout::new(&home.home).cache_expiry);
+            home.make_cold();
         }
         let started = Instant::now();
         home.fill();
@@ -247,7 +249,6 @@ fn burst(c: &mut Criterion) {
     .unwrap();
     let home = Home::new(&platform);
     wire_ours(&home);
-    let expiry = Layout::new(&home.home).cache_expiry;
     let mut group = c.benchmark_group("burst");
     group
         .sample_size(10)
@@ -256,7 +257,7 @@ fn burst(c: &mut Criterion) {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
-                let _ = std::fs::remove_file(&expiry);
+                home.make_cold();
                 let before = platform.requests();
                 let started = Instant::now();
                 std::thread::scope(|s| {
