@@ -100,10 +100,15 @@ fn env_for(url: &str, timeout_secs: u64) -> TestEnv {
     env
 }
 
+/// A PATH with what the helper runs for a fetch, but no curl.
+fn path_without_curl(env: &TestEnv) -> std::path::PathBuf {
+    path_with(env, "no-curl", &["bash", "flock", "mv", "mkdir", "rm"])
+}
+
 #[test]
 fn a_plain_http_platform_needs_no_curl() {
     let env = TestEnv::new();
-    let path = path_with(&env, "no-curl", &["bash", "flock", "mv", "mkdir", "rm"]);
+    let path = path_without_curl(&env);
     assert!(!path.join("curl").exists());
     let mut c = env.bundled_helper("get");
     c.env("PATH", &path)
@@ -116,7 +121,7 @@ fn a_plain_http_platform_needs_no_curl() {
 #[test]
 fn token_fetch_client_curl_insists_on_curl() {
     let env = TestEnv::builder().var("TOKEN_FETCH_CLIENT", "curl").build();
-    let path = path_with(&env, "no-curl", &["bash", "flock", "mv", "mkdir", "rm"]);
+    let path = path_without_curl(&env);
     let mut c = env.bundled_helper("_fetch_token");
     c.env("PATH", &path);
     let out = c.output();
@@ -342,7 +347,7 @@ fn an_exchange_orphaned_by_a_killed_helper_frees_the_lock_and_ends() {
 #[case::quote("ws\"42", false)]
 fn only_urls_that_need_no_encoding_bypass_curl(#[case] workspace: &str, #[case] by_bash: bool) {
     let env = TestEnv::builder().var("WORKSPACE_ID", workspace).build();
-    let path = path_with(&env, "no-curl", &["bash", "flock", "mv", "mkdir", "rm"]);
+    let path = path_without_curl(&env);
     let mut c = env.bundled_helper("_fetch_token");
     c.env("PATH", &path);
     let out = c.output();
