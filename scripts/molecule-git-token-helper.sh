@@ -27,9 +27,11 @@ TOKEN_FILE="$CACHE_DIR/gh_installation_token"
 EXPIRY_FILE="$CACHE_DIR/gh_installation_token_expiry"
 
 # Sets CACHE_TOKEN and CACHE_EXPIRES_AT (may be empty) from a valid cache:
-# a real directory we own, a token of shape ^[A-Za-z0-9_]+$, an expiry in
-# the future, and both files tagged with the generation of one write (a
-# pair from two different writes is never served). Globs, not regexes.
+# a real directory we own, a token of the one shape (1-4096 characters of
+# A-Z a-z 0-9 . _ -; today's GitHub tokens are ~520 characters with dots),
+# an expiry in the future, and both files tagged with the generation of one
+# write (a pair from two different writes is never served). Globs, not
+# regexes.
 CACHE_TOKEN='' CACHE_EXPIRES_AT='' NOW=0
 read_valid_cache() {
     [[ -n ${HOME:-} && ! -L $CACHE_DIR && -d $CACHE_DIR && -O $CACHE_DIR &&
@@ -40,7 +42,8 @@ read_valid_cache() {
     { mapfile -t -n 2 t; } 2>/dev/null <"$TOKEN_FILE"
     { mapfile -t -n 3 e; } 2>/dev/null <"$EXPIRY_FILE"
     local token=${t[0]-} token_gen=${t[1]-} cache_expiry=${e[0]-} expires_at=${e[1]-} expiry_gen=${e[2]-}
-    [[ -n $token && $token != *[!A-Za-z0-9_]* && -n $cache_expiry && $cache_expiry != *[!0-9]* &&
+    [[ -n $token && ${#token} -le 4096 && $token != *[!A-Za-z0-9._-]* &&
+        -n $cache_expiry && ${#cache_expiry} -le 12 && $cache_expiry != *[!0-9]* &&
         -n $token_gen && $token_gen == "$expiry_gen" ]] || return 1
     # As now() below, inlined: $EPOCHSECONDS (bash 5) needs no time zone,
     # printf's %(%s)T (bash 4.2) loads /etc/localtime.
@@ -54,7 +57,9 @@ read_valid_cache() {
 # git's `key=value` attributes (get, erase, store) into ATTR_*: one bounded
 # read (git closes stdin after the request; 10 s and 64 KiB at most), parsed
 # up to the first blank line. Unknown keys (capability[], wwwauth[], path…)
-# are ignored; an over-long line or one without `=` makes ATTRS_READ=bad.
+# are ignored; a line over 8 KiB (room for `password=` and a 4096-character
+# token) or one without `=` makes ATTRS_READ=bad. The host is lower-cased
+# and a `:443` dropped: git passes it as the user typed it.
 ATTR_protocol='' ATTR_host='' ATTR_password='' ATTRS_READ=''
 case ${1:-} in
     get | erase | store)
@@ -66,13 +71,13 @@ case ${1:-} in
             if [[ $ATTR_line == "$ATTR_input" ]]; then ATTR_input=''; else ATTR_input=${ATTR_input#*$'\n'}; fi
             ATTR_line=${ATTR_line%$'\r'}
             [[ -z $ATTR_line ]] && break
-            if ((${#ATTR_line} >= 4096)) || [[ $ATTR_line != *=* ]]; then
+            if ((${#ATTR_line} > 8192)) || [[ $ATTR_line != *=* ]]; then
                 ATTRS_READ=bad
                 break
             fi
             case ${ATTR_line%%=*} in
                 protocol) ATTR_protocol=${ATTR_line#*=} ;;
-                host) ATTR_host=${ATTR_line#*=} ;;
+                host) ATTR_host=${ATTR_line#*=} ATTR_host=${ATTR_host,,} ATTR_host=${ATTR_host%:443} ;;
                 password) ATTR_password=${ATTR_line#*=} ;;
             esac
         done
@@ -95,22 +100,9 @@ fi
 readonly TAG="[molecule-git-token-helper]"
 PLATFORM_URL=${PLATFORM_URL:-http://host.docker.internal:8080}
 CONFIGS_DIR=${CONFIGS_DIR:-/configs}
-TOKEN_CACHE_TTL_SEC=${TOKEN_CACHE_TTL_SEC:-3000}
-TOKEN_EXPIRY_MARGIN_SEC=${TOKEN_EXPIRY_MARGIN_SEC:-300}
-TOKEN_FETCH_TIMEOUT_SEC=${TOKEN_FETCH_TIMEOUT_SEC:-10}
-# Whole seconds, at least 1 (curl's --max-time 0 and read -t 0 mean "no wait").
-[[ -n $TOKEN_FETCH_TIMEOUT_SEC && $TOKEN_FETCH_TIMEOUT_SEC != *[!0-9]* ]] || TOKEN_FETCH_TIMEOUT_SEC=10
-TOKEN_FETCH_TIMEOUT_SEC=$((10#$TOKEN_FETCH_TIMEOUT_SEC))
-((TOKEN_FETCH_TIMEOUT_SEC >= 1)) || TOKEN_FETCH_TIMEOUT_SEC=1
-GH_LOGIN_TIMEOUT_SEC=${GH_LOGIN_TIMEOUT_SEC:-10}
 LOCK_FILE="$CACHE_DIR/.fetch.lock"
 STAGING_DIR="$CACHE_DIR/.staging"
-
-# Sets NOW to the epoch seconds, without starting a process.
-now() {
-    NOW=${EPOCHSECONDS:-}
-    [[ -n $NOW ]] || printf -v NOW '%(%s)T' -1
-}
+readonly MAX_REPLY_BYTES=65536 MAX_TOKEN_CHARS=4096
 
 # One timestamped line on stderr. Never called with a token.
 say() {
@@ -118,8 +110,45 @@ say() {
     printf '%s %(%Y-%m-%dT%H:%M:%SZ)T %s\n' "$TAG" -1 "$*" >&2
 }
 
-# Token shape ^[A-Za-z0-9_]+$ as a glob.
-is_token() { [[ -n $1 && $1 != *[!A-Za-z0-9_]* ]]; }
+# Keeps a numeric setting that is whole seconds (1-9 digits; 0 only where
+# ZERO_OK), else says so and uses the default. Checked as a glob before any
+# arithmetic sees it: bash arithmetic would run `$(…)` in an array subscript.
+setting() {
+    local name=$1 default=$2 zero_ok=${3:-} value=${!1:-}
+    if [[ -z $value ]]; then
+        printf -v "$name" '%s' "$default"
+        return
+    fi
+    if [[ $value != *[!0-9]* && ${#value} -le 9 ]] && { [[ -n $zero_ok ]] || ((10#$value > 0)); }; then
+        printf -v "$name" '%s' "$((10#$value))"
+        return
+    fi
+    say "$name is not a whole number of seconds (1-9 digits${zero_ok:+, 0 allowed}); using $default"
+    printf -v "$name" '%s' "$default"
+}
+setting TOKEN_CACHE_TTL_SEC 3000
+setting TOKEN_EXPIRY_MARGIN_SEC 300 zero
+setting TOKEN_FETCH_TIMEOUT_SEC 10
+setting GH_LOGIN_TIMEOUT_SEC 10
+
+# Sets NOW to the epoch seconds, without starting a process.
+now() {
+    NOW=${EPOCHSECONDS:-}
+    [[ -n $NOW ]] || printf -v NOW '%(%s)T' -1
+}
+
+# The one token rule: 1-4096 characters of A-Z a-z 0-9 . _ -, nothing
+# else checked (tokens are opaque; GitHub's current ones are
+# ghs_<APPID>_<JWT>). A newline, `=` or space could inject credential lines.
+is_token() { [[ -n $1 && ${#1} -le $MAX_TOKEN_CHARS && $1 != *[!A-Za-z0-9._-]* ]]; }
+
+# Outside text made safe for one log line: control characters removed,
+# cut to 200 characters. Sets REPLY.
+printable() {
+    local LC_ALL=C text=${1:0:4096}
+    text=${text//[[:cntrl:]]/}
+    REPLY=${text:0:200}
+}
 
 # The cache dir is usable only when it is a real directory we own (the
 # same test opens read_valid_cache above).
@@ -215,23 +244,45 @@ fetch_failure() {
         7) REPLY=${CONNECT_ERROR:+cannot connect ($CONNECT_ERROR)} REPLY=${REPLY:-connection refused} ;;
         28) REPLY="timed out after ${TOKEN_FETCH_TIMEOUT_SEC}s" ;;
         52 | 56) REPLY="the platform closed the connection without a whole reply" ;;
+        63) REPLY="the platform's reply is larger than 64 KiB" ;;
         *) REPLY="curl exit $1" ;;
     esac
 }
 
 # --- two HTTP clients --------------------------------------------------------
-# Both set REPLY to the response body, a newline and the HTTP status code,
-# and return 0 or one of curl's exit codes. The bearer reaches neither argv
-# nor the environment.
+# Both set REPLY to the response body (at most MAX_REPLY_BYTES), a newline
+# and the HTTP status code, and return 0 or one of curl's exit codes. They
+# skip interim 1xx replies and never follow a redirect. The bearer reaches
+# neither argv nor the environment.
 
-# curl: any URL, proxies, TLS. The bearer goes on stdin (-H @-).
+# curl: any URL, proxies, TLS. Its config comes on stdin (-K -): the URL
+# (which may carry userinfo) and the bearer never reach argv. Values are in
+# double quotes, where curl unescapes \\ and \" (control characters were
+# refused before). Its output is cut after 64 KiB by a reader in the pipe:
+# --max-filesize stops only a reply that announces its length.
 http_get_curl() {
-    local url=$1 bearer=$2
-    # `exec`: the command substitution's subshell becomes curl (one fork fewer).
-    REPLY=$(exec curl -q -sS --max-time "$TOKEN_FETCH_TIMEOUT_SEC" --connect-timeout "$TOKEN_FETCH_TIMEOUT_SEC" \
-        -A "molecule-git-token-helper/${HELPER_ACTION:-}" \
-        -H @- -H 'Accept: application/json' -w $'\n%{http_code}' -- "$url" \
-        <<<"Authorization: Bearer $bearer" 2>/dev/null)
+    local url=$1 bearer=$2 LC_ALL=C
+    url=${url//\\/\\\\} bearer=${bearer//\\/\\\\}
+    url=${url//\"/\\\"} bearer=${bearer//\"/\\\"}
+    local config="url = \"$url\""$'\n'"header = \"Authorization: Bearer $bearer\""$'\n'
+    local limit=$((MAX_REPLY_BYTES + 5)) rc
+    {
+        REPLY=$(
+            set -o pipefail
+            curl -q -sS -K - --max-time "$TOKEN_FETCH_TIMEOUT_SEC" --connect-timeout "$TOKEN_FETCH_TIMEOUT_SEC" \
+                --max-filesize "$MAX_REPLY_BYTES" --max-redirs 0 --proto =http,https \
+                -A "molecule-git-token-helper/${HELPER_ACTION:-}" \
+                -H 'Accept: application/json' -w $'\n%{http_code}' <<<"$config" 2>/dev/null |
+                {
+                    LC_ALL=C
+                    IFS= read -r -d '' -N "$limit" cut
+                    printf '%s' "$cut"
+                }
+        )
+    } 2>/dev/null
+    rc=$?
+    ((${#REPLY} < limit)) || return 63
+    return "$rc"
 }
 
 # Plain http:// without a proxy needs no curl: curl's start-up alone (it
@@ -257,7 +308,7 @@ http_get_bash() {
     fi
     # The exchange's last line is its status, like curl's exit code.
     rc=${REPLY##*$'\n'} REPLY=${REPLY%$'\n'*}
-    [[ -n $rc && $rc != *[!0-9]* ]] || return 56
+    [[ -n $rc && ${#rc} -le 3 && $rc != *[!0-9]* ]] || return 56
     ((rc == 7)) || return "$rc"
     # It could not connect, and REPLY holds bash's reason.
     case $REPLY in
@@ -265,19 +316,22 @@ http_get_bash() {
         *refused*) return 7 ;;
         *"not known"* | *"name resolution"* | *"No address associated"*) return 6 ;;
     esac
-    REPLY=${REPLY%$'\n'} && CONNECT_ERROR=${REPLY##*: }
+    REPLY=${REPLY%$'\n'} && printable "${REPLY##*: }" && CONNECT_ERROR=$REPLY
     return 7
 }
 
 # The forked side of http_get_bash (host port authority path bearer), its
 # stdout the pipe to the parent: body, status code and exit code, a line
 # each. HTTP/1.1 with `Connection: close` (some proxies refuse HTTP/1.0);
-# the body is read by Content-Length, by chunks, or to the close.
+# the body is read by Content-Length, by chunks, or to the close. Every
+# read is bounded in size and by one deadline for the whole exchange, so a
+# server trickling bytes cannot keep an orphaned exchange alive.
 http_exchange() {
-    local host=$1 port=$2 authority=$3 path=$4 bearer=$5 sock line code length='' chunked='' size chunk
-    local LC_ALL=C T=$TOKEN_FETCH_TIMEOUT_SEC # read -N counts bytes
+    local host=$1 port=$2 authority=$3 path=$4 bearer=$5 sock line code='' length='' chunked='' size chunk n headers
+    local LC_ALL=C # read -N counts bytes
+    local deadline=$((EPOCHSECONDS + TOKEN_FETCH_TIMEOUT_SEC))
     # Should the parent die, this child must neither hold the cache lock
-    # nor wait forever: no lock descriptor, and a timeout on every read.
+    # nor wait forever: no lock descriptor, and the deadline on every read.
     [[ -n ${LOCK_FD:-} ]] && exec {LOCK_FD}>&-
     # bash says on stderr why a /dev/tcp open failed: pass that on.
     if ! { exec {sock}<>"/dev/tcp/$host/$port"; } 2>&1; then
@@ -286,41 +340,75 @@ http_exchange() {
     fi
     if ! printf 'GET %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nAccept: application/json\r\nUser-Agent: molecule-git-token-helper/%s\r\nConnection: close\r\n\r\n' \
         "$path" "$authority" "$bearer" "${HELPER_ACTION:-}" 2>/dev/null 1>&"$sock"; then
-        printf '\n\n56'
+        exchange_failed 56
         return
     fi
-    IFS= read -r -t "$T" line <&"$sock" || { printf '\n\n52' && return; }
-    [[ $line =~ ^HTTP/[0-9.]+\ ([0-9]{3})([^0-9]|$) ]] || { printf '\n\n56' && return; }
-    code=${BASH_REMATCH[1]}
-    while IFS= read -r -t "$T" line <&"$sock"; do
-        line=${line%$'\r'}
-        [[ -n $line ]] || break
-        case ${line,,} in
-            content-length:*)
-                length=${line#*:} length=${length//[[:space:]]/}
-                [[ -n $length && $length != *[!0-9]* && ${#length} -le 9 ]] || { printf '\n\n56' && return; }
-                ;;
-            transfer-encoding:*chunked*) chunked=1 ;;
-        esac
+    # The status line and headers, skipping interim 1xx replies.
+    for ((n = 0; n < 8; n++)); do
+        exchange_line || { exchange_failed 52 && return; }
+        [[ $line =~ ^HTTP/[0-9.]+\ ([0-9]{3})([^0-9]|$) ]] || { exchange_failed 56 && return; }
+        code=${BASH_REMATCH[1]} length='' chunked='' headers=0
+        while true; do
+            exchange_line || { exchange_failed 52 && return; }
+            [[ -n $line ]] || break
+            ((++headers <= 100)) || { exchange_failed 56 && return; }
+            case ${line,,} in
+                content-length:*)
+                    length=${line#*:} length=${length//[[:space:]]/}
+                    [[ -n $length && $length != *[!0-9]* && ${#length} -le 9 ]] || { exchange_failed 56 && return; }
+                    ;;
+                transfer-encoding:*chunked*) chunked=1 ;;
+            esac
+        done
+        [[ $code == 1?? ]] || break
     done
+    [[ $code != 1?? ]] || { exchange_failed 56 && return; }
     REPLY=''
     if [[ -n $chunked ]]; then
-        while IFS= read -r -t "$T" line <&"$sock"; do
-            size=${line%$'\r'} size=${size%%;*}
-            [[ -n $size && $size != *[!0-9A-Fa-f]* && ${#size} -le 8 ]] || { printf '\n\n56' && return; }
+        while exchange_line; do
+            size=${line%%;*} size=${size//[[:space:]]/}
+            [[ -n $size && $size != *[!0-9A-Fa-f]* && ${#size} -le 8 ]] || { exchange_failed 56 && return; }
             ((size = 16#$size)) || break
-            IFS= read -r -t "$T" -N "$size" chunk <&"$sock" || { printf '\n\n56' && return; }
+            ((${#REPLY} + size <= MAX_REPLY_BYTES)) || { exchange_failed 63 && return; }
+            { exchange_read "$size" && ((${#chunk} == size)); } || { exchange_failed 56 && return; }
             REPLY+=$chunk
-            IFS= read -r -t "$T" line <&"$sock" # the CRLF after the chunk
+            exchange_line # the CRLF after the chunk
         done
     elif [[ -n $length ]]; then
+        length=$((10#$length))
+        ((length <= MAX_REPLY_BYTES)) || { exchange_failed 63 && return; }
         # Just that much: a server that keeps the connection open anyway
         # cannot hold us until the timeout.
-        IFS= read -r -t "$T" -N "$((10#$length))" REPLY <&"$sock"
+        ((length == 0)) || { exchange_read "$length" && ((${#chunk} == length)); } || { exchange_failed 56 && return; }
+        REPLY=${chunk:-}
     else
-        IFS= read -r -t "$T" -d '' REPLY <&"$sock"
+        exchange_read "$((MAX_REPLY_BYTES + 1))"
+        ((${#chunk} <= MAX_REPLY_BYTES)) || { exchange_failed 63 && return; }
+        REPLY=$chunk
     fi
     printf '%s\n%s\n0' "$REPLY" "$code"
+}
+
+# Helpers of http_exchange, which see its locals (bash scopes dynamically).
+exchange_failed() { printf '\n\n%s' "$1"; }
+
+# One line of at most 8 KiB into `line` (CR dropped), before the deadline.
+exchange_line() {
+    local left=$((deadline - EPOCHSECONDS))
+    line=''
+    ((left > 0)) || return 1
+    IFS= read -r -t "$left" -n 8192 line <&"$sock" || return 1
+    ((${#line} < 8192)) || return 1
+    line=${line%$'\r'}
+}
+
+# Up to N bytes into `chunk` (fewer at the close), before the deadline.
+exchange_read() {
+    local left=$((deadline - EPOCHSECONDS))
+    chunk=''
+    ((left > 0)) || return 1
+    IFS= read -r -t "$left" -N "$1" chunk <&"$sock"
+    (($? <= 128))
 }
 
 # Whether http_get_bash can serve this URL: plain http://host[:port][/path],
@@ -339,6 +427,75 @@ bash_can_fetch() {
     BASH_TARGET=("$host" "$((10#$port))" "${BASH_REMATCH[1]}${BASH_REMATCH[4]}" "$path")
 }
 
+# --- the reply -----------------------------------------------------------------
+
+# Reads the top-level string members of a JSON object in time linear in its
+# size (no trims or regexes over the whole body, which bash runs in
+# quadratic time): one split at every `"` (read -a), escaped quotes joined
+# back, bracket depth counted outside strings. Sets JSON_token,
+# JSON_expires_at and JSON_error (strings at depth 1 only; values kept up to
+# 8 KiB) and JSON_DUPLICATE (the first of `token`/`expires_at` seen twice).
+# Returns 1 unless the body is one object with at most 512 brackets.
+JSON_token='' JSON_expires_at='' JSON_error='' JSON_DUPLICATE=''
+json_top_strings() {
+    local - LC_ALL=C IFS='"'
+    local -a parts=()
+    # Word splitting at `"` (globbing off), not `read <<<`: a here-string
+    # this large would go through a temp file. The newline ends the text
+    # outside any string, so a trailing quote is seen.
+    set -f
+    # shellcheck disable=SC2206  # splitting is the point
+    parts=($1$'\n')
+    IFS=$' \t\n'
+    local n=${#parts[@]} i k depth=0 brackets=0 in_string='' str='' piece seq value_of='' seen=' '
+    JSON_token='' JSON_expires_at='' JSON_error='' JSON_DUPLICATE=''
+    [[ ${parts[0]-} =~ ^[[:space:]]*\{ ]] || return 1
+    for ((i = 0; i < n; i++)); do
+        piece=${parts[i]}
+        if [[ -n $in_string ]]; then
+            # Text after the last quote is inside a string: unterminated.
+            ((i < n - 1)) || return 1
+            ((${#str} > 8192)) || str+=$piece
+            # A quote after an odd run of backslashes is part of the string.
+            if [[ ${piece: -1} == \\ && $piece =~ (\\+)$ ]] && ((${#BASH_REMATCH[1]} % 2)); then
+                ((${#str} > 8192)) || str+='"'
+                continue
+            fi
+            in_string=''
+            if [[ -n $value_of ]]; then
+                printf -v "JSON_$value_of" '%s' "$str"
+                value_of=''
+            fi
+            continue
+        fi
+        # Outside a string: a key just ended when this starts with `:`.
+        if ((i > 0 && depth == 1)) && [[ $piece =~ ^[[:space:]]*: ]]; then
+            case $str in
+                token | expires_at | error)
+                    [[ $seen == *" $str "* && $str != error ]] && JSON_DUPLICATE=${JSON_DUPLICATE:-$str}
+                    seen+="$str "
+                    # Only a string value counts; anything else leaves it empty.
+                    if [[ $piece =~ ^[[:space:]]*:[[:space:]]*$ ]] && ((i + 1 < n)); then
+                        value_of=$str
+                    fi
+                    ;;
+            esac
+        fi
+        seq=${piece//[^\{\}\[\]]/}
+        ((brackets += ${#seq}, brackets <= 512)) || return 1
+        for ((k = 0; k < ${#seq}; k++)); do
+            case ${seq:k:1} in
+                '{' | '[') ((depth += 1)) ;;
+                *) ((depth -= 1)) ;;
+            esac
+            # The object closes only at the very end of the body.
+            ((depth > 0)) || ((i == n - 1 && k == ${#seq} - 1)) || return 1
+        done
+        ((i == n - 1)) || { in_string=1 str=''; }
+    done
+    ((depth == 0)) && [[ $piece =~ \}[[:space:]]*$ ]]
+}
+
 # Fetches a token from the platform. On success sets FETCHED_TOKEN,
 # FETCHED_EXPIRES_AT (may be empty) and FETCHED_CACHE_EXPIRY; on failure
 # sets FAIL_REASON and returns 1.
@@ -346,26 +503,37 @@ FETCHED_TOKEN='' FETCHED_EXPIRES_AT='' FETCHED_CACHE_EXPIRY='' FAIL_REASON='' MI
 fetch_from_platform() {
     local bearer='' url resp code body rc
     if [[ ! -f $CONFIGS_DIR/.auth_token ]]; then
-        FAIL_REASON="$CONFIGS_DIR/.auth_token missing: cannot authenticate to the platform"
+        FAIL_REASON="$CONFIGS_DIR/.auth_token missing or not a regular file: cannot authenticate to the platform"
         MISCONFIGURED=1
         return 1
     fi
-    { IFS= read -r bearer; } 2>/dev/null <"$CONFIGS_DIR/.auth_token"
+    { IFS= read -r -n 4096 -t 2 bearer; } 2>/dev/null <"$CONFIGS_DIR/.auth_token"
     bearer=${bearer%$'\r'}
     if [[ -z $bearer ]]; then
         FAIL_REASON="$CONFIGS_DIR/.auth_token is empty"
         MISCONFIGURED=1
         return 1
     fi
-    if [[ -n ${WORKSPACE_ID:-} ]]; then
-        url="${PLATFORM_URL%/}/workspaces/$WORKSPACE_ID/github-installation-token"
-    else
-        url="${PLATFORM_URL%/}/admin/github-installation-token"
-    fi
     if [[ $bearer == *[[:cntrl:]]* ]]; then
         FAIL_REASON="$CONFIGS_DIR/.auth_token contains a control character"
         MISCONFIGURED=1
         return 1
+    fi
+    if [[ $PLATFORM_URL == *[[:cntrl:]]* ]]; then
+        FAIL_REASON="PLATFORM_URL contains a control character"
+        MISCONFIGURED=1
+        return 1
+    fi
+    if [[ -n ${WORKSPACE_ID:-} ]]; then
+        # It becomes a path segment: `..` or a `/` would reach another route.
+        if ((${#WORKSPACE_ID} > 128)) || [[ $WORKSPACE_ID == *[!A-Za-z0-9._-]* || $WORKSPACE_ID == . || $WORKSPACE_ID == .. ]]; then
+            FAIL_REASON="WORKSPACE_ID is not 1-128 characters of A-Z a-z 0-9 . _ - (nor . or ..); no request sent"
+            MISCONFIGURED=1
+            return 1
+        fi
+        url="${PLATFORM_URL%/}/workspaces/$WORKSPACE_ID/github-installation-token"
+    else
+        url="${PLATFORM_URL%/}/admin/github-installation-token"
     fi
     local client=curl
     bash_can_fetch "$url" && client=bash
@@ -391,29 +559,39 @@ fetch_from_platform() {
     code=${resp##*$'\n'}
     body=${resp%$'\n'*}
     if [[ $code != 200 ]]; then
-        FAIL_REASON="platform fetch failed: HTTP $code"
-        [[ $body =~ \"error\"[[:space:]]*:[[:space:]]*\"([^\"]{0,200})\" ]] && FAIL_REASON+=" (${BASH_REMATCH[1]})"
+        printable "$code"
+        FAIL_REASON="platform fetch failed: HTTP $REPLY"
+        [[ $code == 3?? ]] && FAIL_REASON+=" (a redirect; not followed)"
+        if json_top_strings "$body" && [[ -n $JSON_error ]]; then
+            printable "$JSON_error"
+            FAIL_REASON+=" ($REPLY)"
+        fi
         return 1
     fi
-    # Tolerant of whitespace and key order, but a truncated body is no answer.
-    local trimmed=${body#"${body%%[![:space:]]*}"}
-    trimmed=${trimmed%"${trimmed##*[![:space:]]}"}
-    if [[ $trimmed != \{*\} ]]; then
+    if ! json_top_strings "$body"; then
         FAIL_REASON="platform fetch failed: malformed JSON"
         return 1
     fi
-    if [[ ! $body =~ \"token\"[[:space:]]*:[[:space:]]*\"([^\"]*)\" ]]; then
+    if [[ -n $JSON_DUPLICATE ]]; then
+        FAIL_REASON="platform fetch failed: the reply names \"$JSON_DUPLICATE\" twice"
+        return 1
+    fi
+    if [[ -z $JSON_token ]]; then
         FAIL_REASON="platform fetch failed: no token in the response"
         return 1
     fi
-    local token=${BASH_REMATCH[1]}
-    if ! is_token "$token"; then
-        FAIL_REASON="platform fetch failed: token has characters outside [A-Za-z0-9_]"
+    if ! is_token "$JSON_token"; then
+        FAIL_REASON="platform fetch failed: the token is not 1-$MAX_TOKEN_CHARS characters of A-Z a-z 0-9 . _ -"
         return 1
     fi
     local expires_at=''
-    if [[ $body =~ \"expires_at\"[[:space:]]*:[[:space:]]*\"([^\"]*)\" ]] && rfc3339_to_epoch "${BASH_REMATCH[1]}"; then
-        expires_at=$REPLY
+    if [[ -n $JSON_expires_at ]]; then
+        if rfc3339_to_epoch "$JSON_expires_at"; then
+            expires_at=$REPLY
+        else
+            printable "$JSON_expires_at"
+            say "the platform's expires_at \"$REPLY\" is not an RFC 3339 time; caching the token for TOKEN_CACHE_TTL_SEC (${TOKEN_CACHE_TTL_SEC}s)"
+        fi
     fi
     now
     local cache_expiry=$((NOW + TOKEN_CACHE_TTL_SEC))
@@ -425,7 +603,7 @@ fetch_from_platform() {
         fi
         ((by_expiry < cache_expiry)) && cache_expiry=$by_expiry
     fi
-    FETCHED_TOKEN=$token FETCHED_EXPIRES_AT=$expires_at FETCHED_CACHE_EXPIRY=$cache_expiry
+    FETCHED_TOKEN=$JSON_token FETCHED_EXPIRES_AT=$expires_at FETCHED_CACHE_EXPIRY=$cache_expiry
 }
 
 # Fetches under the cache lock so concurrent callers make one request:
@@ -485,7 +663,9 @@ action_get() {
         fi
     done
     token=''
-    if { IFS= read -r token; } 2>/dev/null <"$CONFIGS_DIR/.github-token" || [[ -n $token ]]; then
+    # A regular file only (a FIFO would block the open), one bounded line.
+    if [[ -f $CONFIGS_DIR/.github-token ]] &&
+        { { IFS= read -r -n 4097 -t 2 token; } 2>/dev/null <"$CONFIGS_DIR/.github-token" || [[ -n $token ]]; }; then
         token=${token%$'\r'}
         if is_token "$token"; then
             fallback_note "$why" "$CONFIGS_DIR/.github-token"
@@ -507,6 +687,8 @@ fallback_note() {
 
 action_erase() {
     [[ $ATTRS_READ == ok ]] || return 0
+    [[ -z $ATTR_protocol || $ATTR_protocol == https ]] || return 0
+    [[ -z $ATTR_host || $ATTR_host == github.com ]] || return 0
     [[ -n $ATTR_password ]] || return 0
     if read_valid_cache && [[ $ATTR_password == "$CACHE_TOKEN" ]]; then
         invalidate_cache

@@ -31,7 +31,9 @@ pub mod uninstall;
 /// `mockall` mocks and the fake platform.
 #[cfg(feature = "testing")]
 pub mod testing {
-    pub use crate::fake_platform::{FakeMode, FakePlatform, FakePlatformConfig, IssuedToken};
+    pub use crate::fake_platform::{
+        sample_token, FakeMode, FakePlatform, FakePlatformConfig, IssuedToken, TokenFormat,
+    };
     pub use crate::os::fake::{FakeInstaller, FakeProcess, FakeSystem, Fault, Op, OpKind};
     pub use crate::os::{MockFs, MockProcTable, MockSpawner, MockWhich};
 }

@@ -38,13 +38,21 @@ impl<T> fmt::Display for Secret<T> {
 /// A GitHub token as the platform and gh see it.
 pub type Token = Secret<String>;
 
-/// True when `token` has the shape SPEC accepts: `^[A-Za-z0-9_]+$`.
-/// Anything else could inject lines into git's credential protocol.
+/// The longest token accepted: GitHub's current tokens are ~520 characters
+/// and vary; this bound leaves them room to grow.
+pub const MAX_TOKEN_LEN: usize = 4096;
+
+/// The one token rule, shared with the scripts: 1 to [`MAX_TOKEN_LEN`]
+/// characters from `A-Z a-z 0-9 . _ -`. Nothing else is checked — no
+/// prefix, no fixed length, no JWT inside (GitHub's `ghs_<APPID>_<JWT>`
+/// tokens have dots and a base64url body). Anything outside the alphabet
+/// (a newline, `=`, a space) could inject lines into git's credential
+/// protocol or into headers.
 pub fn is_valid_token(token: &str) -> bool {
-    !token.is_empty()
+    (1..=MAX_TOKEN_LEN).contains(&token.len())
         && token
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
 /// Replaces every occurrence of each secret in `text` with `[REDACTED]`.
@@ -72,10 +80,16 @@ mod tests {
     #[test]
     fn token_shape() {
         assert!(is_valid_token("ghs_ABC123"));
+        assert!(is_valid_token("ghs_1048576_eyJh.eyJp-c3M_.sig-_x"));
+        assert!(is_valid_token("github_pat_11AB"));
+        assert!(is_valid_token(&"a".repeat(MAX_TOKEN_LEN)));
+        assert!(!is_valid_token(&"a".repeat(MAX_TOKEN_LEN + 1)));
         assert!(!is_valid_token(""));
-        assert!(!is_valid_token("ghs_a\nb"));
-        assert!(!is_valid_token("ghs-a"));
-        assert!(!is_valid_token("ghs a"));
+        for bad in [
+            "ghs_a\nb", "ghs a", "ghs=a", "ghs_a\r", "ghs/a", "ghs+a", "ghś",
+        ] {
+            assert!(!is_valid_token(bad), "{bad:?}");
+        }
     }
 
     #[test]

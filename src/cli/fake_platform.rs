@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use molecule_credential_helper::fake_platform::{FakeMode, FakePlatform, FakePlatformConfig};
+use molecule_credential_helper::fake_platform::{
+    FakeMode, FakePlatform, FakePlatformConfig, TokenFormat,
+};
 
 use super::UsageError;
 
@@ -24,6 +26,10 @@ pub(crate) struct FakePlatformArgs {
     /// ok | 500 | 404 | 401 | slow | badjson | spaced | badchars
     #[arg(long, default_value = "ok", value_parser = parse_mode)]
     mode: FakeMode,
+    /// Shape of issued tokens: GitHub's current `ghs_<APPID>_<JWT>` (about
+    /// 520 characters) or the pre-2026 `ghs_` + 36 alphanumerics.
+    #[arg(long, default_value = "stateless", value_parser = TokenFormat::NAMES, value_name = "FORMAT")]
+    token_format: String,
     /// Stop after this many seconds (default: run until signalled).
     #[arg(long, value_name = "N")]
     max_seconds: Option<u64>,
@@ -39,6 +45,7 @@ pub(crate) fn run(args: FakePlatformArgs) -> Result<ExitCode, UsageError> {
         secret: args.secret,
         ttl_secs: args.ttl,
         mode: args.mode,
+        token_format: args.token_format.parse().map_err(UsageError)?,
         ..FakePlatformConfig::default()
     })
     .map_err(|e| UsageError(format!("cannot listen on 127.0.0.1:{}: {e}", args.port)))?;

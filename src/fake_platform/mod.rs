@@ -1,6 +1,11 @@
 //! A fake Molecule platform for tests, `contract` and fault injection:
 //! a tiny HTTP/1.1 server on 127.0.0.1 serving both token routes, checking
-//! the bearer, issuing distinct `ghs_…` tokens and counting requests.
+//! the bearer, issuing distinct tokens (GitHub's current stateless format
+//! by default, see [`tokens`]) and counting requests.
+
+pub mod tokens;
+
+pub use tokens::{sample_token, TokenFormat};
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -69,6 +74,8 @@ pub struct FakePlatformConfig {
     pub mode: FakeMode,
     /// How long `slow` mode stalls.
     pub slow_secs: u64,
+    /// The shape of issued tokens (GitHub's current one by default).
+    pub token_format: TokenFormat,
 }
 
 impl Default for FakePlatformConfig {
@@ -79,6 +86,7 @@ impl Default for FakePlatformConfig {
             ttl_secs: 3600,
             mode: FakeMode::Ok,
             slow_secs: 30,
+            token_format: TokenFormat::default(),
         }
     }
 }
@@ -95,6 +103,7 @@ struct State {
     secret: String,
     ttl_secs: AtomicU64,
     slow_secs: u64,
+    token_format: TokenFormat,
     mode: Mutex<FakeMode>,
     raw_body: Mutex<Option<String>>,
     requests: AtomicUsize,
@@ -151,6 +160,7 @@ impl FakePlatform {
             secret: config.secret,
             ttl_secs: AtomicU64::new(config.ttl_secs),
             slow_secs: config.slow_secs,
+            token_format: config.token_format,
             mode: Mutex::new(config.mode),
             raw_body: Mutex::new(None),
             requests: AtomicUsize::new(0),
@@ -358,26 +368,18 @@ fn respond(state: &State, method: &str, path: &str, bearer: Option<&str>) -> (u1
 }
 
 fn issue(state: &State) -> IssuedToken {
-    let n = state.counter.fetch_add(1, Ordering::SeqCst);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    // Distinct and recognisable: a counter plus a per-process scramble.
-    let mut x = u64::from(nanos)
-        ^ (u64::from(std::process::id()) << 32)
-        ^ (n.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-    let mut suffix = String::new();
-    for _ in 0..20 {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-        suffix.push(alphabet[(x % alphabet.len() as u64) as usize] as char);
-    }
+    let serial = state.counter.fetch_add(1, Ordering::SeqCst);
+    let now = now_epoch();
+    let expires_at = now + state.ttl_secs.load(Ordering::SeqCst);
     let token = IssuedToken {
-        token: format!("ghs_fake{n:04}{suffix}"),
-        expires_at: now_epoch() + state.ttl_secs.load(Ordering::SeqCst),
+        token: tokens::make_token(
+            state.token_format,
+            serial,
+            tokens::fresh_entropy(),
+            now,
+            expires_at,
+        ),
+        expires_at,
     };
     lock(&state.issued).push(token.clone());
     token
