@@ -55,24 +55,27 @@ log() {
     printf '%s %(%Y-%m-%dT%H:%M:%SZ)T %s\n' "$TAG" -1 "$*" >&2
 }
 
-# Keeps a setting that is a whole number of seconds, else logs and uses
-# the default (no subshell: forks at start-up would look like daemons).
+# Keeps a setting that is whole seconds (1-9 digits; 0 only where ZERO_OK),
+# else logs one line naming it and uses the default. Checked as a glob
+# before any arithmetic sees it: bash arithmetic would run `$(…)` inside an
+# array subscript, and 20 digits overflow into a tight loop. No subshell:
+# forks at start-up would look like daemons.
 whole_seconds() {
-    local var=$1 env=$2 default=$3
-    if [[ ${!var} =~ ^[0-9]+$ ]]; then
-        printf -v "$var" '%s' "$((10#${!var}))"
+    local var=$1 env=$2 default=$3 zero_ok=${4:-} value=${!1}
+    if [[ -n $value && $value != *[!0-9]* && ${#value} -le 9 ]] && { [[ -n $zero_ok ]] || ((10#$value > 0)); }; then
+        printf -v "$var" '%s' "$((10#$value))"
     else
-        log "$env=${!var} is not a whole number of seconds; using $default"
+        printf -v value '%q' "${value:0:40}"
+        log "$env=$value is not a whole number of seconds (1-9 digits${zero_ok:+, 0 allowed}); using $default"
         printf -v "$var" '%s' "$default"
     fi
 }
 whole_seconds INTERVAL TOKEN_REFRESH_INTERVAL_SEC 2700
-whole_seconds JITTER TOKEN_REFRESH_JITTER_SEC 120
-whole_seconds INITIAL_DELAY TOKEN_REFRESH_INITIAL_DELAY_SEC 60
+whole_seconds JITTER TOKEN_REFRESH_JITTER_SEC 120 zero
+whole_seconds INITIAL_DELAY TOKEN_REFRESH_INITIAL_DELAY_SEC 60 zero
 whole_seconds RETRY_MIN TOKEN_REFRESH_RETRY_MIN_SEC 30
 whole_seconds RETRY_MAX TOKEN_REFRESH_RETRY_MAX_SEC 300
 whole_seconds RESPAWN TOKEN_REFRESH_RESPAWN_SEC 30
-((RETRY_MIN >= 1)) || RETRY_MIN=1
 ((RETRY_MAX >= RETRY_MIN)) || RETRY_MAX=$RETRY_MIN
 
 # Uniform 0..JITTER (two RANDOMs give 30 bits, enough for any sane jitter).

@@ -1,5 +1,6 @@
 //! Every command run as a process.
 
+use crate::support::token;
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -322,7 +323,7 @@ fn status_warns_on_a_recent_refresh_error() {
 #[test]
 fn status_warns_on_env_tokens_and_missing_gh() {
     let (mut env, _guard) = installed();
-    env.set("GH_TOKEN", "ghs_whatever");
+    env.set("GH_TOKEN", token(15));
     let (_, report) = status(&env);
     assert_eq!(level(&report, "env-token"), Level::Warn);
     std::fs::remove_file(env.bin.join("gh")).unwrap();

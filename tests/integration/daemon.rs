@@ -367,21 +367,55 @@ fn log_rotates_at_one_mebibyte() {
     drop(guard);
 }
 
-#[test]
-fn a_setting_that_is_not_a_number_falls_back_to_its_default_with_a_log_line() {
-    let env = TestEnv::builder()
-        .var("TOKEN_REFRESH_INITIAL_DELAY_SEC", "soon")
-        .var("TOKEN_REFRESH_JITTER_SEC", "0")
-        .build();
+/// Every setting is checked as a glob before arithmetic sees it: a word, a
+/// unit, an exponent, 20 digits (which used to overflow into a tight loop of
+/// refreshes) or an arithmetic expression (which bash would run) all mean
+/// the default, with one log line naming the variable.
+#[rstest::rstest]
+#[case::word("TOKEN_REFRESH_INITIAL_DELAY_SEC", "soon", "first refresh in 60s")]
+#[case::unit("TOKEN_REFRESH_INITIAL_DELAY_SEC", "5m", "first refresh in 60s")]
+#[case::exponent("TOKEN_REFRESH_INITIAL_DELAY_SEC", "1e3", "first refresh in 60s")]
+#[case::code(
+    "TOKEN_REFRESH_INITIAL_DELAY_SEC",
+    "a[$(touch pwned)]",
+    "first refresh in 60s"
+)]
+#[case::huge_interval("TOKEN_REFRESH_INTERVAL_SEC", "18446744073709551615", "next in 2700s")]
+#[case::zero_interval("TOKEN_REFRESH_INTERVAL_SEC", "0", "next in 2700s")]
+fn a_setting_that_is_not_whole_seconds_falls_back_to_its_default_with_a_log_line(
+    #[case] var: &str,
+    #[case] value: &str,
+    #[case] then: &str,
+) {
+    let mut builder = TestEnv::builder().var("TOKEN_REFRESH_JITTER_SEC", "0");
+    if var != "TOKEN_REFRESH_INITIAL_DELAY_SEC" {
+        builder = builder.var("TOKEN_REFRESH_INITIAL_DELAY_SEC", "0");
+    }
+    let env = builder.var(var, value).build();
     let daemon = Running::start(&env, &[]);
     assert!(
-        daemon.wait_log(Duration::from_secs(5), "first refresh in 60s"),
+        daemon.wait_log(Duration::from_secs(10), then),
         "{}",
         daemon.log()
     );
-    assert!(daemon.log().contains(
-        "TOKEN_REFRESH_INITIAL_DELAY_SEC=soon is not a whole number of seconds; using 60"
-    ));
+    let named: Vec<_> = daemon
+        .log()
+        .lines()
+        .filter(|l| l.contains(&format!("{var}=")))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(named.len(), 1, "{}", daemon.log());
+    assert!(
+        named[0].contains("is not a whole number of seconds"),
+        "{named:?}"
+    );
+    assert!(
+        !env.dir.path().join("pwned").exists(),
+        "the setting ran code"
+    );
+    if var == "TOKEN_REFRESH_INTERVAL_SEC" {
+        assert_eq!(env.platform().requests(), 1, "no tight loop");
+    }
 }
 
 #[test]

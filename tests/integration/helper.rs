@@ -1,5 +1,6 @@
 //! The git credential helper, driven through the real git against the fake platform.
 
+use crate::support::token;
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -145,13 +146,13 @@ fn a_token_expiring_within_the_margin_is_never_served() {
     let env = wired(
         TestEnv::builder()
             .platform_ttl(200)
-            .var("GITHUB_TOKEN", "ghs_EnvFallback1")
+            .var("GITHUB_TOKEN", token(16))
             .build(),
     );
     let out = env.fill();
     assert_eq!(
         password(&out).as_deref(),
-        Some("ghs_EnvFallback1"),
+        Some(token(16)),
         "{}",
         stderr(&out)
     );
@@ -161,7 +162,7 @@ fn a_token_expiring_within_the_margin_is_never_served() {
         "a near-expired token must not be cached"
     );
     let again = env.fill();
-    assert_eq!(password(&again).as_deref(), Some("ghs_EnvFallback1"));
+    assert_eq!(password(&again).as_deref(), Some(token(16)));
     assert_eq!(env.platform().requests(), 2);
 }
 
@@ -183,7 +184,10 @@ fn reject_with_the_cached_password_invalidates_the_cache() {
     // A different password (say, a stale one) leaves the cache alone.
     env.git()
         .args(["credential", "reject"])
-        .stdin("protocol=https\nhost=github.com\nusername=x-access-token\npassword=ghs_SomethingElse\n\n")
+        .stdin(format!(
+            "protocol=https\nhost=github.com\nusername=x-access-token\npassword={}\n\n",
+            crate::support::token(2)
+        ))
         .ok();
     assert_eq!(cached_token(&env).as_deref(), Some(token.as_str()));
     env.git()
@@ -244,11 +248,11 @@ fn missing_auth_token_says_so_and_falls_back_to_env() {
     let env = wired(
         TestEnv::builder()
             .without_auth_token()
-            .var("GH_TOKEN", "ghs_EnvToken2")
+            .var("GH_TOKEN", token(17))
             .build(),
     );
     let out = env.fill();
-    assert_eq!(password(&out).as_deref(), Some("ghs_EnvToken2"));
+    assert_eq!(password(&out).as_deref(), Some(token(17)));
     let err = stderr(&out);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(
@@ -318,11 +322,11 @@ fn platform_faults_fall_through_each_source(
     assert!(no_source.contains(reason), "{reason:?} not in {no_source}");
     assert!(stdout(&out).is_empty() || password(&out).is_none());
 
-    env.set("GH_TOKEN", "ghs_GhToken");
-    env.set("GITHUB_TOKEN", "ghs_GithubToken");
-    assert_eq!(password(&env.fill()).as_deref(), Some("ghs_GithubToken"));
+    env.set("GH_TOKEN", token(18));
+    env.set("GITHUB_TOKEN", token(19));
+    assert_eq!(password(&env.fill()).as_deref(), Some(token(19)));
     env.unset("GITHUB_TOKEN");
-    assert_eq!(password(&env.fill()).as_deref(), Some("ghs_GhToken"));
+    assert_eq!(password(&env.fill()).as_deref(), Some(token(18)));
     env.set("GH_TOKEN", "not a valid token!");
     std::fs::write(env.configs.join(".github-token"), "ghp_OperatorPat\n").unwrap();
     assert_eq!(password(&env.fill()).as_deref(), Some("ghp_OperatorPat"));
@@ -450,8 +454,8 @@ fn token_file_gen(env: &TestEnv) -> Option<String> {
 #[test]
 fn refresh_gh_logs_gh_in_with_env_tokens_removed() {
     let env = TestEnv::builder()
-        .var("GH_TOKEN", "ghs_ProvisionTok")
-        .var("GITHUB_TOKEN", "ghs_ProvisionTok")
+        .var("GH_TOKEN", token(20))
+        .var("GITHUB_TOKEN", token(20))
         .build();
     let out = env.bundled_helper("_refresh_gh").ok();
     let issued = env.platform().issued();
@@ -603,7 +607,7 @@ fn a_pair_from_two_writes_is_never_served() {
     std::fs::create_dir_all(&l.cache_dir).unwrap();
     std::fs::set_permissions(&l.cache_dir, std::fs::Permissions::from_mode(0o700)).unwrap();
     let later = now() + 3000;
-    std::fs::write(&l.cache_token, "ghs_FromWriteA\nA\n").unwrap();
+    std::fs::write(&l.cache_token, format!("{}\nA\n", token(3))).unwrap();
     std::fs::write(&l.cache_expiry, format!("{later}\n{}\nB\n", later + 300)).unwrap();
     let out = env.fill();
     assert_eq!(
@@ -611,9 +615,9 @@ fn a_pair_from_two_writes_is_never_served() {
         Some(env.platform().issued()[0].token.as_str())
     );
     // The same files with matching generations are served as they are.
-    std::fs::write(&l.cache_token, "ghs_FromWriteA\nA\n").unwrap();
+    std::fs::write(&l.cache_token, format!("{}\nA\n", token(3))).unwrap();
     std::fs::write(&l.cache_expiry, format!("{later}\n{}\nA\n", later + 300)).unwrap();
-    assert_eq!(password(&env.fill()).as_deref(), Some("ghs_FromWriteA"));
+    assert_eq!(password(&env.fill()).as_deref(), Some(token(3)));
 }
 
 #[test]

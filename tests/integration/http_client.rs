@@ -3,80 +3,26 @@
 //! `TOKEN_FETCH_CLIENT=curl`). Raw servers here send exactly the bytes a
 //! test needs, including replies the fake platform never sends.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::{Arc, Mutex};
+use crate::support::token;
+use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
 
 use rstest::rstest;
 
 use crate::support::procs::processes_matching;
+use crate::support::raw_server::RawServer;
 use crate::support::{password, path_with, stderr, wait_for, TestEnv, SECRET};
 
-/// Serves every connection the same raw reply and records each request head.
-struct RawServer {
-    addr: SocketAddr,
-    heads: Arc<Mutex<Vec<String>>>,
+/// The raw servers' token, in GitHub's current format.
+fn token_of_raw_server() -> &'static str {
+    token(5)
 }
-
-impl RawServer {
-    /// `hold`: how long a connection stays open after the reply.
-    fn start(reply: &[u8], hold: Duration) -> RawServer {
-        Self::start_stalling(reply, hold, 0)
-    }
-
-    /// The first `stalled` connections get no reply at all (held 60 s).
-    fn start_stalling(reply: &[u8], hold: Duration, stalled: usize) -> RawServer {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let heads = Arc::new(Mutex::new(Vec::new()));
-        let (reply, recorded) = (reply.to_vec(), heads.clone());
-        std::thread::spawn(move || {
-            for (n, stream) in listener.incoming().flatten().enumerate() {
-                let (reply, recorded) = (reply.clone(), recorded.clone());
-                let (reply, hold) = if n < stalled {
-                    (Vec::new(), Duration::from_secs(60))
-                } else {
-                    (reply, hold)
-                };
-                std::thread::spawn(move || serve(stream, &reply, hold, &recorded));
-            }
-        });
-        RawServer { addr, heads }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    fn heads(&self) -> Vec<String> {
-        self.heads.lock().unwrap().clone()
-    }
-}
-
-fn serve(mut stream: TcpStream, reply: &[u8], hold: Duration, heads: &Mutex<Vec<String>>) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") && head.len() < 16384 {
-        match stream.read(&mut byte) {
-            Ok(1) => head.push(byte[0]),
-            _ => break,
-        }
-    }
-    heads
-        .lock()
-        .unwrap()
-        .push(String::from_utf8_lossy(&head).into_owned());
-    let _ = stream.write_all(reply);
-    let _ = stream.flush();
-    std::thread::sleep(hold);
-}
-
-const TOKEN: &str = "ghs_RawServerToken0123456789";
 
 fn json_body() -> String {
-    format!(r#"{{"token":"{TOKEN}","expires_at":"2099-01-01T00:00:00Z"}}"#)
+    format!(
+        r#"{{"token":"{}","expires_at":"2099-01-01T00:00:00Z"}}"#,
+        token_of_raw_server()
+    )
 }
 
 /// A 200 with the token body and its Content-Length, after `headers`.
@@ -96,7 +42,7 @@ fn env_for(url: &str, timeout_secs: u64) -> TestEnv {
         .var("TOKEN_FETCH_TIMEOUT_SEC", &timeout_secs.to_string())
         .build();
     env.set("PLATFORM_URL", url);
-    env.set("GITHUB_TOKEN", "ghs_FallbackFromEnv");
+    env.set("GITHUB_TOKEN", token(6));
     env
 }
 
@@ -158,7 +104,12 @@ fn the_request_is_http_1_1_with_host_bearer_accept_agent_and_close() {
     let server = RawServer::start(reply.as_bytes(), Duration::ZERO);
     let env = env_for(&format!("{}/base/", server.url()), 5);
     let out = env.direct_get();
-    assert_eq!(password(&out).as_deref(), Some(TOKEN), "{}", stderr(&out));
+    assert_eq!(
+        password(&out).as_deref(),
+        Some(token_of_raw_server()),
+        "{}",
+        stderr(&out)
+    );
     let heads = server.heads();
     assert_eq!(heads.len(), 1);
     let head = &heads[0];
@@ -188,7 +139,12 @@ fn a_chunked_reply_is_reassembled() {
     reply.push_str("0\r\n\r\n");
     let server = RawServer::start(reply.as_bytes(), Duration::ZERO);
     let out = env_for(&server.url(), 5).direct_get();
-    assert_eq!(password(&out).as_deref(), Some(TOKEN), "{}", stderr(&out));
+    assert_eq!(
+        password(&out).as_deref(),
+        Some(token_of_raw_server()),
+        "{}",
+        stderr(&out)
+    );
 }
 
 /// The reply is read by its Content-Length: a server that ignores
@@ -199,7 +155,12 @@ fn a_server_that_keeps_the_connection_open_is_read_by_length() {
     let server = RawServer::start(reply.as_bytes(), Duration::from_secs(120));
     // Had the client waited for the close, it would time out and fall back.
     let out = env_for(&server.url(), 20).direct_get();
-    assert_eq!(password(&out).as_deref(), Some(TOKEN), "{}", stderr(&out));
+    assert_eq!(
+        password(&out).as_deref(),
+        Some(token_of_raw_server()),
+        "{}",
+        stderr(&out)
+    );
 }
 
 /// Replies that are not whole are failed fetches: nothing cached, the
@@ -230,7 +191,7 @@ fn a_broken_reply_is_a_failed_fetch(#[case] reply: &str, #[case] reason: &str) {
     let out = env.direct_get();
     assert_eq!(
         password(&out).as_deref(),
-        Some("ghs_FallbackFromEnv"),
+        Some(token(6)),
         "{}",
         stderr(&out)
     );
@@ -265,10 +226,7 @@ fn a_platform_that_never_accepts_times_out() {
         stderr(&out)
     );
     // And git still gets an answer from the next source.
-    assert_eq!(
-        password(&env.direct_get()).as_deref(),
-        Some("ghs_FallbackFromEnv")
-    );
+    assert_eq!(password(&env.direct_get()).as_deref(), Some(token(6)));
     drop(listener);
 }
 

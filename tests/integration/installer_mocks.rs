@@ -1,5 +1,6 @@
 //! Exact git and gh invocations, asserted with mockall.
 
+use crate::support::token;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -205,7 +206,7 @@ fn a_failing_git_write_fails_only_its_step() {
 
 #[test]
 fn gh_login_gets_token_on_stdin_env_tokens_removed_and_a_timeout() {
-    let token = "ghs_MockedEnvToken42";
+    let token = token(9);
     let cfg = config(&[("GH_TOKEN", token)]);
     let fs = world_with_supervisor(&cfg);
     let mut spawner = MockSpawner::new();
@@ -239,7 +240,7 @@ fn gh_login_gets_token_on_stdin_env_tokens_removed_and_a_timeout() {
 
 #[test]
 fn gh_failure_output_is_redacted() {
-    let token = "ghs_LeakyToken99";
+    let token = token(10);
     let cfg = config(&[("GITHUB_TOKEN", token)]);
     let fs = world_with_supervisor(&cfg);
     let mut spawner = MockSpawner::new();

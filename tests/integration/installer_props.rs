@@ -1,6 +1,7 @@
 //! Properties of the installer over the fake world: fail-soft, idempotent,
 //! PID-file handling, script rewrites and missing binaries.
 
+use crate::support::token;
 use std::collections::BTreeSet;
 
 use molecule_credential_helper::scripts;
@@ -81,7 +82,7 @@ proptest! {
         for step in &failing {
             world.inject(fault_for(*step, &layout));
         }
-        let report = fake_installer(&world, &[("GH_TOKEN", "ghs_tok")]).install();
+        let report = fake_installer(&world, &[("GH_TOKEN", token(4))]).install();
         prop_assert_eq!(report.steps.iter().map(|s| s.step).collect::<Vec<_>>(), Step::ALL.to_vec());
         let scripts_failed = failing.contains(&Step::Scripts);
         let mut expected: BTreeSet<Step> = failing.clone();
@@ -103,7 +104,7 @@ proptest! {
         }
         let ops = world.ops();
         prop_assert!(ops.iter().any(|op| op.kind == OpKind::Run && op.target == "gh"), "gh step was attempted");
-        prop_assert!(!report.to_json().contains("ghs_tok"));
+        prop_assert!(!report.to_json().contains(token(4)));
     }
 
     /// (a') Arbitrary noise faults never panic and always give five entries.
@@ -113,9 +114,9 @@ proptest! {
         for f in faults {
             world.inject(f);
         }
-        let report = fake_installer(&world, &[("GITHUB_TOKEN", "ghs_tok")]).install();
+        let report = fake_installer(&world, &[("GITHUB_TOKEN", token(4))]).install();
         prop_assert_eq!(report.steps.len(), 5);
-        prop_assert!(!report.to_json().contains("ghs_tok"));
+        prop_assert!(!report.to_json().contains(token(4)));
     }
 }
 
@@ -218,7 +219,7 @@ fn build_world(state: &StartState) -> FakeSystem {
     if state.gh_hosts_has_token {
         world.add_file(
             format!("{FAKE_HOME}/.config/gh/hosts.yml"),
-            "github.com:\n    oauth_token: ghs_env\n",
+            &format!("github.com:\n    oauth_token: {}\n", token(1)),
             0o600,
         );
     }
@@ -232,7 +233,7 @@ proptest! {
     #[test]
     fn second_install_performs_zero_mutations(state in start_state()) {
         let world = build_world(&state);
-        let env: &[(&str, &str)] = if state.env_token { &[("GH_TOKEN", "ghs_env")] } else { &[] };
+        let env: &[(&str, &str)] = if state.env_token { &[("GH_TOKEN", token(1))] } else { &[] };
         let first = fake_installer(&world, env).install();
         prop_assert!(!first.has_failures(), "{}", first);
         world.clear_ops();
@@ -314,7 +315,7 @@ proptest! {
         for name in &missing {
             world.remove_binary(name);
         }
-        let report = fake_installer(&world, &[("GH_TOKEN", "ghs_env")]).install();
+        let report = fake_installer(&world, &[("GH_TOKEN", token(1))]).install();
         let own_step = |name: &str| match name {
             "git" => Step::GitConfig,
             "gh" => Step::GhAuth,

@@ -1,6 +1,7 @@
 //! The installer over the real OS: real git, bash, the extracted scripts and
 //! a detached supervisor, in a temp HOME.
 
+use crate::support::token;
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, SystemTime};
 
@@ -187,7 +188,7 @@ fn six_concurrent_cli_installs_leave_one_supervisor() {
 
 #[test]
 fn gh_gets_the_env_token_on_stdin_without_env_tokens() {
-    let token = "ghs_ProvisionToken0123456789";
+    let token = token(11);
     let env = TestEnv::builder().var("GH_TOKEN", token).build();
     let _guard = SupervisorGuard::new(&env.home);
     let report = env.installer().install();
@@ -227,14 +228,14 @@ fn gh_gets_the_env_token_on_stdin_without_env_tokens() {
 
 #[test]
 fn restarted_runtime_gives_gh_the_cached_platform_token() {
-    let provision = "ghs_OldProvisionToken000";
+    let provision = token(12);
     let env = TestEnv::builder().var("GITHUB_TOKEN", provision).build();
     let _guard = SupervisorGuard::new(&env.home);
     // The cache holds a fresher platform token, valid for another hour.
     let layout = env.layout();
     std::fs::create_dir_all(&layout.cache_dir).unwrap();
     std::fs::set_permissions(&layout.cache_dir, std::fs::Permissions::from_mode(0o700)).unwrap();
-    let fresh = "ghs_FreshPlatformToken111";
+    let fresh = token(13);
     let expiry = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap()
@@ -267,7 +268,7 @@ fn restarted_runtime_gives_gh_the_cached_platform_token() {
 fn missing_git_and_gh_only_skip_their_steps() {
     let mut env = TestEnv::builder()
         .without_gh()
-        .var("GH_TOKEN", "ghs_abc123")
+        .var("GH_TOKEN", token(14))
         .build();
     let _guard = SupervisorGuard::new(&env.home);
     // A PATH with bash but without git or gh.

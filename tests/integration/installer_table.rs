@@ -1,5 +1,6 @@
 //! Step outcomes as tables over the fake world.
 
+use crate::support::token;
 use molecule_credential_helper::testing::{FakeProcess, FakeSystem, OpKind};
 use molecule_credential_helper::{Layout, Outcome, Step};
 use rstest::rstest;
@@ -181,10 +182,10 @@ fn refresh_daemon_step(#[case] start: PidFile, #[case] spawns: bool) {
 #[rstest]
 #[case::no_gh(&[], false, &[], "skipped")]
 #[case::no_token(&["gh"], false, &[], "skipped")]
-#[case::env_token(&["gh"], false, &[("GH_TOKEN", "ghs_env")], "changed")]
-#[case::github_token(&["gh"], false, &[("GITHUB_TOKEN", "ghs_env")], "changed")]
+#[case::env_token(&["gh"], false, &[("GH_TOKEN", token(1))], "changed")]
+#[case::github_token(&["gh"], false, &[("GITHUB_TOKEN", token(1))], "changed")]
 #[case::invalid_env_token(&["gh"], false, &[("GH_TOKEN", "bad token\n")], "skipped")]
-#[case::hosts_already_hold_it(&["gh"], true, &[("GH_TOKEN", "ghs_env")], "unchanged")]
+#[case::hosts_already_hold_it(&["gh"], true, &[("GH_TOKEN", token(1))], "unchanged")]
 fn gh_auth_step(
     #[case] binaries: &[&str],
     #[case] hosts_has_token: bool,
@@ -198,13 +199,13 @@ fn gh_auth_step(
     if hosts_has_token {
         world.add_file(
             format!("{FAKE_HOME}/.config/gh/hosts.yml"),
-            "github.com:\n    oauth_token: ghs_env\n",
+            &format!("github.com:\n    oauth_token: {}\n", token(1)),
             0o600,
         );
     }
     let report = fake_installer(&world, env).install();
     assert_eq!(label(report.outcome(Step::GhAuth)), expected, "{report}");
-    assert!(!report.to_json().contains("ghs_env"));
+    assert!(!report.to_json().contains(token(1)));
 }
 
 #[test]
@@ -212,14 +213,14 @@ fn gh_refuses_when_env_tokens_leak_into_its_environment() {
     // The fake gh, like the real one, refuses while GH_TOKEN is inherited:
     // the installer must remove it, so this succeeds.
     let world = FakeSystem::new();
-    world.set_env("GH_TOKEN", "ghs_env");
-    world.set_env("GITHUB_TOKEN", "ghs_env");
-    let report = fake_installer(&world, &[("GH_TOKEN", "ghs_env")]).install();
+    world.set_env("GH_TOKEN", token(1));
+    world.set_env("GITHUB_TOKEN", token(1));
+    let report = fake_installer(&world, &[("GH_TOKEN", token(1))]).install();
     assert_eq!(label(report.outcome(Step::GhAuth)), "changed", "{report}");
     let hosts = world
         .file(format!("{FAKE_HOME}/.config/gh/hosts.yml"))
         .unwrap();
-    assert!(String::from_utf8_lossy(&hosts).contains("oauth_token: ghs_env"));
+    assert!(String::from_utf8_lossy(&hosts).contains(&format!("oauth_token: {}", token(1))));
 }
 
 #[test]
@@ -227,12 +228,12 @@ fn gh_config_dir_is_honoured_for_the_hosts_file() {
     let world = FakeSystem::new();
     world.add_file(
         "/etc/gh/hosts.yml",
-        "github.com:\n    oauth_token: ghs_env\n",
+        &format!("github.com:\n    oauth_token: {}\n", token(1)),
         0o600,
     );
     let report = fake_installer(
         &world,
-        &[("GH_TOKEN", "ghs_env"), ("GH_CONFIG_DIR", "/etc/gh")],
+        &[("GH_TOKEN", token(1)), ("GH_CONFIG_DIR", "/etc/gh")],
     )
     .install();
     assert_eq!(label(report.outcome(Step::GhAuth)), "unchanged", "{report}");

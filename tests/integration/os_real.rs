@@ -1,5 +1,6 @@
 //! The real backends on their own: bounded runs, detached spawns, locks.
 
+use crate::support::token;
 use std::time::{Duration, Instant};
 
 use molecule_credential_helper::os::{
@@ -55,7 +56,7 @@ fn run_is_not_held_up_by_a_background_child_holding_the_pipes() {
 fn env_removal_beats_env_setting() {
     let cmd = CommandSpec::new("bash")
         .args(["-c", "echo \"[${GH_TOKEN-unset}]\""])
-        .env("GH_TOKEN", "ghs_set")
+        .env("GH_TOKEN", token(8))
         .env_remove("GH_TOKEN");
     assert_eq!(RealSpawner.run(&cmd).unwrap().stdout, "[unset]\n");
 }

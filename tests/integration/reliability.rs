@@ -2,6 +2,7 @@
 //! the platform fault table, log bounds, a secrets sweep, and fuzzing of the
 //! helper's two parsers. Every wait is bounded; every process is ended.
 
+use crate::support::token;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -179,7 +180,7 @@ fn cache_dir_that_is_a_file_fails_its_step_and_git_still_gets_tokens() {
 
 #[test]
 fn runtime_dir_that_is_a_file_fails_scripts_and_the_rest_still_runs() {
-    let env = TestEnv::builder().var("GH_TOKEN", "ghs_EnvToken77").build();
+    let env = TestEnv::builder().var("GH_TOKEN", token(22)).build();
     let _guard = SupervisorGuard::new(&env.home);
     std::fs::write(env.home.join(".molecule-runtime"), "not a dir").unwrap();
     let report = env.installer().install();
@@ -336,7 +337,7 @@ fn platform_fault_table(
         .platform_mode(mode)
         .slow_secs(4)
         .var("TOKEN_FETCH_TIMEOUT_SEC", "1")
-        .var("GITHUB_TOKEN", "ghs_EnvFallbackToken")
+        .var("GITHUB_TOKEN", token(23))
         .build();
     if let Fault::Refused = fault {
         let closed = std::net::TcpListener::bind("127.0.0.1:0")
@@ -348,13 +349,13 @@ fn platform_fault_table(
     env.configure_git_for_bundled_helper();
     match cache {
         Cache::Cold => {}
-        Cache::Valid => seed_cache(&env, "ghs_CachedValid", now() + 1000),
-        Cache::Expired => seed_cache(&env, "ghs_CachedExpired", now() - 10),
+        Cache::Valid => seed_cache(&env, token(24), now() + 1000),
+        Cache::Expired => seed_cache(&env, token(25), now() - 10),
     }
     let out = env.fill();
     let expected = match cache {
-        Cache::Valid => "ghs_CachedValid",
-        _ => "ghs_EnvFallbackToken",
+        Cache::Valid => token(24),
+        _ => token(23),
     };
     assert_eq!(
         password(&out).as_deref(),

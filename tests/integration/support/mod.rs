@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod procs;
+pub mod raw_server;
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
@@ -523,4 +524,11 @@ pub fn path_with(env: &TestEnv, name: &str, tools: &[&str]) -> std::path::PathBu
         }
     }
     dir
+}
+
+/// A token in GitHub's current format (`ghs_<APPID>_<JWT>`, ~560
+/// characters), the same for the same `n`: the tests' env tokens and
+/// hand-written cache entries look like production's.
+pub fn token(n: u64) -> &'static str {
+    Box::leak(molecule_credential_helper::testing::sample_token(n).into_boxed_str())
 }
