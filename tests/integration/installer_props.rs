@@ -219,7 +219,7 @@ fn build_world(state: &StartState) -> FakeSystem {
     if state.gh_hosts_has_token {
         world.add_file(
             format!("{FAKE_HOME}/.config/gh/hosts.yml"),
-            &format!("github.com:\n    oauth_token: {}\n", token(1)),
+            format!("github.com:\n    oauth_token: {}\n", token(1)),
             0o600,
         );
     }

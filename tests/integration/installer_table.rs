@@ -199,7 +199,7 @@ fn gh_auth_step(
     if hosts_has_token {
         world.add_file(
             format!("{FAKE_HOME}/.config/gh/hosts.yml"),
-            &format!("github.com:\n    oauth_token: {}\n", token(1)),
+            format!("github.com:\n    oauth_token: {}\n", token(1)),
             0o600,
         );
     }
@@ -228,7 +228,7 @@ fn gh_config_dir_is_honoured_for_the_hosts_file() {
     let world = FakeSystem::new();
     world.add_file(
         "/etc/gh/hosts.yml",
-        &format!("github.com:\n    oauth_token: {}\n", token(1)),
+        format!("github.com:\n    oauth_token: {}\n", token(1)),
         0o600,
     );
     let report = fake_installer(
