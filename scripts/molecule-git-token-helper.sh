@@ -243,7 +243,7 @@ fetch_failure() {
         6) REPLY="cannot resolve the platform host" ;;
         7) REPLY=${CONNECT_ERROR:+cannot connect ($CONNECT_ERROR)} REPLY=${REPLY:-connection refused} ;;
         28) REPLY="timed out after ${TOKEN_FETCH_TIMEOUT_SEC}s" ;;
-        52 | 56) REPLY="the platform closed the connection without a whole reply" ;;
+        18 | 52 | 56) REPLY="the platform closed the connection without a whole reply" ;;
         63) REPLY="the platform's reply is larger than 64 KiB" ;;
         *) REPLY="curl exit $1" ;;
     esac

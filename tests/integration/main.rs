@@ -14,3 +14,4 @@ mod installer_real;
 mod installer_table;
 mod os_real;
 mod reliability;
+mod todays_github;
