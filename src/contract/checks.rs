@@ -21,7 +21,6 @@ const REQUIRED_TOOLS: [(&str, &str); 4] = [
     ("flock", "util-linux"),
 ];
 const BEARER: &str = "contract-bearer-5b0e";
-const PROVISION_TOKEN: &str = "ghs_ContractProvisionToken00";
 
 /// Where the suite runs and what it started.
 struct World {
@@ -69,7 +68,7 @@ impl World {
             ("GIT_TERMINAL_PROMPT", "0".into()),
             ("CONFIGS_DIR", configs.display().to_string()),
             ("PLATFORM_URL", platform.url()),
-            ("GH_TOKEN", PROVISION_TOKEN.into()),
+            ("GH_TOKEN", provision_token()),
             ("GH_SHIM_LOG", shim_log.display().to_string()),
             ("TOKEN_FETCH_TIMEOUT_SEC", "5".into()),
             ("TOKEN_REFRESH_INITIAL_DELAY_SEC", "1".into()),
@@ -547,10 +546,16 @@ fn single_flight(world: &World) -> Result<(), String> {
     })
 }
 
+/// The provision-time `GH_TOKEN`, in GitHub's current format as production has.
+fn provision_token() -> String {
+    crate::fake_platform::sample_token(0xC0DE)
+}
+
 fn no_leaks(world: &World, outputs: &str) -> Result<(), String> {
     let layout = &world.layout;
     let mut needles = world.issued();
     needles.push(BEARER.into());
+    needles.push(provision_token());
     let allowed = [
         layout.cache_token.clone(),
         world.home.join(".config/gh/hosts.yml"),
