@@ -34,8 +34,12 @@ EXPIRY_FILE="$CACHE_DIR/gh_installation_token_expiry"
 # regexes.
 CACHE_TOKEN='' CACHE_EXPIRES_AT='' NOW=0
 read_valid_cache() {
+    # Both files regular, ours and not links: in a directory someone else
+    # could write (its mode is checked before every write, which needs a
+    # process), nothing they planted is served.
     [[ -n ${HOME:-} && ! -L $CACHE_DIR && -d $CACHE_DIR && -O $CACHE_DIR &&
-        -f $TOKEN_FILE && -f $EXPIRY_FILE ]] || return 1
+        ! -L $TOKEN_FILE && -f $TOKEN_FILE && -O $TOKEN_FILE &&
+        ! -L $EXPIRY_FILE && -f $EXPIRY_FILE && -O $EXPIRY_FILE ]] || return 1
     local -a t=() e=()
     # One read(2) per file (`read` seeks back after every line), and
     # `2>/dev/null` first: it must be in place before the `<` can fail.
@@ -150,10 +154,41 @@ printable() {
     REPLY=${text:0:200}
 }
 
-# The cache dir is usable only when it is a real directory we own (the
-# same test opens read_valid_cache above).
+# The cache dir can be read only when it is a real directory we own (the
+# same test opens read_valid_cache above, which also wants both files ours).
 cache_dir_ok() {
     [[ -n ${HOME:-} && ! -L $CACHE_DIR && -d $CACHE_DIR && -O $CACHE_DIR ]]
+}
+
+# Whether the cache dir is ours with no group/other bits, so nobody else can
+# plant a link or a FIFO where we write. Bash cannot read a mode: `stat`
+# (lstat) tells, in one process started as early as possible
+# (start_private_check) so it runs alongside the lock and the fetch. Every
+# write needs this; reads need only ownership (cache_dir_ok and files we own).
+CACHE_PRIVATE='' PRIVATE_FD=''
+start_private_check() {
+    [[ -z $CACHE_PRIVATE && -z $PRIVATE_FD ]] || return 0
+    { exec {PRIVATE_FD}< <(exec stat -c '%u %a %F' -- "$CACHE_DIR"); } 2>/dev/null
+}
+cache_dir_private() {
+    if [[ -z $CACHE_PRIVATE ]]; then
+        local uid='' mode='' kind=''
+        CACHE_PRIVATE=no
+        start_private_check
+        if [[ -n $PRIVATE_FD ]]; then
+            IFS=' ' read -r -t 5 -u "$PRIVATE_FD" uid mode kind
+            exec {PRIVATE_FD}<&-
+            PRIVATE_FD=''
+        fi
+        [[ $uid == "$EUID" && $mode == [1-7]00 && $kind == directory ]] && CACHE_PRIVATE=yes
+    fi
+    [[ $CACHE_PRIVATE == yes ]]
+}
+
+# A file we may write over or open: absent, or a regular file (not a link)
+# that we own.
+ours_or_absent() {
+    [[ ! -L $1 ]] && { [[ ! -e $1 ]] || [[ -f $1 && -O $1 ]]; }
 }
 
 # One credential answer on stdout: the only place a token is printed.
@@ -168,7 +203,7 @@ ensure_cache_dir() {
     if [[ ! -e $CACHE_DIR && ! -L $CACHE_DIR ]]; then
         mkdir -m 700 -- "$CACHE_DIR" 2>/dev/null || [[ -d $CACHE_DIR ]] || return 1
     fi
-    cache_dir_ok
+    cache_dir_ok && start_private_check
 }
 
 # Atomically replaces one cache file (temp file in the same dir + rename).
@@ -189,8 +224,13 @@ write_cache_file() {
 store_cache() {
     local token=$1 cache_expiry=$2 expires_at=$3 gen
     ensure_cache_dir || { say "token cache $CACHE_DIR unusable; not caching"; return 1; }
+    if ! cache_dir_private; then
+        say "token cache $CACHE_DIR is not a private directory of ours (mode 0700 wanted); not caching"
+        return 1
+    fi
     printf -v gen '%(%s)T.%s.%s' -1 "$$" "$RANDOM"
-    if [[ -n $LOCK_HELD ]] && ensure_staging_dir; then
+    if [[ -n $LOCK_HELD ]] && ensure_staging_dir &&
+        ours_or_absent "$STAGING_DIR/${TOKEN_FILE##*/}" && ours_or_absent "$STAGING_DIR/${EXPIRY_FILE##*/}"; then
         if printf '%s\n' "$token" "$gen" >"$STAGING_DIR/${TOKEN_FILE##*/}" &&
             printf '%s\n' "$cache_expiry" "$expires_at" "$gen" >"$STAGING_DIR/${EXPIRY_FILE##*/}" &&
             mv -f -- "$STAGING_DIR/${TOKEN_FILE##*/}" "$STAGING_DIR/${EXPIRY_FILE##*/}" "$CACHE_DIR/"; then
@@ -202,8 +242,13 @@ store_cache() {
     write_cache_file "$EXPIRY_FILE" "$cache_expiry"$'\n'"$expires_at"$'\n'"$gen"
 }
 
+# The staging dir: made by us 0700 inside the private cache dir, so nobody
+# else can have put anything in it.
+staging_dir_ok() {
+    [[ -d $STAGING_DIR && ! -L $STAGING_DIR && -O $STAGING_DIR ]]
+}
 ensure_staging_dir() {
-    [[ -d $STAGING_DIR && ! -L $STAGING_DIR ]] || mkdir -m 700 -- "$STAGING_DIR" 2>/dev/null
+    staging_dir_ok || { [[ ! -e $STAGING_DIR && ! -L $STAGING_DIR ]] && mkdir -m 700 -- "$STAGING_DIR" 2>/dev/null; }
 }
 
 invalidate_cache() {
@@ -293,7 +338,11 @@ http_get_curl() {
 # Sets NO_DEV_TCP when this bash was built without /dev/tcp (use curl then).
 NO_DEV_TCP='' CONNECT_ERROR=''
 http_get_bash() {
-    local out pid rc
+    local out pid rc REPLY_FILE=''
+    # The reply file only in our staging dir, under the lock, never a link.
+    if [[ -n $LOCK_HELD ]] && staging_dir_ok && ours_or_absent "$STAGING_DIR/reply" && cache_dir_private; then
+        REPLY_FILE=$STAGING_DIR/reply
+    fi
     # A process substitution, not a coproc: bash closes a coproc's pipe as
     # soon as it reaps it, losing a reply that came back quickly.
     exec {out}< <(http_exchange "$@")
@@ -305,6 +354,12 @@ http_get_bash() {
     if ((rc > 128)); then
         [[ -n $pid ]] && { kill -KILL "$pid" && wait "$pid"; } 2>/dev/null
         return 28
+    fi
+    if [[ $REPLY == F && -n ${REPLY_FILE:-} ]]; then
+        REPLY=''
+        { IFS= read -r -d '' REPLY; } 2>/dev/null <"$REPLY_FILE"
+        : >"$REPLY_FILE" # from here on the token lives only in the cache
+        return 0
     fi
     # The exchange's last line is its status, like curl's exit code.
     rc=${REPLY##*$'\n'} REPLY=${REPLY%$'\n'*}
@@ -386,7 +441,14 @@ http_exchange() {
         ((${#chunk} <= MAX_REPLY_BYTES)) || { exchange_failed 63 && return; }
         REPLY=$chunk
     fi
-    printf '%s\n%s\n0' "$REPLY" "$code"
+    # Under the lock the reply goes through a file in the private staging
+    # dir: bash reads a pipe one byte per read(2), a file in blocks, and a
+    # ~600-byte reply is most of a cold fetch's reads.
+    if [[ -n ${REPLY_FILE:-} ]] && printf '%s\n%s' "$REPLY" "$code" 2>/dev/null >"$REPLY_FILE"; then
+        printf 'F'
+    else
+        printf '%s\n%s\n0' "$REPLY" "$code"
+    fi
 }
 
 # Helpers of http_exchange, which see its locals (bash scopes dynamically).
@@ -612,15 +674,14 @@ fetch_from_platform() {
 LOCK_FD='' LOCK_HELD=''
 locked_fetch() {
     local force=${1:-}
-    if ensure_cache_dir && command -v flock >/dev/null; then
-        # The braces keep `2>/dev/null` from becoming permanent for the shell.
-        if { exec {LOCK_FD}>>"$LOCK_FILE"; } 2>/dev/null; then
+    if ensure_cache_dir && command -v flock >/dev/null && open_lock_file; then
+        {
             if flock -w "$((TOKEN_FETCH_TIMEOUT_SEC + 5))" "$LOCK_FD" 2>/dev/null; then
                 LOCK_HELD=1
             else
                 say "cache lock busy; fetching unlocked"
             fi
-        fi
+        }
     fi
     if [[ -z $force ]] && read_valid_cache; then
         FETCHED_TOKEN=$CACHE_TOKEN FETCHED_EXPIRES_AT=$CACHE_EXPIRES_AT
@@ -629,6 +690,18 @@ locked_fetch() {
     fetch_from_platform || return 1
     store_cache "$FETCHED_TOKEN" "$FETCHED_CACHE_EXPIRY" "$FETCHED_EXPIRES_AT" || say "could not write the token cache"
     return 0
+}
+
+# Opens the lock file as LOCK_FD without following a link: an existing one
+# (a regular file of ours) read-only, since flock needs no write access; a
+# missing one is created only in a private cache dir. The braces keep
+# `2>/dev/null` from becoming permanent for the shell.
+open_lock_file() {
+    if [[ -e $LOCK_FILE || -L $LOCK_FILE ]]; then
+        ours_or_absent "$LOCK_FILE" && { exec {LOCK_FD}<"$LOCK_FILE"; } 2>/dev/null
+    else
+        cache_dir_private && { exec {LOCK_FD}>>"$LOCK_FILE"; } 2>/dev/null
+    fi
 }
 
 release_lock() {

@@ -441,7 +441,7 @@ fn status_probe_fails_when_the_platform_is_down() {
 fn contract_tools_without(env: &TestEnv, missing: &str) -> std::path::PathBuf {
     const TOOLS: [&str; 14] = [
         "git", "bash", "curl", "flock", "gh", "sh", "env", "timeout", "mv", "mkdir", "rm", "wc",
-        "sleep", "dirname",
+        "stat", "sleep", "dirname",
     ];
     let tools: Vec<&str> = TOOLS.into_iter().filter(|t| *t != missing).collect();
     crate::support::path_with(env, &format!("no-{missing}"), &tools)

@@ -662,7 +662,9 @@ fn without_flock_the_fetch_proceeds_unlocked_and_still_caches() {
     let path = crate::support::path_with(
         &env,
         "no-flock",
-        &["bash", "curl", "mv", "rm", "mkdir", "env", "timeout"],
+        &[
+            "bash", "curl", "mv", "rm", "mkdir", "env", "timeout", "stat",
+        ],
     );
     let mut c = env.bundled_helper("get");
     c.env("PATH", &path)

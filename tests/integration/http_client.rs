@@ -48,7 +48,11 @@ fn env_for(url: &str, timeout_secs: u64) -> TestEnv {
 
 /// A PATH with what the helper runs for a fetch, but no curl.
 fn path_without_curl(env: &TestEnv) -> std::path::PathBuf {
-    path_with(env, "no-curl", &["bash", "flock", "mv", "mkdir", "rm"])
+    path_with(
+        env,
+        "no-curl",
+        &["bash", "flock", "mv", "mkdir", "rm", "stat"],
+    )
 }
 
 #[test]
