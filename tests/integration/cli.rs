@@ -439,7 +439,7 @@ fn status_probe_fails_when_the_platform_is_down() {
 
 /// A PATH of symlinks to what `contract` runs, all but `missing`.
 fn contract_tools_without(env: &TestEnv, missing: &str) -> std::path::PathBuf {
-    const TOOLS: [&str; 14] = [
+    const TOOLS: [&str; 15] = [
         "git", "bash", "curl", "flock", "gh", "sh", "env", "timeout", "mv", "mkdir", "rm", "wc",
         "stat", "sleep", "dirname",
     ];
