@@ -9,6 +9,9 @@ use crate::config::Layout;
 use crate::os::Fs;
 use crate::secret::{is_valid_token, Token};
 
+/// The most a cache file may hold; more is not ours.
+const CACHE_FILE_LIMIT: u64 = 8 * 1024;
+
 /// The cache's expiry, and the token when it has a valid shape.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CachedToken {
@@ -31,7 +34,8 @@ impl CachedToken {
 }
 
 fn lines<F: Fs>(fs: &F, path: &std::path::Path) -> Option<Vec<String>> {
-    let bytes = fs.read(path).ok()?;
+    // A token line (4096) and a tag, or three numbers and a tag.
+    let bytes = fs.read(path, CACHE_FILE_LIMIT).ok()?;
     Some(
         String::from_utf8_lossy(&bytes)
             .lines()

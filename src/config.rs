@@ -57,6 +57,9 @@ impl Layout {
     }
 }
 
+/// The most read of gh's hosts file (a few hundred bytes per account).
+pub const HOSTS_FILE_LIMIT: u64 = 1024 * 1024;
+
 /// The git config key the installer owns.
 pub const GIT_HELPER_KEY: &str = "credential.https://github.com.helper";
 pub const GIT_USE_HTTP_PATH_KEY: &str = "credential.https://github.com.useHttpPath";

@@ -12,6 +12,9 @@ pub const DAEMON_SCRIPT: &str = "molecule-gh-token-refresh.sh";
 /// The argument that makes the daemon script run as the respawn supervisor.
 pub const SUPERVISE_ARG: &str = "--supervise";
 
+/// The most read back from an extracted script (ours are ~30 KB).
+pub const SCRIPT_READ_LIMIT: u64 = 1024 * 1024;
+
 /// Both scripts as (file name, bytes), in a stable order.
 pub fn embedded() -> [(&'static str, &'static [u8]); 2] {
     [

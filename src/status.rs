@@ -134,7 +134,10 @@ fn scripts<F: Fs>(fs: &F, config: &Config) -> Check {
     let mut problems = Vec::new();
     for (name, contents) in crate::scripts::embedded() {
         let path = config.layout.scripts_dir.join(name);
-        match (fs.read(&path), fs.metadata(&path)) {
+        match (
+            fs.read(&path, crate::scripts::SCRIPT_READ_LIMIT),
+            fs.metadata(&path),
+        ) {
             (Ok(bytes), Ok(meta)) => {
                 if bytes != contents {
                     problems.push(format!("{name} differs from the embedded one"));
@@ -357,7 +360,8 @@ fn last_refresh<F: Fs>(fs: &F, config: &Config) -> Check {
     let mut text = String::new();
     let rotated = layout.log_file.with_extension("log.1");
     for path in [&rotated, &layout.log_file] {
-        if let Ok(bytes) = fs.read(path) {
+        // The log rotates at 1 MiB; a little over is a line in flight.
+        if let Ok(bytes) = fs.read(path, 2 * 1024 * 1024) {
             text.push_str(&String::from_utf8_lossy(&bytes));
         }
     }

@@ -8,6 +8,9 @@ use crate::config::Layout;
 use crate::os::{Fs, Liveness, ProcTable};
 use crate::scripts::SUPERVISE_ARG;
 
+/// A PID is at most 10 digits and a newline; 64 bytes is generous.
+const PID_FILE_LIMIT: u64 = 64;
+
 /// What the PID file and the process table say.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SupervisorState {
@@ -26,16 +29,38 @@ pub fn parse_pid(text: &str) -> Option<i32> {
     trimmed.parse::<i32>().ok().filter(|pid| *pid > 0)
 }
 
-/// Whether `cmdline` is our supervisor for this layout: its arguments name
-/// the extracted daemon script and the supervise flag.
+/// Whether `cmdline` is exactly how the installer starts our supervisor for
+/// this layout: `bash -p <daemon script> --supervise`. An argv that merely
+/// mentions the script (`tail -f …/molecule-gh-token-refresh.sh`) is not.
 pub fn is_our_supervisor(cmdline: &[String], layout: &Layout) -> bool {
+    is_bash_running(cmdline, layout, &[SUPERVISE_ARG])
+}
+
+/// `bash -p <daemon script> EXTRA…`, with any path to bash.
+fn is_bash_running(cmdline: &[String], layout: &Layout, extra: &[&str]) -> bool {
     let script = layout.daemon_script.to_string_lossy();
-    cmdline.iter().any(|a| *a == *script) && cmdline.iter().any(|a| a == SUPERVISE_ARG)
+    match cmdline {
+        [bash, flag, path, rest @ ..] => {
+            std::path::Path::new(bash).file_name() == Some(std::ffi::OsStr::new("bash"))
+                && flag == "-p"
+                && **path == *script
+                && rest.iter().map(String::as_str).eq(extra.iter().copied())
+        }
+        _ => false,
+    }
 }
 
 pub fn state<F: Fs, P: ProcTable>(fs: &F, procs: &P, layout: &Layout) -> SupervisorState {
     use SupervisorState::NotRunning;
-    let text = match fs.read(&layout.pid_file) {
+    // Only a regular file we wrote, and only a few bytes of it: a FIFO, a
+    // device or a link to /dev/zero means "not running", never a hang.
+    match fs.metadata(&layout.pid_file) {
+        Ok(meta) if meta.kind != crate::os::FileKind::File => {
+            return NotRunning("PID file is not a regular file".into())
+        }
+        _ => {}
+    }
+    let text = match fs.read(&layout.pid_file, PID_FILE_LIMIT) {
         Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
         Err(e) if e.kind() == io::ErrorKind::NotFound => return NotRunning("no PID file".into()),
         Err(e) => return NotRunning(format!("PID file unreadable: {e}")),
@@ -57,10 +82,10 @@ pub fn state<F: Fs, P: ProcTable>(fs: &F, procs: &P, layout: &Layout) -> Supervi
     }
 }
 
-/// Is `cmdline` one of our daemons (the script without the supervise flag)?
+/// Whether `cmdline` is exactly how our supervisor starts a daemon:
+/// `bash -p <daemon script>`.
 pub fn is_our_daemon(cmdline: &[String], layout: &Layout) -> bool {
-    let script = layout.daemon_script.to_string_lossy();
-    cmdline.iter().any(|a| *a == *script) && !cmdline.iter().any(|a| a == SUPERVISE_ARG)
+    is_bash_running(cmdline, layout, &[])
 }
 
 /// The supervisor is started in a new session it leads; its forked children
@@ -69,9 +94,14 @@ fn leads_its_session<P: ProcTable>(procs: &P, pid: i32) -> bool {
     procs.lineage(pid).is_some_and(|l| l.sid == pid)
 }
 
-/// Live (non-zombie) processes running our daemon script for this layout:
-/// (supervisors, daemons). A forked child that has not exec'd yet carries
-/// its parent's command line; it is counted as neither.
+/// Live (non-zombie) processes of ours for this layout: (supervisors,
+/// daemons). Identity is lineage, never an argv alone: a supervisor has our
+/// exact argv and leads its own session; a daemon has our exact daemon argv
+/// and lives in a session led by one of our supervisors, or in the session
+/// of one that died (`kill -9` orphans its daemon; the daemon keeps the
+/// session id). A `bash -p <script>` someone ran from a terminal sits in the
+/// terminal's session, led by a live shell: not ours. A forked child that
+/// has not exec'd yet carries its parent's argv; it is counted as neither.
 pub fn running<P: ProcTable>(procs: &P, layout: &Layout) -> (Vec<i32>, Vec<i32>) {
     let mut supervisors = Vec::new();
     let mut daemons = Vec::new();
@@ -86,7 +116,7 @@ pub fn running<P: ProcTable>(procs: &P, layout: &Layout) -> (Vec<i32>, Vec<i32>)
             if leads_its_session(procs, pid) {
                 supervisors.push(pid);
             }
-        } else if is_our_daemon(&cmdline, layout) {
+        } else if is_our_daemon(&cmdline, layout) && in_a_supervisor_session(procs, pid, layout) {
             let parent_is_daemon = procs
                 .lineage(pid)
                 .and_then(|l| procs.cmdline(l.ppid).ok())
@@ -99,9 +129,52 @@ pub fn running<P: ProcTable>(procs: &P, layout: &Layout) -> (Vec<i32>, Vec<i32>)
     (supervisors, daemons)
 }
 
+/// The daemon's session is led by our supervisor, or its leader is gone.
+fn in_a_supervisor_session<P: ProcTable>(procs: &P, pid: i32, layout: &Layout) -> bool {
+    let Some(lineage) = procs.lineage(pid) else {
+        return false;
+    };
+    if lineage.sid == pid || lineage.sid <= 0 {
+        return false;
+    }
+    match procs.liveness(lineage.sid) {
+        Liveness::Alive => procs
+            .cmdline(lineage.sid)
+            .is_ok_and(|leader| is_our_supervisor(&leader, layout)),
+        Liveness::Zombie | Liveness::Dead => true,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn identity_is_the_exact_argv() {
+        let layout = Layout::new("/home/agent");
+        let script = layout.daemon_script.to_string_lossy().into_owned();
+        let argv = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(is_our_supervisor(
+            &argv(&["/usr/bin/bash", "-p", &script, "--supervise"]),
+            &layout
+        ));
+        assert!(is_our_daemon(&argv(&["bash", "-p", &script]), &layout));
+        for other in [
+            argv(&["tail", "-f", &script]),
+            argv(&["bash", &script, "--supervise"]),
+            argv(&["bash", "-p", &script, "--supervise", "x"]),
+            argv(&["vim", "-p", &script, "--supervise"]),
+            argv(&[
+                "bash",
+                "-p",
+                "/other/molecule-gh-token-refresh.sh",
+                "--supervise",
+            ]),
+        ] {
+            assert!(!is_our_supervisor(&other, &layout), "{other:?}");
+            assert!(!is_our_daemon(&other, &layout), "{other:?}");
+        }
+    }
 
     #[test]
     fn pid_parsing_accepts_only_positive_decimals() {

@@ -77,7 +77,7 @@ fn login<F: Fs, S: Spawner>(
 ) -> Outcome {
     let hosts = config.layout.gh_hosts_file(config);
     let already = fs
-        .read(&hosts)
+        .read(&hosts, crate::config::HOSTS_FILE_LIMIT)
         .map(|b| hosts_file_has_token(&String::from_utf8_lossy(&b), token.expose()))
         .unwrap_or(false);
     if already {

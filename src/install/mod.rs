@@ -78,7 +78,7 @@ impl<F: Fs, S: Spawner, P: ProcTable, W: Which> Installer<F, S, P, W> {
             }
         };
 
-        let scripts = scripts::run(&self.fs, layout);
+        let scripts = scripts::run(&self.fs, layout, self.config.uid);
         let scripts_failed = scripts.is_failed();
         report.steps.push(StepReport {
             step: Step::Scripts,

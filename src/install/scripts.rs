@@ -1,22 +1,46 @@
 //! Step 1: extract the embedded scripts, writing only what differs.
+//!
+//! git runs the helper for every github.com operation, so whoever can write
+//! it, or the directories above it, owns the user: both directories must be
+//! ours and not writable by group or others, and a script that is a link
+//! is replaced, never followed.
+
+use std::path::Path;
 
 use crate::config::Layout;
-use crate::os::Fs;
+use crate::os::{FileKind, Fs};
 use crate::report::Outcome;
 
 use super::{describe, ensure_dir};
 
 const SCRIPT_MODE: u32 = 0o755;
 
-pub(crate) fn run<F: Fs>(fs: &F, layout: &Layout) -> Outcome {
+pub(crate) fn run<F: Fs>(fs: &F, layout: &Layout, uid: u32) -> Outcome {
     if let Err(e) = ensure_dir(fs, &layout.scripts_dir, 0o755) {
         return Outcome::Failed(describe(&layout.scripts_dir, &e));
+    }
+    let mut tightened = Vec::new();
+    for dir in [&layout.runtime_dir, &layout.scripts_dir] {
+        match trusted_dir(fs, dir, uid) {
+            Ok(true) => tightened.push(dir.display().to_string()),
+            Ok(false) => {}
+            Err(refusal) => return Outcome::Failed(refusal),
+        }
     }
     let mut written = Vec::new();
     let mut errors = Vec::new();
     for (name, contents) in crate::scripts::embedded() {
         let path = layout.scripts_dir.join(name);
-        let same_content = fs.read(&path).map(|b| b == contents).unwrap_or(false);
+        // A link, another owner's file or anything but a regular file is
+        // replaced (the rename replaces the link itself).
+        let ours = fs
+            .metadata(&path)
+            .is_ok_and(|m| m.kind == FileKind::File && m.uid == uid);
+        let same_content = ours
+            && fs
+                .read(&path, crate::scripts::SCRIPT_READ_LIMIT)
+                .map(|b| b == contents)
+                .unwrap_or(false);
         let result = if same_content {
             match fs.metadata(&path) {
                 Ok(m) if m.mode & 0o777 == SCRIPT_MODE => continue,
@@ -30,11 +54,47 @@ pub(crate) fn run<F: Fs>(fs: &F, layout: &Layout) -> Outcome {
             Err(e) => errors.push(describe(&path, &e)),
         }
     }
+    let mut changes = Vec::new();
+    if !written.is_empty() {
+        changes.push(format!("wrote {}", written.join(", ")));
+    }
+    if !tightened.is_empty() {
+        changes.push(format!(
+            "removed group/other write from {}",
+            tightened.join(", ")
+        ));
+    }
     if !errors.is_empty() {
         Outcome::Failed(errors.join("; "))
-    } else if written.is_empty() {
+    } else if changes.is_empty() {
         Outcome::Unchanged("scripts match the embedded ones".into())
     } else {
-        Outcome::Changed(format!("wrote {}", written.join(", ")))
+        Outcome::Changed(changes.join("; "))
     }
+}
+
+/// A directory git's helper path runs through: a real directory we own
+/// (refused otherwise), with group/other write removed. Returns whether it
+/// had to be tightened.
+fn trusted_dir<F: Fs>(fs: &F, dir: &Path, uid: u32) -> Result<bool, String> {
+    let meta = fs.metadata(dir).map_err(|e| describe(dir, &e))?;
+    if meta.kind != FileKind::Dir {
+        return Err(format!(
+            "{} is not a directory (a link?); refusing to put scripts git runs there",
+            dir.display()
+        ));
+    }
+    if meta.uid != uid {
+        return Err(format!(
+            "{} is owned by uid {}, not {uid}: whoever owns it could swap the helper git runs; refusing",
+            dir.display(),
+            meta.uid
+        ));
+    }
+    if meta.mode & 0o022 == 0 {
+        return Ok(false);
+    }
+    fs.set_mode(dir, meta.mode & 0o7755)
+        .map(|()| true)
+        .map_err(|e| describe(dir, &e))
 }

@@ -379,13 +379,13 @@ fn check_parent(w: &World, path: &Path) -> io::Result<()> {
 }
 
 impl Fs for FakeSystem {
-    fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
+    fn read(&self, path: &Path, limit: u64) -> io::Result<Vec<u8>> {
         let w = self.enter(OpKind::Read, &path.to_string_lossy(), &[])?;
         match w.files.get(path) {
             Some(Entry {
                 node: Node::File(b),
                 ..
-            }) => Ok(b.clone()),
+            }) => super::real::too_large(path, b.len() as u64, limit).map(|()| b.clone()),
             Some(_) => Err(io::Error::other(format!("{}: not a file", path.display()))),
             None => Err(not_found(path)),
         }

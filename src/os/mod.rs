@@ -57,7 +57,11 @@ impl FileLock {
 
 #[cfg_attr(any(test, feature = "testing"), mockall::automock)]
 pub trait Fs {
-    fn read(&self, path: &Path) -> io::Result<Vec<u8>>;
+    /// The contents of a regular file of at most `limit` bytes. Anything
+    /// read from outside is bounded: a FIFO or device is an error (never a
+    /// hang: the open does not block), and so is a larger file (never an
+    /// out-of-memory). A symlink is followed to a regular file.
+    fn read(&self, path: &Path, limit: u64) -> io::Result<Vec<u8>>;
     /// `lstat`: a symlink is reported as a symlink, never followed.
     fn metadata(&self, path: &Path) -> io::Result<FileMeta>;
     /// Creates the directory and any missing parents, new ones with `mode`.
@@ -77,8 +81,8 @@ pub trait Fs {
 #[derive(Debug, Clone, Default)]
 pub struct CommandSpec {
     pub program: PathBuf,
-    /// Applied before `env_remove`, so a removal always wins.
     pub args: Vec<String>,
+    /// Applied before `env_remove`, so a removal always wins.
     pub env_set: Vec<(String, String)>,
     pub env_remove: Vec<String>,
     pub stdin: Option<Secret<Vec<u8>>>,

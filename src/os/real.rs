@@ -38,6 +38,17 @@ fn kind_of(ft: fs::FileType) -> FileKind {
     }
 }
 
+/// The error for a file over its read limit.
+pub(crate) fn too_large(path: &Path, len: u64, limit: u64) -> io::Result<()> {
+    if len > limit {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{}: larger than {limit} bytes", path.display()),
+        ));
+    }
+    Ok(())
+}
+
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// A temp name beside `path`, unique across processes and threads.
@@ -51,8 +62,23 @@ pub(crate) fn temp_sibling(path: &Path) -> PathBuf {
 }
 
 impl Fs for RealFs {
-    fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
-        fs::read(path)
+    fn read(&self, path: &Path, limit: u64) -> io::Result<Vec<u8>> {
+        let file = fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(nix::libc::O_NONBLOCK)
+            .open(path)?;
+        let meta = file.metadata()?;
+        if !meta.is_file() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{}: not a regular file", path.display()),
+            ));
+        }
+        too_large(path, meta.len(), limit)?;
+        let mut bytes = Vec::new();
+        file.take(limit + 1).read_to_end(&mut bytes)?;
+        too_large(path, bytes.len() as u64, limit)?;
+        Ok(bytes)
     }
 
     fn metadata(&self, path: &Path) -> io::Result<FileMeta> {

@@ -25,7 +25,9 @@ impl Running {
     fn start(env: &TestEnv, args: &[&str]) -> Running {
         let log = env.dir.path().join("daemon.log");
         let mut c = env.command("bash");
-        c.arg(own_script(env, "molecule-gh-token-refresh.sh"))
+        // As the installer and the supervisor start them.
+        c.arg("-p")
+            .arg(own_script(env, "molecule-gh-token-refresh.sh"))
             .args(args);
         c.env(
             "TOKEN_HELPER_SCRIPT",
@@ -35,8 +37,17 @@ impl Running {
         c.cmd
             .stdin(Stdio::null())
             .stdout(file.try_clone().unwrap())
-            .stderr(file)
-            .process_group(0);
+            .stderr(file);
+        // Its own session (and so process group), as the installer starts
+        // a supervisor: our daemons are told by that lineage.
+        // SAFETY: setsid is async-signal-safe.
+        unsafe {
+            c.cmd.pre_exec(|| {
+                nix::unistd::setsid()
+                    .map(|_| ())
+                    .map_err(std::io::Error::from)
+            });
+        }
         Running {
             child: c.cmd.spawn().unwrap(),
             log,

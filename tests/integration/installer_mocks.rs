@@ -73,10 +73,12 @@ fn add_our_helper() -> &'static [&'static str] {
 
 /// Installs with git and bash on PATH, the fake world for files and processes.
 fn install_with_git(
-    cfg: Config,
+    mut cfg: Config,
     fs: FakeSystem,
     spawner: MockSpawner,
 ) -> molecule_credential_helper::InstallReport {
+    // The installing user owns the fake world's files.
+    cfg.uid = fs.uid();
     Installer::new(cfg, fs.clone(), spawner, fs, which_only(&["git", "bash"])).install()
 }
 
@@ -96,6 +98,7 @@ fn world_with_supervisor(cfg: &Config) -> FakeSystem {
         molecule_credential_helper::testing::FakeProcess {
             cmdline: vec![
                 "bash".into(),
+                "-p".into(),
                 cfg.layout.daemon_script.to_string_lossy().into(),
                 "--supervise".into(),
             ],

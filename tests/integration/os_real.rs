@@ -98,6 +98,33 @@ fn liveness_never_signals_groups_and_tells_dead_from_alive() {
     assert_eq!(procs.liveness(pid), Liveness::Dead);
 }
 
+/// Anything read from outside is bounded: a FIFO is an error at once (the
+/// open does not block), /dev/zero and an over-long file are errors, not an
+/// out-of-memory.
+#[test]
+fn fs_read_is_bounded_and_takes_regular_files_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = RealFs;
+    let fifo = dir.path().join("fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let started = Instant::now();
+    assert!(fs.read(&fifo, 64).is_err());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "a FIFO blocked the read"
+    );
+    let zero = dir.path().join("zero");
+    std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+    assert!(fs.read(&zero, 64).is_err());
+    let big = dir.path().join("big");
+    std::fs::write(&big, vec![b'1'; 65]).unwrap();
+    assert_eq!(
+        fs.read(&big, 64).unwrap_err().kind(),
+        std::io::ErrorKind::InvalidData
+    );
+    assert_eq!(fs.read(&big, 65).unwrap().len(), 65);
+}
+
 #[test]
 fn fs_lstat_atomic_write_and_lock() {
     let dir = tempfile::tempdir().unwrap();
@@ -105,7 +132,7 @@ fn fs_lstat_atomic_write_and_lock() {
     let file = dir.path().join("f");
     fs.write_atomic(&file, b"one", 0o600).unwrap();
     fs.write_atomic(&file, b"two", 0o640).unwrap();
-    assert_eq!(fs.read(&file).unwrap(), b"two");
+    assert_eq!(fs.read(&file, 3).unwrap(), b"two");
     let meta = fs.metadata(&file).unwrap();
     assert_eq!((meta.kind, meta.mode), (FileKind::File, 0o640));
     std::os::unix::fs::symlink(&file, dir.path().join("link")).unwrap();
