@@ -44,9 +44,12 @@ rotate_log() {
         mv -f -- "$LOG_FILE" "$LOG_FILE.1" 2>/dev/null
     fi
     if [[ ! /dev/fd/2 -ef $LOG_FILE ]]; then
+        # Never through a link planted at the log's name: remove it first.
+        [[ -L $LOG_FILE ]] && rm -f -- "$LOG_FILE"
+        [[ ! -e $LOG_FILE || (-f $LOG_FILE && -O $LOG_FILE) ]] || return 0
         exec 2>>"$LOG_FILE"
         exec 1>&2
-        chmod 600 -- "$LOG_FILE" 2>/dev/null
+        [[ -L $LOG_FILE ]] || chmod 600 -- "$LOG_FILE" 2>/dev/null
     fi
 }
 

@@ -57,6 +57,32 @@ impl Layout {
     }
 }
 
+/// The home every path is built from: absolute and canonical, so a relative
+/// `--home .`, a `$HOME` reached through a symlink and its real path are one
+/// home (one supervisor, one git value), and git never gets a relative
+/// helper path to run from whatever repository it is in. It must be valid
+/// UTF-8: it goes into git's config and every child's `HOME` as text, and a
+/// lossy copy would name another directory. A home that does not exist yet
+/// is made absolute only (the steps then report what fails).
+pub fn canonical_home(home: &Path) -> Result<PathBuf, crate::Error> {
+    let not_utf8 = |p: &Path| crate::Error::HomeNotUtf8(p.to_string_lossy().into_owned());
+    if home.to_str().is_none() {
+        return Err(not_utf8(home));
+    }
+    let absolute = if home.is_absolute() {
+        home.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map_err(|e| crate::Error::HomeUnusable(home.display().to_string(), e.to_string()))?
+            .join(home)
+    };
+    let canonical = std::fs::canonicalize(&absolute).unwrap_or(absolute);
+    if canonical.to_str().is_none() {
+        return Err(not_utf8(&canonical));
+    }
+    Ok(canonical)
+}
+
 /// The most read of gh's hosts file (a few hundred bytes per account).
 pub const HOSTS_FILE_LIMIT: u64 = 1024 * 1024;
 
@@ -109,14 +135,15 @@ impl Config {
     }
 
     /// The process environment; HOME from `dirs` unless `home` is given.
+    /// Either way the home is made canonical first ([`canonical_home`]).
     pub fn from_env(home: Option<PathBuf>) -> Result<Self, crate::Error> {
         let env: BTreeMap<String, String> = std::env::vars_os()
             .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
             .collect();
         match home {
-            Some(home) => Ok(Config::new(home, env).isolated()),
+            Some(home) => Ok(Config::new(canonical_home(&home)?, env).isolated()),
             None => Ok(Config::new(
-                dirs::home_dir().ok_or(crate::Error::NoHome)?,
+                canonical_home(&dirs::home_dir().ok_or(crate::Error::NoHome)?)?,
                 env,
             )),
         }
@@ -160,10 +187,12 @@ impl Config {
             .filter(|v| !v.is_empty())
     }
 
-    /// A numeric variable, or `default` when unset or not a number.
+    /// A numeric variable: whole seconds as the scripts take them (1-9
+    /// digits, nothing else), else `default`.
     pub fn seconds(&self, key: &str, default: u64) -> u64 {
         self.var(key)
-            .and_then(|v| v.trim().parse().ok())
+            .filter(|v| (1..=9).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|v| v.parse().ok())
             .unwrap_or(default)
     }
 

@@ -18,6 +18,7 @@ pub mod cache;
 pub mod config;
 pub mod contract;
 pub mod fake_platform;
+pub mod git_helpers;
 pub mod install;
 pub mod os;
 pub mod report;
@@ -50,6 +51,12 @@ pub use secret::{Secret, Token};
 pub enum Error {
     #[error("cannot find a home directory: HOME is unset and the user has no passwd entry")]
     NoHome,
+    /// The home path is not valid UTF-8; converting it would name another directory.
+    #[error("home {0:?} is not valid UTF-8; refusing rather than converting it lossily (it goes into git's config and HOME)")]
+    HomeNotUtf8(String),
+    /// A relative home that cannot be made absolute.
+    #[error("home {0}: cannot make it absolute: {1}")]
+    HomeUnusable(String, String),
 }
 
 /// Installs in `$HOME` (from the environment) with the real OS. Never panics
@@ -70,14 +77,5 @@ pub fn install_credential_helper_in(home: &Path) -> InstallReport {
 }
 
 fn report_of_error(e: &Error) -> InstallReport {
-    InstallReport {
-        steps: Step::ALL
-            .into_iter()
-            .map(|step| StepReport {
-                step,
-                outcome: Outcome::Failed(e.to_string()),
-            })
-            .collect(),
-        warnings: Vec::new(),
-    }
+    InstallReport::all_failed(&e.to_string())
 }

@@ -100,6 +100,20 @@ pub struct InstallReport {
 }
 
 impl InstallReport {
+    /// Every step failed for one reason (the install could not start).
+    pub fn all_failed(reason: &str) -> Self {
+        InstallReport {
+            steps: Step::ALL
+                .into_iter()
+                .map(|step| StepReport {
+                    step,
+                    outcome: Outcome::Failed(reason.to_string()),
+                })
+                .collect(),
+            warnings: Vec::new(),
+        }
+    }
+
     pub fn outcome(&self, step: Step) -> Option<&Outcome> {
         self.steps
             .iter()

@@ -7,6 +7,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Config, GIT_HELPER_KEY};
+use crate::git_helpers::{helpers_for_github, others_after_ours, GITHUB_PROBE_URL};
 use crate::os::{FileKind, Fs, ProcTable, Spawner, Which};
 use crate::supervisor::{self, SupervisorState};
 
@@ -86,6 +87,22 @@ pub fn status<F: Fs, S: Spawner, P: ProcTable, W: Which>(
     config: &Config,
     probe: Option<Probe>,
 ) -> StatusReport {
+    let layout = &config.layout;
+    let missing = |p: &Path| {
+        fs.metadata(p)
+            .is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+    };
+    if missing(&layout.runtime_dir) && missing(&layout.cache_dir) {
+        // One clear line, not a column of failures and "waiting" warnings.
+        return StatusReport::new(vec![check(
+            "install",
+            Level::Fail,
+            format!(
+                "not installed in {}: run `molecule-credential-helper install`",
+                layout.home.display()
+            ),
+        )]);
+    }
     let mut checks = vec![
         scripts(fs, config),
         git_config(spawner, which, config),
@@ -190,60 +207,60 @@ fn git_config<S: Spawner, W: Which>(spawner: &S, which: &W, config: &Config) -> 
             "useHttpPath is not true; run install",
         );
     }
-    match first_helper_for_github(spawner, &git, config) {
-        Ok(Some(first)) if first == wanted[1] => check(
+    let chain = match github_helper_chain(spawner, &git, config) {
+        Ok(chain) => chain,
+        Err(e) => return check("git-config", Level::Fail, e),
+    };
+    match chain.first() {
+        Some(first) if *first == wanted[1] => {}
+        Some(first) => {
+            return check(
+                "git-config",
+                Level::Fail,
+                format!("git asks {first:?} for {GITHUB_PROBE_URL} before our helper (git's own URL matching, every config file)"),
+            )
+        }
+        None => {
+            return check(
+                "git-config",
+                Level::Fail,
+                format!("no credential helper answers {GITHUB_PROBE_URL}"),
+            )
+        }
+    }
+    let others = others_after_ours(&chain, &wanted[1]);
+    if others.is_empty() {
+        check(
             "git-config",
             Level::Ok,
-            "our helper answers github.com first",
-        ),
-        Ok(first) => check(
+            "our helper answers github.com first, and no other helper follows it",
+        )
+    } else {
+        check(
             "git-config",
-            Level::Fail,
-            format!("{first:?} answers github.com before our helper"),
-        ),
-        Err(e) => check("git-config", Level::Fail, e),
+            Level::Warn,
+            format!(
+                "git also runs {others:?} for github.com: after every successful push it hands that helper our token to store (e.g. in ~/.git-credentials); scope it away from github.com"
+            ),
+        )
     }
 }
 
-/// Replays every config value git would use for https://github.com, in
-/// order: an empty value resets the list.
-fn first_helper_for_github<S: Spawner>(
+/// Every helper git runs for the probe URL, in order, from all of git's
+/// config files (`git config --list`), replayed with git's URL matching.
+fn github_helper_chain<S: Spawner>(
     spawner: &S,
     git: &Path,
     config: &Config,
-) -> Result<Option<String>, String> {
+) -> Result<Vec<String>, String> {
     let cmd = config.command(git).args(["config", "--list", "-z"]);
     let out = spawner
         .run(&cmd)
         .map_err(|e| format!("git config --list: {e}"))?;
     if !out.success() {
-        return Ok(None);
+        return Ok(Vec::new());
     }
-    let mut chain: Vec<String> = Vec::new();
-    for entry in out.stdout.split('\0').filter(|e| !e.is_empty()) {
-        let (key, value) = entry.split_once('\n').unwrap_or((entry, ""));
-        let key = key.to_ascii_lowercase();
-        let applies = key == "credential.helper"
-            || key
-                .strip_prefix("credential.")
-                .and_then(|k| k.strip_suffix(".helper"))
-                .is_some_and(url_matches_github);
-        if !applies {
-            continue;
-        }
-        if value.is_empty() {
-            chain.clear();
-        } else {
-            chain.push(value.to_string());
-        }
-    }
-    Ok(chain.into_iter().next())
-}
-
-/// Does a `credential.<url>` context match https://github.com/…?
-fn url_matches_github(url: &str) -> bool {
-    let rest = url.strip_prefix("https://").unwrap_or(url);
-    rest == "github.com" || rest.starts_with("github.com/")
+    Ok(helpers_for_github(&out.stdout))
 }
 
 fn cache_dir<F: Fs>(fs: &F, config: &Config) -> Check {
@@ -295,6 +312,13 @@ fn cached_token<F: Fs>(fs: &F, config: &Config) -> Check {
             "no cached token yet (the next git call fetches one)",
         );
     };
+    if !cached.consistent {
+        return check(
+            "cached-token",
+            Level::Warn,
+            "the token and expiry files come from two different writes: the helper will not serve them and refetches",
+        );
+    }
     match (cached.token.is_some(), cached.expiry) {
         (false, _) => check(
             "cached-token",
@@ -404,19 +428,5 @@ fn last_refresh<F: Fs>(fs: &F, config: &Config) -> Check {
             Level::Warn,
             "no refresh yet (the daemon waits its initial delay)",
         ),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn github_url_contexts() {
-        assert!(url_matches_github("https://github.com"));
-        assert!(url_matches_github("https://github.com/org"));
-        assert!(url_matches_github("github.com"));
-        assert!(!url_matches_github("https://github.com.evil"));
-        assert!(!url_matches_github("https://gitlab.com"));
     }
 }

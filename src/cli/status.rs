@@ -52,7 +52,10 @@ pub(crate) fn run(args: StatusArgs) -> Result<ExitCode, UsageError> {
 
 fn probe(config: &Config) -> Probe {
     let started = Instant::now();
+    // Exactly as git runs it: `bash -p`, so a BASH_ENV or an exported
+    // function that would break git's call breaks the probe too.
     let cmd = config.command("bash").args([
+        "-p".to_string(),
         config.layout.helper_script.to_string_lossy().into_owned(),
         "_fetch_token".into(),
     ]);

@@ -66,6 +66,14 @@ pub(crate) fn run<F: Fs, S: Spawner, P: ProcTable, W: Which>(
     let Some(bash) = which.which("bash") else {
         return Outcome::Skipped("bash not on PATH".into());
     };
+    // The log is opened without following links; something planted at its
+    // name (a link, a FIFO) goes first, so the daemon still starts.
+    if fs
+        .metadata(&layout.log_file)
+        .is_ok_and(|m| m.kind != crate::os::FileKind::File)
+    {
+        let _ = fs.remove_file(&layout.log_file);
+    }
     let cmd = supervisor_command(&bash, config);
     let pid = match spawner.spawn_detached(&cmd, &layout.log_file) {
         Ok(pid) => pid,

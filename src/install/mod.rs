@@ -67,6 +67,9 @@ impl<F: Fs, S: Spawner, P: ProcTable, W: Which> Installer<F, S, P, W> {
     /// a `failed` entry and the steps that do not depend on it still run.
     pub fn install(&self) -> InstallReport {
         let layout = &self.config.layout;
+        if let Some(refusal) = foreign_home(&self.fs, &self.config) {
+            return InstallReport::all_failed(&refusal);
+        }
         let mut report = InstallReport::default();
         let _lock = match acquire_install_lock(&self.fs, layout) {
             Ok(lock) => Some(lock),
@@ -138,6 +141,22 @@ impl<F: Fs, S: Spawner, P: ProcTable, W: Which> Installer<F, S, P, W> {
         }
         report
     }
+}
+
+/// Why not to install into a home another user owns (root with `--home
+/// /home/agent`): the cache, the scripts and git's config would be the
+/// installer's, which the user's helper cannot write or trust, and the
+/// daemon would run as the installer. Run the install as that user instead.
+fn foreign_home<F: Fs>(fs: &F, config: &Config) -> Option<String> {
+    let home = &config.layout.home;
+    let owner = fs.metadata(home).ok()?.uid;
+    (owner != config.uid).then(|| {
+        format!(
+            "{} belongs to uid {owner}, not to the installing uid {}: install as that user (e.g. `setpriv --reuid={owner} --regid=<gid> --init-groups molecule-credential-helper install`), so the files and the daemon are theirs",
+            home.display(),
+            config.uid
+        )
+    })
 }
 
 /// Creates `path` (and parents) with `mode` unless it is already a directory.

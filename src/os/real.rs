@@ -137,6 +137,7 @@ impl Fs for RealFs {
             .create(true)
             .truncate(false)
             .mode(0o644)
+            .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
             .open(path)?;
         let deadline = Instant::now() + wait;
         loop {
@@ -208,6 +209,7 @@ impl Spawner for RealSpawner {
             // Its own group, so a timeout also ends what it started.
             .process_group(0);
         apply_env(&mut command, spec);
+        no_group_or_other_write(&mut command);
         let mut child = command.spawn().map_err(|e| {
             io::Error::new(
                 e.kind(),
@@ -259,11 +261,19 @@ impl Spawner for RealSpawner {
     }
 
     fn spawn_detached(&self, spec: &CommandSpec, log: &Path) -> io::Result<i32> {
+        // Never through a link planted at the log's name.
         let log_file = fs::OpenOptions::new()
             .append(true)
             .create(true)
             .mode(0o600)
+            .custom_flags(nix::libc::O_NOFOLLOW)
             .open(log)?;
+        if !log_file.metadata()?.is_file() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{}: not a regular file", log.display()),
+            ));
+        }
         let log_err = log_file.try_clone()?;
         let (pid_read, pid_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
         let pid_write_raw = std::os::fd::AsRawFd::as_raw_fd(&pid_write);
@@ -275,6 +285,7 @@ impl Spawner for RealSpawner {
             .stdout(log_file)
             .stderr(log_err);
         apply_env(&mut command, spec);
+        no_group_or_other_write(&mut command);
         // SAFETY: between fork and exec this runs only async-signal-safe calls
         // (setsid, fork, write, _exit) and touches no allocator or lock.
         unsafe {
@@ -308,6 +319,20 @@ impl Spawner for RealSpawner {
             )
         })?;
         Ok(i32::from_ne_bytes(buf))
+    }
+}
+
+/// Whatever the runtime's umask, no child creates a file others can write:
+/// git's `~/.gitconfig`, gh's hosts file, the daemon's files. Adds 022 to
+/// the inherited umask (keeping stricter bits).
+fn no_group_or_other_write(command: &mut Command) {
+    // SAFETY: umask(2) is async-signal-safe and touches no allocator or lock.
+    unsafe {
+        command.pre_exec(|| {
+            let old = nix::libc::umask(0o022);
+            nix::libc::umask(old | 0o022);
+            Ok(())
+        });
     }
 }
 

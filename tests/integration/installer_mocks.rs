@@ -87,7 +87,10 @@ fn config(env: &[(&str, &str)]) -> Config {
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    Config::new(HOME, env)
+    let mut config = Config::new(HOME, env);
+    // The installing user owns the fake world's home.
+    config.uid = FakeSystem::new().uid();
+    config
 }
 
 /// The fake world with a live supervisor, so the daemon step spawns nothing.
