@@ -15,3 +15,4 @@ mod installer_table;
 mod os_real;
 mod reliability;
 mod todays_github;
+mod trust;

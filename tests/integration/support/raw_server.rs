@@ -38,6 +38,30 @@ impl RawServer {
         RawServer { addr, heads }
     }
 
+    /// Sends `reply` one byte every `every`, on every connection.
+    pub fn start_trickling(reply: &[u8], every: Duration) -> RawServer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let heads = Arc::new(Mutex::new(Vec::new()));
+        let (reply, recorded) = (reply.to_vec(), heads.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (reply, recorded) = (reply.clone(), recorded.clone());
+                std::thread::spawn(move || {
+                    let mut stream = stream;
+                    serve(stream.try_clone().unwrap(), &[], Duration::ZERO, &recorded);
+                    for byte in reply {
+                        if stream.write_all(&[byte]).is_err() {
+                            return;
+                        }
+                        std::thread::sleep(every);
+                    }
+                });
+            }
+        });
+        RawServer { addr, heads }
+    }
+
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
