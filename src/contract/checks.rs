@@ -308,6 +308,10 @@ fn run_in(world: &World, report: &mut ContractReport) {
         git_config_wired(world),
     );
     report.record(
+        "no other credential helper gets our token (git's URL matching over the image's own git config)",
+        no_other_helper(world),
+    );
+    report.record(
         "git credential fill returns a platform-issued token",
         fill_is_platform_token(world),
     );
@@ -360,6 +364,40 @@ fn install_clean(report: &crate::InstallReport) -> Result<(), String> {
             .filter(|l| l.contains("failed"))
             .collect::<Vec<_>>()
             .join("; ")
+    })
+}
+
+/// Every helper git runs for github.com, replayed over all of git's config
+/// files including the image's system config (the rest of the suite runs
+/// with GIT_CONFIG_NOSYSTEM=1 for isolation): ours must come first and
+/// alone, or git hands our token to the others to store after a push.
+fn no_other_helper(world: &World) -> Result<(), String> {
+    let mut cmd = world.command("git");
+    cmd.args(["config", "--list", "-z"])
+        .env_remove("GIT_CONFIG_NOSYSTEM");
+    // The image's own git settings: its system config (wherever it is), and
+    // config given in the environment (GIT_CONFIG_COUNT/KEY_n/VALUE_n, or
+    // GIT_CONFIG_PARAMETERS), which git reads after the global file.
+    for (key, value) in std::env::vars_os() {
+        let name = key.to_string_lossy();
+        if name == "GIT_CONFIG_SYSTEM"
+            || name == "GIT_CONFIG_PARAMETERS"
+            || name == "GIT_CONFIG_COUNT"
+            || name.starts_with("GIT_CONFIG_KEY_")
+            || name.starts_with("GIT_CONFIG_VALUE_")
+        {
+            cmd.env(key, value);
+        }
+    }
+    let out = run_bounded(cmd, b"", Duration::from_secs(30))?;
+    let chain = crate::git_helpers::helpers_for_github(&String::from_utf8_lossy(&out.stdout));
+    let ours = &crate::install::wanted_helpers(&world.layout.helper_script)[1];
+    ensure(chain.first() == Some(ours), || {
+        format!("git asks {:?} first for github.com", chain.first())
+    })?;
+    let others = crate::git_helpers::others_after_ours(&chain, ours);
+    ensure(others.is_empty(), || {
+        format!("git also runs {others:?} for github.com and would hand it our token to store")
     })
 }
 

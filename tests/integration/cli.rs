@@ -492,12 +492,41 @@ fn contract_catches_a_broken_curl_although_plain_http_needs_none() {
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(
-        text.contains("\nok 5 - git credential fill returns a platform-issued token"),
+        text.contains("\nok 6 - git credential fill returns a platform-issued token"),
         "{text}"
     );
     assert!(
-        text.contains("\nnot ok 6 - the same fill through curl"),
+        text.contains("\nnot ok 7 - the same fill through curl"),
         "{text}"
     );
-    assert!(text.trim_end().ends_with("14 passed, 1 failed"), "{text}");
+    assert!(text.trim_end().ends_with("15 passed, 1 failed"), "{text}");
+}
+
+/// An image whose environment adds `credential.helper store` (read after
+/// the global file) would hand our token to it after every push: the
+/// contract says so. A system-config helper is reset by our empty value.
+#[test]
+fn contract_catches_a_storing_helper_in_the_images_git_environment() {
+    let env = TestEnv::builder().no_platform().build();
+    let system = env.dir.path().join("system-gitconfig");
+    std::fs::write(&system, "[credential]\n\thelper = cache\n").unwrap();
+    let out = env
+        .bin()
+        .arg("contract")
+        .env("GIT_CONFIG_SYSTEM", &system)
+        .env("GIT_CONFIG_COUNT", "1")
+        .env("GIT_CONFIG_KEY_0", "credential.helper")
+        .env("GIT_CONFIG_VALUE_0", "store")
+        .output();
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let line = text
+        .lines()
+        .find(|l| l.contains("no other credential helper"))
+        .unwrap_or_default();
+    assert!(
+        line.starts_with("not ok") && line.contains("\"store\""),
+        "{text}"
+    );
+    assert!(text.trim_end().ends_with("15 passed, 1 failed"), "{text}");
 }
