@@ -21,6 +21,7 @@ HELPER=${TOKEN_HELPER_SCRIPT:-$SCRIPT_DIR/molecule-git-token-helper.sh}
 RUNTIME_DIR=${MOLECULE_RUNTIME_DIR:-${HOME:-}/.molecule-runtime}
 LOG_FILE="$RUNTIME_DIR/refresh-daemon.log"
 PID_FILE="$RUNTIME_DIR/refresh-daemon.pid"
+EXPIRY_FILE="${HOME:-}/.molecule-token-cache/gh_installation_token_expiry"
 readonly LOG_MAX_BYTES=1048576
 
 INTERVAL=${TOKEN_REFRESH_INTERVAL_SEC:-2700}
@@ -79,6 +80,8 @@ whole_seconds INITIAL_DELAY TOKEN_REFRESH_INITIAL_DELAY_SEC 60 zero
 whole_seconds RETRY_MIN TOKEN_REFRESH_RETRY_MIN_SEC 30
 whole_seconds RETRY_MAX TOKEN_REFRESH_RETRY_MAX_SEC 300
 whole_seconds RESPAWN TOKEN_REFRESH_RESPAWN_SEC 30
+MARGIN=${TOKEN_EXPIRY_MARGIN_SEC:-300}
+whole_seconds MARGIN TOKEN_EXPIRY_MARGIN_SEC 300 zero
 ((RETRY_MAX >= RETRY_MIN)) || RETRY_MAX=$RETRY_MIN
 
 # Uniform 0..JITTER (two RANDOMs give 30 bits, enough for any sane jitter).
@@ -119,31 +122,104 @@ supervisor_alive() {
     fi
 }
 
+# The token's expires_at from the helper's cache (epoch seconds, or empty):
+# line 2 of the expiry file, read with bounds, never evaluated unchecked.
+cached_expires_at() {
+    local -a e=()
+    REPLY=''
+    [[ ! -L $EXPIRY_FILE && -f $EXPIRY_FILE ]] || return 1
+    { mapfile -t -n 2 e; } 2>/dev/null <"$EXPIRY_FILE"
+    local at=${e[1]-}
+    [[ -n $at && ${#at} -le 12 && $at != *[!0-9]* ]] || return 1
+    REPLY=$((10#$at))
+}
+
+# Seconds until the next platform refresh after a successful one, adapted to
+# what the platform did, within [RETRY_MIN, INTERVAL], jitter added later:
+# - a new token (another expires_at than last time): its half-life. Against
+#   a platform that mints on request, an outage starting at the worst
+#   moment leaves half a token's life;
+# - the same token again: the platform caches it and will not mint before
+#   ours goes stale, so ask when the cache goes stale (expires_at - margin),
+#   not at halves of halves;
+# - no expiry known: INTERVAL.
+# Sets REPLY; LAST_EXPIRES_AT remembers this refresh's expiry.
+LAST_EXPIRES_AT='' HOW=''
+next_refresh_delay() {
+    local now=$EPOCHSECONDS delay=$INTERVAL expires_at how="expiry unknown"
+    if cached_expires_at; then
+        expires_at=$REPLY
+        if [[ $expires_at == "$LAST_EXPIRES_AT" ]]; then
+            delay=$((expires_at - MARGIN - now)) how="same token: when the cache goes stale"
+        else
+            delay=$(((expires_at - now) / 2)) how="new token: at its half-life"
+        fi
+        LAST_EXPIRES_AT=$expires_at
+    fi
+    ((delay < RETRY_MIN)) && delay=$RETRY_MIN
+    ((delay > INTERVAL)) && delay=$INTERVAL
+    REPLY=$delay HOW=$how
+}
+
 daemon() {
     trap 'log "SIGTERM: daemon exiting"; stop_child; exit 0' TERM INT
     if [[ ! -x $HELPER && ! -f $HELPER ]]; then
         log "helper $HELPER not found"
     fi
     jitter
-    local delay=$((INITIAL_DELAY + REPLY)) backoff=$RETRY_MIN rc
+    local delay=$((INITIAL_DELAY + REPLY)) backoff=$RETRY_MIN gh_backoff=$RETRY_MIN rc
+    local next_refresh=$((EPOCHSECONDS + delay)) gh_pending='' gh_retry_at=0 now
     log "daemon $$ started; first refresh in ${delay}s"
     run_waiting sleep "$delay"
     while true; do
         supervisor_alive || { log "supervisor ${MOLECULE_SUPERVISOR_PID:-} gone: daemon $$ exiting"; exit 0; }
-        run_waiting bash -p "$HELPER" _refresh_gh
-        rc=$?
-        if ((rc == 0)); then
-            backoff=$RETRY_MIN
-            jitter
-            delay=$((INTERVAL + REPLY))
-            log "refresh ok; next in ${delay}s"
-        else
-            jitter
-            delay=$((backoff + REPLY))
-            log "refresh failed (exit $rc); retry in ${delay}s"
-            backoff=$((backoff * 2))
-            ((backoff > RETRY_MAX)) && backoff=$RETRY_MAX
+        now=$EPOCHSECONDS
+        if ((now >= next_refresh)); then
+            run_waiting bash -p "$HELPER" _refresh_gh
+            rc=$?
+            if ((rc == 0 || rc == 3)); then
+                backoff=$RETRY_MIN
+                next_refresh_delay
+                delay=$REPLY
+                jitter
+                delay=$((delay + REPLY))
+                next_refresh=$((EPOCHSECONDS + delay))
+                if ((rc == 0)); then
+                    gh_pending='' gh_backoff=$RETRY_MIN
+                    log "refresh ok; next in ${delay}s ($HOW)"
+                else
+                    # A gh failure, not a platform one: retry only the login.
+                    jitter
+                    gh_pending=1 gh_retry_at=$((EPOCHSECONDS + gh_backoff + REPLY))
+                    log "refresh ok but gh login failed; gh retry in $((gh_retry_at - EPOCHSECONDS))s; next platform refresh in ${delay}s ($HOW)"
+                    gh_backoff=$((gh_backoff * 2))
+                    ((gh_backoff > RETRY_MAX)) && gh_backoff=$RETRY_MAX
+                fi
+            else
+                jitter
+                delay=$((backoff + REPLY))
+                next_refresh=$((EPOCHSECONDS + delay))
+                log "refresh failed (exit $rc); retry in ${delay}s"
+                backoff=$((backoff * 2))
+                ((backoff > RETRY_MAX)) && backoff=$RETRY_MAX
+            fi
+        elif [[ -n $gh_pending ]] && ((now >= gh_retry_at)); then
+            run_waiting bash -p "$HELPER" _login_gh
+            rc=$?
+            if ((rc == 0)); then
+                gh_pending='' gh_backoff=$RETRY_MIN
+                log "gh login ok; next platform refresh in $((next_refresh - EPOCHSECONDS))s"
+            else
+                jitter
+                gh_retry_at=$((EPOCHSECONDS + gh_backoff + REPLY))
+                log "gh login failed (exit $rc); gh retry in $((gh_retry_at - EPOCHSECONDS))s"
+                gh_backoff=$((gh_backoff * 2))
+                ((gh_backoff > RETRY_MAX)) && gh_backoff=$RETRY_MAX
+            fi
         fi
+        delay=$((next_refresh - EPOCHSECONDS))
+        [[ -n $gh_pending ]] && ((gh_retry_at - EPOCHSECONDS < delay)) && delay=$((gh_retry_at - EPOCHSECONDS))
+        ((delay < 1)) && delay=1
         run_waiting sleep "$delay"
     done
 }

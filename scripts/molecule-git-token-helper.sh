@@ -4,7 +4,7 @@
 # platform. See gitcredentials(7) and the crate README for the contract.
 #
 # Actions: get | store | erase (git's), and _fetch_token | _refresh_gh |
-# _invalidate_cache (used by the refresh daemon and tests).
+# _login_gh | _invalidate_cache (used by the refresh daemon and tests).
 #
 # Never prints a token anywhere but stdout of `get`, never puts one in argv
 # (curl reads the bearer from stdin, gh reads the token from stdin), and
@@ -26,14 +26,16 @@ CACHE_DIR="${HOME:-}/.molecule-token-cache"
 TOKEN_FILE="$CACHE_DIR/gh_installation_token"
 EXPIRY_FILE="$CACHE_DIR/gh_installation_token_expiry"
 
-# Sets CACHE_TOKEN and CACHE_EXPIRES_AT (may be empty) from a valid cache:
-# a real directory we own, a token of the one shape (1-4096 characters of
-# A-Z a-z 0-9 . _ -; today's GitHub tokens are ~520 characters with dots),
-# an expiry in the future, and both files tagged with the generation of one
-# write (a pair from two different writes is never served). Globs, not
-# regexes.
+# Succeeds on a fresh cache: a real directory we own, a token of the one
+# shape (1-4096 characters of A-Z a-z 0-9 . _ -; today's GitHub tokens are
+# ~520 characters with dots), an expiry in the future, and both files tagged
+# with the generation of one write (a pair from two different writes is
+# never served). Sets CACHE_TOKEN and CACHE_EXPIRES_AT (may be empty) for
+# any whole pair, fresh or stale: a stale token may still be served while
+# GitHub accepts it (serve_through_outage). Globs, not regexes.
 CACHE_TOKEN='' CACHE_EXPIRES_AT='' NOW=0
 read_valid_cache() {
+    CACHE_TOKEN='' CACHE_EXPIRES_AT=
     # Both files regular, ours and not links: in a directory someone else
     # could write (its mode is checked before every write, which needs a
     # process), nothing they planted is served.
@@ -53,9 +55,9 @@ read_valid_cache() {
     # printf's %(%s)T (bash 4.2) loads /etc/localtime.
     NOW=${EPOCHSECONDS:-}
     [[ -n $NOW ]] || printf -v NOW '%(%s)T' -1
-    ((NOW < 10#$cache_expiry)) || return 1
-    [[ -n $expires_at && $expires_at != *[!0-9]* ]] || expires_at=''
+    [[ -n $expires_at && ${#expires_at} -le 12 && $expires_at != *[!0-9]* ]] || expires_at=''
     CACHE_TOKEN=$token CACHE_EXPIRES_AT=$expires_at
+    ((NOW < 10#$cache_expiry))
 }
 
 # git's `key=value` attributes (get, erase, store) into ATTR_*: one bounded
@@ -105,6 +107,9 @@ readonly TAG="[molecule-git-token-helper]"
 PLATFORM_URL=${PLATFORM_URL:-http://host.docker.internal:8080}
 CONFIGS_DIR=${CONFIGS_DIR:-/configs}
 LOCK_FILE="$CACHE_DIR/.fetch.lock"
+# When the last platform fetch failed, and why: while it is younger than
+# the fetch timeout, waiters serve what they can instead of asking again.
+FAILURE_FILE="$CACHE_DIR/.last_fetch_failure"
 STAGING_DIR="$CACHE_DIR/.staging"
 readonly MAX_REPLY_BYTES=65536 MAX_TOKEN_CHARS=4096
 
@@ -132,6 +137,7 @@ setting() {
 }
 setting TOKEN_CACHE_TTL_SEC 3000
 setting TOKEN_EXPIRY_MARGIN_SEC 300 zero
+setting TOKEN_MIN_REMAINING_SEC 60 zero
 setting TOKEN_FETCH_TIMEOUT_SEC 10
 setting GH_LOGIN_TIMEOUT_SEC 10
 
@@ -660,7 +666,13 @@ fetch_from_platform() {
     if [[ -n $expires_at ]]; then
         local by_expiry=$((expires_at - TOKEN_EXPIRY_MARGIN_SEC))
         if ((by_expiry <= NOW)); then
-            FAIL_REASON="platform token expires within ${TOKEN_EXPIRY_MARGIN_SEC}s; not used"
+            # Already stale: served while GitHub accepts it, never cached.
+            if ((expires_at - NOW > TOKEN_MIN_REMAINING_SEC)); then
+                say "the platform's token expires in $((expires_at - NOW))s (within TOKEN_EXPIRY_MARGIN_SEC); serving it uncached"
+                FETCHED_TOKEN=$JSON_token FETCHED_EXPIRES_AT=$expires_at FETCHED_CACHE_EXPIRY=''
+                return 0
+            fi
+            FAIL_REASON="platform token expires within ${TOKEN_MIN_REMAINING_SEC}s; not used"
             return 1
         fi
         ((by_expiry < cache_expiry)) && cache_expiry=$by_expiry
@@ -687,9 +699,40 @@ locked_fetch() {
         FETCHED_TOKEN=$CACHE_TOKEN FETCHED_EXPIRES_AT=$CACHE_EXPIRES_AT
         return 0
     fi
-    fetch_from_platform || return 1
-    store_cache "$FETCHED_TOKEN" "$FETCHED_CACHE_EXPIRY" "$FETCHED_EXPIRES_AT" || say "could not write the token cache"
+    # Single flight through an outage too: whoever waited for the lock while
+    # another fetch failed does not ask again within the fetch timeout.
+    if [[ -z $force && -n $LOCK_HELD ]] && recent_failure; then
+        return 1
+    fi
+    if ! fetch_from_platform; then
+        [[ -n $LOCK_HELD ]] && note_failure
+        return 1
+    fi
+    [[ -n $LOCK_HELD && -e $FAILURE_FILE ]] && : >"$FAILURE_FILE" 2>/dev/null
+    [[ -z $FETCHED_CACHE_EXPIRY ]] ||
+        store_cache "$FETCHED_TOKEN" "$FETCHED_CACHE_EXPIRY" "$FETCHED_EXPIRES_AT" || say "could not write the token cache"
     return 0
+}
+
+# Records a failed fetch (time and reason; no secret) for the waiters.
+note_failure() {
+    ours_or_absent "$FAILURE_FILE" && cache_dir_private || return 0
+    now
+    printf '%s\n%s\n' "$NOW" "${FAIL_REASON:-platform fetch failed}" 2>/dev/null >"$FAILURE_FILE"
+}
+
+# Whether a fetch failed less than TOKEN_FETCH_TIMEOUT_SEC ago; sets
+# FAIL_REASON to its reason.
+recent_failure() {
+    ours_or_absent "$FAILURE_FILE" && [[ -f $FAILURE_FILE ]] || return 1
+    local -a f=()
+    { mapfile -t -n 2 f; } 2>/dev/null <"$FAILURE_FILE"
+    local at=${f[0]-} why=${f[1]-}
+    [[ -n $at && ${#at} -le 12 && $at != *[!0-9]* ]] || return 1
+    now
+    ((NOW - 10#$at < TOKEN_FETCH_TIMEOUT_SEC)) || return 1
+    printable "$why"
+    FAIL_REASON="$REPLY (another fetch, $((NOW - 10#$at))s ago)"
 }
 
 # Opens the lock file as LOCK_FD without following a link: an existing one
@@ -727,6 +770,7 @@ action_get() {
     fi
     release_lock
     local why=${FAIL_REASON:-platform fetch failed} var token
+    serve_through_outage "$why" && return
     for var in GITHUB_TOKEN GH_TOKEN; do
         token=${!var:-}
         if is_token "$token"; then
@@ -751,6 +795,19 @@ action_get() {
     return 1
 }
 
+# The platform failed: the cached token is still served while GitHub
+# accepts it (now < its expires_at - TOKEN_MIN_REMAINING_SEC), before any
+# env or file fallback (in a long-lived workspace the provision token died
+# hours ago). One stderr line: the failure, and how long the token has left.
+serve_through_outage() {
+    read_valid_cache
+    [[ -n $CACHE_TOKEN && -n $CACHE_EXPIRES_AT ]] || return 1
+    local left=$((CACHE_EXPIRES_AT - NOW))
+    ((left > TOKEN_MIN_REMAINING_SEC)) || return 1
+    say "$1; serving the cached token, which GitHub accepts for ${left}s more"
+    answer "$CACHE_TOKEN" "$CACHE_EXPIRES_AT"
+}
+
 # A fallback is normal when the platform is down, but a missing bearer is a
 # misconfiguration the user should hear about (one line, never a token).
 fallback_note() {
@@ -763,7 +820,10 @@ action_erase() {
     [[ -z $ATTR_protocol || $ATTR_protocol == https ]] || return 0
     [[ -z $ATTR_host || $ATTR_host == github.com ]] || return 0
     [[ -n $ATTR_password ]] || return 0
-    if read_valid_cache && [[ $ATTR_password == "$CACHE_TOKEN" ]]; then
+    # Fresh or stale: git erases what GitHub refused, and a stale token may
+    # have been served through an outage.
+    read_valid_cache
+    if [[ -n $CACHE_TOKEN && $ATTR_password == "$CACHE_TOKEN" ]]; then
         invalidate_cache
     fi
     return 0
@@ -780,22 +840,49 @@ action_fetch() {
     return 1
 }
 
+# Fetches a fresh token, then logs gh in with it. Exit 0, 1 when the
+# platform fetch failed, 3 when only gh's login failed (the daemon then
+# retries the login alone, with the cached token: see _login_gh).
 action_refresh_gh() {
     action_fetch || return 1
+    gh_login "$FETCHED_TOKEN" "the fresh token" || return 3
+}
+
+# Logs gh in with the cached token, while GitHub still accepts it; no
+# platform request. Exit 0, or 3 when gh failed (1: nothing to give it).
+action_login_gh() {
+    read_valid_cache
+    if [[ -z $CACHE_TOKEN ]] || { [[ -n $CACHE_EXPIRES_AT ]] && ((CACHE_EXPIRES_AT - NOW <= TOKEN_MIN_REMAINING_SEC)); }; then
+        say "no cached token GitHub still accepts; gh login not retried"
+        return 1
+    fi
+    gh_login "$CACHE_TOKEN" "the cached token" || return 3
+}
+
+# `gh auth login` with TOKEN on stdin (never argv), GH_TOKEN/GITHUB_TOKEN
+# removed (gh refuses --with-token while either is set), bounded by
+# GH_LOGIN_TIMEOUT_SEC (gh has no timeout). On failure one line with gh's
+# own reason: control characters and the token removed, 200 characters.
+gh_login() {
+    local token=$1 what=$2 out rc
     if ! command -v gh >/dev/null; then
         say "gh not on PATH; cache refreshed only"
         return 0
     fi
     local -a bound=()
     command -v timeout >/dev/null && bound=(timeout "$GH_LOGIN_TIMEOUT_SEC")
-    # gh refuses --with-token while GH_TOKEN/GITHUB_TOKEN is set; the token
-    # goes on stdin, never argv.
-    if printf '%s\n' "$FETCHED_TOKEN" | env -u GH_TOKEN -u GITHUB_TOKEN "${bound[@]}" \
-        gh auth login --hostname github.com --with-token >/dev/null 2>&1; then
-        say "gh logged in with the fresh token"
+    out=$(printf '%s\n' "$token" | env -u GH_TOKEN -u GITHUB_TOKEN "${bound[@]}" \
+        gh auth login --hostname github.com --with-token 2>&1 >/dev/null)
+    rc=$?
+    if ((rc == 0)); then
+        say "gh logged in with $what"
         return 0
     fi
-    say "gh auth login failed"
+    out=${out:0:8192}
+    out=${out//"$token"/[REDACTED]}
+    ((rc == 124)) && out="timed out after ${GH_LOGIN_TIMEOUT_SEC}s${out:+; $out}"
+    printable "${out//$'\n'/ }"
+    say "gh auth login failed (exit $rc): ${REPLY:-no reason given}"
     return 1
 }
 
@@ -806,9 +893,10 @@ main() {
         erase) action_erase ;;
         _fetch_token) action_fetch ;;
         _refresh_gh) action_refresh_gh ;;
+        _login_gh) action_login_gh ;;
         _invalidate_cache) invalidate_cache ;;
         *)
-            say "usage: ${0##*/} get|store|erase|_fetch_token|_refresh_gh|_invalidate_cache"
+            say "usage: ${0##*/} get|store|erase|_fetch_token|_refresh_gh|_login_gh|_invalidate_cache"
             return 2
             ;;
     esac

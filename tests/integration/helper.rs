@@ -141,8 +141,11 @@ fn cache_expiry_is_bounded_by_ttl() {
     );
 }
 
+/// A token already inside TOKEN_EXPIRY_MARGIN_SEC is served while GitHub
+/// accepts it (more than TOKEN_MIN_REMAINING_SEC left), never cached; one
+/// with less left is not served at all (the fallback is).
 #[test]
-fn a_token_expiring_within_the_margin_is_never_served() {
+fn a_token_expiring_within_the_margin_is_served_uncached_while_github_accepts_it() {
     let env = wired(
         TestEnv::builder()
             .platform_ttl(200)
@@ -150,9 +153,15 @@ fn a_token_expiring_within_the_margin_is_never_served() {
             .build(),
     );
     let out = env.fill();
+    let issued = env.platform().issued();
     assert_eq!(
         password(&out).as_deref(),
-        Some(token(16)),
+        Some(issued[0].token.as_str()),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("serving it uncached"),
         "{}",
         stderr(&out)
     );
@@ -161,8 +170,16 @@ fn a_token_expiring_within_the_margin_is_never_served() {
         (None, None),
         "a near-expired token must not be cached"
     );
-    let again = env.fill();
-    assert_eq!(password(&again).as_deref(), Some(token(16)));
+
+    env.platform().set_ttl(30);
+    let out = env.fill();
+    assert_eq!(
+        password(&out).as_deref(),
+        Some(token(16)),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(cache_files(&env), (None, None));
     assert_eq!(env.platform().requests(), 2);
 }
 
