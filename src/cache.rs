@@ -18,6 +18,8 @@ pub struct CachedToken {
     pub token: Option<Token>,
     /// Epoch seconds after which the cache is stale.
     pub expiry: Option<u64>,
+    /// The token's own `expires_at` (epoch seconds), when the platform said.
+    pub expires_at: Option<u64>,
     /// Whether both files come from the same write.
     pub consistent: bool,
 }
@@ -54,11 +56,13 @@ pub fn read<F: Fs>(fs: &F, layout: &Layout) -> Option<CachedToken> {
         .filter(|t| is_valid_token(t))
         .map(|t| Token::new(t.to_string()));
     let expiry = expiry_lines.first().and_then(|s| s.trim().parse().ok());
+    let expires_at = expiry_lines.get(1).and_then(|s| s.trim().parse().ok());
     let token_gen = token_lines.get(1).filter(|g| !g.is_empty());
     let consistent = token_gen.is_some() && token_gen == expiry_lines.get(2);
     Some(CachedToken {
         token,
         expiry,
+        expires_at,
         consistent,
     })
 }

@@ -15,6 +15,7 @@
 //!   scripts, the token cache and the supervisor's identity, shared with the CLI.
 
 pub mod cache;
+pub mod clock;
 pub mod config;
 pub mod contract;
 pub mod fake_platform;

@@ -30,6 +30,11 @@ pub(crate) struct FakePlatformArgs {
     /// 520 characters) or the pre-2026 `ghs_` + 36 alphanumerics.
     #[arg(long, default_value = "stateless", value_parser = TokenFormat::NAMES, value_name = "FORMAT")]
     token_format: String,
+    /// Serve one token until SEC seconds before it expires, then mint a new
+    /// one (the real platform's GitHub App plugin: 300). Default: a new
+    /// token on every request.
+    #[arg(long, value_name = "SEC")]
+    cache_lead: Option<u64>,
     /// Stop after this many seconds (default: run until signalled).
     #[arg(long, value_name = "N")]
     max_seconds: Option<u64>,
@@ -46,6 +51,7 @@ pub(crate) fn run(args: FakePlatformArgs) -> Result<ExitCode, UsageError> {
         ttl_secs: args.ttl,
         mode: args.mode,
         token_format: args.token_format.parse().map_err(UsageError)?,
+        cache_lead_secs: args.cache_lead,
         ..FakePlatformConfig::default()
     })
     .map_err(|e| UsageError(format!("cannot listen on 127.0.0.1:{}: {e}", args.port)))?;

@@ -76,6 +76,10 @@ pub struct FakePlatformConfig {
     pub slow_secs: u64,
     /// The shape of issued tokens (GitHub's current one by default).
     pub token_format: TokenFormat,
+    /// Like the real platform's GitHub App plugin: hand back the last token
+    /// until this many seconds before it expires, then mint a new one.
+    /// `None` mints on every request.
+    pub cache_lead_secs: Option<u64>,
 }
 
 impl Default for FakePlatformConfig {
@@ -87,6 +91,7 @@ impl Default for FakePlatformConfig {
             mode: FakeMode::Ok,
             slow_secs: 30,
             token_format: TokenFormat::default(),
+            cache_lead_secs: None,
         }
     }
 }
@@ -104,6 +109,7 @@ struct State {
     ttl_secs: AtomicU64,
     slow_secs: u64,
     token_format: TokenFormat,
+    cache_lead_secs: Option<u64>,
     mode: Mutex<FakeMode>,
     raw_body: Mutex<Option<String>>,
     requests: AtomicUsize,
@@ -129,27 +135,7 @@ fn now_epoch() -> u64 {
         .unwrap_or(0)
 }
 
-/// `epoch` as RFC 3339 UTC (`2026-11-26T21:00:00Z`).
-pub fn rfc3339_utc(epoch: u64) -> String {
-    let days = (epoch / 86_400) as i64;
-    let secs = epoch % 86_400;
-    // Civil from days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
-}
+pub use crate::clock::rfc3339_utc;
 
 impl FakePlatform {
     /// Binds 127.0.0.1 (never another interface) and starts serving.
@@ -161,6 +147,7 @@ impl FakePlatform {
             ttl_secs: AtomicU64::new(config.ttl_secs),
             slow_secs: config.slow_secs,
             token_format: config.token_format,
+            cache_lead_secs: config.cache_lead_secs,
             mode: Mutex::new(config.mode),
             raw_body: Mutex::new(None),
             requests: AtomicUsize::new(0),
@@ -204,7 +191,8 @@ impl FakePlatform {
         lock(&self.state.user_agents).clone()
     }
 
-    /// Every token issued so far, oldest first.
+    /// Every distinct token issued so far, oldest first (a token handed back
+    /// again under `cache_lead_secs` is listed once).
     pub fn issued(&self) -> Vec<IssuedToken> {
         lock(&self.state.issued).clone()
     }
@@ -368,8 +356,14 @@ fn respond(state: &State, method: &str, path: &str, bearer: Option<&str>) -> (u1
 }
 
 fn issue(state: &State) -> IssuedToken {
-    let serial = state.counter.fetch_add(1, Ordering::SeqCst);
     let now = now_epoch();
+    let mut issued = lock(&state.issued);
+    if let (Some(lead), Some(last)) = (state.cache_lead_secs, issued.last()) {
+        if last.expires_at > now + lead {
+            return last.clone();
+        }
+    }
+    let serial = state.counter.fetch_add(1, Ordering::SeqCst);
     let expires_at = now + state.ttl_secs.load(Ordering::SeqCst);
     let token = IssuedToken {
         token: tokens::make_token(
@@ -381,20 +375,13 @@ fn issue(state: &State) -> IssuedToken {
         ),
         expires_at,
     };
-    lock(&state.issued).push(token.clone());
+    issued.push(token.clone());
     token
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rfc3339_formats_known_instants() {
-        assert_eq!(rfc3339_utc(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339_utc(1_795_726_800), "2026-11-26T21:00:00Z");
-        assert_eq!(rfc3339_utc(951_782_400), "2000-02-29T00:00:00Z");
-    }
 
     #[test]
     fn routes() {

@@ -296,6 +296,7 @@ enum Cache {
     Cold,
     Valid,
     Expired,
+    Dead,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -312,9 +313,10 @@ fn seed_cache(env: &TestEnv, token: &str, expiry: u64) {
     std::fs::write(&l.cache_expiry, format!("{expiry}\n{}\ng1\n", expiry + 300)).unwrap();
 }
 
-/// Every cell: a valid cache is served without asking the platform; a cold
-/// or expired cache falls through to the env token, caches nothing new, and
-/// never prints a bad token.
+/// Every cell: a valid cache is served without asking the platform; a stale
+/// one is served while GitHub still accepts it (after asking); a cold cache,
+/// or one within TOKEN_MIN_REMAINING_SEC of its end, falls through to the
+/// env token. Nothing new is cached and no bad token is ever printed.
 #[rstest]
 fn platform_fault_table(
     #[values(
@@ -327,7 +329,7 @@ fn platform_fault_table(
         Fault::Mode(FakeMode::BadChars)
     )]
     fault: Fault,
-    #[values(Cache::Cold, Cache::Valid, Cache::Expired)] cache: Cache,
+    #[values(Cache::Cold, Cache::Valid, Cache::Expired, Cache::Dead)] cache: Cache,
 ) {
     let mode = match fault {
         Fault::Mode(m) => m,
@@ -350,12 +352,16 @@ fn platform_fault_table(
     match cache {
         Cache::Cold => {}
         Cache::Valid => seed_cache(&env, token(24), now() + 1000),
+        // Stale (ask the platform), but GitHub accepts it for 290 s more.
         Cache::Expired => seed_cache(&env, token(25), now() - 10),
+        // Stale, and within TOKEN_MIN_REMAINING_SEC of its end.
+        Cache::Dead => seed_cache(&env, token(26), now() - 260),
     }
     let out = env.fill();
     let expected = match cache {
         Cache::Valid => token(24),
-        _ => token(23),
+        Cache::Expired => token(25),
+        Cache::Cold | Cache::Dead => token(23),
     };
     assert_eq!(
         password(&out).as_deref(),

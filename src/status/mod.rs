@@ -1,6 +1,8 @@
 //! `status`: a read-only health check of an install. One line per check;
 //! healthy when no check fails. Never prints a token.
 
+pub mod daemon_log;
+
 use std::fmt;
 use std::path::Path;
 
@@ -10,6 +12,7 @@ use crate::config::{Config, GIT_HELPER_KEY};
 use crate::git_helpers::{helpers_for_github, others_after_ours, GITHUB_PROBE_URL};
 use crate::os::{FileKind, Fs, ProcTable, Spawner, Which};
 use crate::supervisor::{self, SupervisorState};
+use daemon_log::DaemonLog;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -103,13 +106,15 @@ pub fn status<F: Fs, S: Spawner, P: ProcTable, W: Which>(
             ),
         )]);
     }
+    let log = daemon_log::read(fs, layout);
     let mut checks = vec![
         scripts(fs, config),
         git_config(spawner, which, config),
         cache_dir(fs, config),
-        cached_token(fs, config),
+        cached_token(fs, config, &log),
         daemon(fs, procs, config),
-        last_refresh(fs, config),
+        last_refresh(&log),
+        gh_login(&log),
     ];
     checks.push(match which.which("gh") {
         Some(path) => check("gh", Level::Ok, format!("gh at {}", path.display())),
@@ -304,7 +309,11 @@ fn cache_dir<F: Fs>(fs: &F, config: &Config) -> Check {
     }
 }
 
-fn cached_token<F: Fs>(fs: &F, config: &Config) -> Check {
+/// The cached token's state, never the token: fresh or stale, how long
+/// GitHub still accepts it (the helper serves it through a platform outage
+/// until TOKEN_MIN_REMAINING_SEC before its expiry), and when the daemon
+/// refreshes next. Generation tags are honoured as the helper does.
+fn cached_token<F: Fs>(fs: &F, config: &Config, log: &DaemonLog) -> Check {
     let Some(cached) = crate::cache::read(fs, &config.layout) else {
         return check(
             "cached-token",
@@ -319,6 +328,29 @@ fn cached_token<F: Fs>(fs: &F, config: &Config) -> Check {
             "the token and expiry files come from two different writes: the helper will not serve them and refetches",
         );
     }
+    let now = config.now_epoch;
+    let minutes = |secs: u64| secs / 60;
+    let accepted = cached.expires_at.map(|at| {
+        let min_remaining = config.seconds("TOKEN_MIN_REMAINING_SEC", 60);
+        let left = at.saturating_sub(now);
+        if left > min_remaining {
+            format!("GitHub accepts it for {} more minutes", minutes(left))
+        } else {
+            "GitHub stops accepting it within TOKEN_MIN_REMAINING_SEC: no longer served".into()
+        }
+    });
+    let next = log.next_refresh_at.map(|at| {
+        if at > now {
+            format!("next refresh in {} minutes", minutes(at - now))
+        } else {
+            format!("a refresh was due {} minutes ago", minutes(now - at))
+        }
+    });
+    let tail: String = [accepted, next]
+        .into_iter()
+        .flatten()
+        .map(|s| format!("; {s}"))
+        .collect();
     match (cached.token.is_some(), cached.expiry) {
         (false, _) => check(
             "cached-token",
@@ -330,22 +362,28 @@ fn cached_token<F: Fs>(fs: &F, config: &Config) -> Check {
             Level::Warn,
             "cache has no expiry; it will be refetched",
         ),
-        (true, Some(expiry)) if expiry > config.now_epoch => check(
+        (true, Some(expiry)) if expiry > now => check(
             "cached-token",
             Level::Ok,
-            format!(
-                "valid for {} more minutes",
-                (expiry - config.now_epoch) / 60
-            ),
+            format!("fresh for {} more minutes{tail}", minutes(expiry - now)),
         ),
         (true, Some(expiry)) => check(
             "cached-token",
             Level::Warn,
             format!(
-                "stale for {} minutes (the next git call refetches)",
-                (config.now_epoch - expiry) / 60
+                "stale for {} minutes (the next git call asks the platform){tail}",
+                minutes(now - expiry)
             ),
         ),
+    }
+}
+
+/// gh's last login (the daemon's, or install's detached one).
+fn gh_login(log: &DaemonLog) -> Check {
+    match &log.last_gh {
+        None => check("gh-login", Level::Ok, "no gh login logged yet"),
+        Some(gh) if gh.ok => check("gh-login", Level::Ok, format!("{}: {}", gh.at, gh.detail)),
+        Some(gh) => check("gh-login", Level::Warn, format!("{}: {}", gh.at, gh.detail)),
     }
 }
 
@@ -379,49 +417,28 @@ fn daemon<F: Fs, P: ProcTable>(fs: &F, procs: &P, config: &Config) -> Check {
 }
 
 /// The last successful refresh and the last error, from the daemon log.
-fn last_refresh<F: Fs>(fs: &F, config: &Config) -> Check {
-    let layout = &config.layout;
-    let mut text = String::new();
-    let rotated = layout.log_file.with_extension("log.1");
-    for path in [&rotated, &layout.log_file] {
-        // The log rotates at 1 MiB; a little over is a line in flight.
-        if let Ok(bytes) = fs.read(path, 2 * 1024 * 1024) {
-            text.push_str(&String::from_utf8_lossy(&bytes));
-        }
-    }
-    let mut last_ok = None;
-    let mut last_error = None;
-    for line in text.lines() {
-        let Some(rest) = line.strip_prefix("[molecule-gh-token-refresh] ") else {
-            continue;
-        };
-        let (ts, msg) = rest.split_once(' ').unwrap_or((rest, ""));
-        if msg.starts_with("refresh ok") {
-            last_ok = Some(ts.to_string());
-        } else if msg.starts_with("refresh failed") {
-            last_error = Some((ts.to_string(), msg.to_string()));
-        }
-    }
+fn last_refresh(log: &DaemonLog) -> Check {
+    let (last_ok, last_error) = (&log.last_ok, &log.last_error);
     let error_text = |e: &Option<(String, String)>| {
         e.as_ref()
             .map(|(ts, msg)| format!("last error {ts}: {msg}"))
             .unwrap_or_else(|| "no errors".into())
     };
-    match (&last_ok, &last_error) {
+    match (last_ok, last_error) {
         (Some(ok), Some((err_ts, _))) if err_ts > ok => check(
             "last-refresh",
             Level::Warn,
-            format!("last ok {ok}; {}", error_text(&last_error)),
+            format!("last ok {ok}; {}", error_text(last_error)),
         ),
         (Some(ok), _) => check(
             "last-refresh",
             Level::Ok,
-            format!("last ok {ok}; {}", error_text(&last_error)),
+            format!("last ok {ok}; {}", error_text(last_error)),
         ),
         (None, Some(_)) => check(
             "last-refresh",
             Level::Warn,
-            format!("no successful refresh yet; {}", error_text(&last_error)),
+            format!("no successful refresh yet; {}", error_text(last_error)),
         ),
         (None, None) => check(
             "last-refresh",

@@ -1,0 +1,125 @@
+//! What the daemon's log says: the last refresh, the last error, when the
+//! next platform refresh is due, and how gh's last login went. Only lines
+//! that start with one of our two tags count, and every line is read as
+//! data (the helper strips control characters from anything a server sent,
+//! so a reply cannot forge a line of its own).
+
+use crate::clock::parse_utc;
+use crate::config::Layout;
+use crate::os::Fs;
+
+const DAEMON_TAG: &str = "[molecule-gh-token-refresh] ";
+const HELPER_TAG: &str = "[molecule-git-token-helper] ";
+
+/// The log rotates at 1 MiB; a little over is a line in flight.
+const LOG_READ_LIMIT: u64 = 2 * 1024 * 1024;
+
+/// gh's last login, as the helper logged it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GhLogin {
+    pub at: String,
+    pub ok: bool,
+    /// The log line's message (gh's own reason on failure).
+    pub detail: String,
+}
+
+/// The facts `status` reports from the log.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DaemonLog {
+    pub last_ok: Option<String>,
+    pub last_error: Option<(String, String)>,
+    /// Epoch seconds of the next platform refresh the daemon announced.
+    pub next_refresh_at: Option<u64>,
+    pub last_gh: Option<GhLogin>,
+}
+
+/// Reads the rotated log and the current one, oldest first.
+pub fn read<F: Fs>(fs: &F, layout: &Layout) -> DaemonLog {
+    let mut text = String::new();
+    let rotated = layout.log_file.with_extension("log.1");
+    for path in [&rotated, &layout.log_file] {
+        if let Ok(bytes) = fs.read(path, LOG_READ_LIMIT) {
+            text.push_str(&String::from_utf8_lossy(&bytes));
+        }
+    }
+    parse(&text)
+}
+
+pub fn parse(text: &str) -> DaemonLog {
+    let mut log = DaemonLog::default();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix(DAEMON_TAG) {
+            let (ts, msg) = rest.split_once(' ').unwrap_or((rest, ""));
+            if msg.starts_with("refresh ok") {
+                log.last_ok = Some(ts.to_string());
+            } else if msg.starts_with("refresh failed") {
+                log.last_error = Some((ts.to_string(), msg.to_string()));
+            }
+            let announced = [
+                "next in ",
+                "retry in ",
+                "first refresh in ",
+                "next platform refresh in ",
+            ]
+            .iter()
+            .filter(|m| !(msg.starts_with("refresh ok but gh") && **m == "next in "))
+            .filter_map(|marker| seconds_after(msg, marker))
+            .last();
+            if let (Some(secs), Some(at)) = (announced, parse_utc(ts)) {
+                log.next_refresh_at = Some(at + secs);
+            }
+        } else if let Some(rest) = line.strip_prefix(HELPER_TAG) {
+            let (ts, msg) = rest.split_once(' ').unwrap_or((rest, ""));
+            if msg.starts_with("gh logged in") || msg.starts_with("gh auth login failed") {
+                log.last_gh = Some(GhLogin {
+                    at: ts.to_string(),
+                    ok: msg.starts_with("gh logged in"),
+                    detail: msg.chars().take(300).collect(),
+                });
+            }
+        }
+    }
+    log
+}
+
+/// The whole seconds in `… MARKER<digits>s…`, at most 9 digits.
+fn seconds_after(msg: &str, marker: &str) -> Option<u64> {
+    let start = msg.rfind(marker)? + marker.len();
+    let digits: String = msg[start..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let rest = &msg[start + digits.len()..];
+    ((1..=9).contains(&digits.len()) && rest.starts_with('s')).then(|| digits.parse().ok())?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn facts_from_lines() {
+        let log = parse(concat!(
+            "[molecule-gh-token-refresh] 2026-11-26T21:00:00Z daemon 7 started; first refresh in 60s\n",
+            "[molecule-git-token-helper] 2026-11-26T21:01:00Z gh auth login failed (exit 1): HTTP 401\n",
+            "[molecule-gh-token-refresh] 2026-11-26T21:01:00Z refresh ok but gh login failed; gh retry in 30s; next platform refresh in 1800s (new token: at its half-life)\n",
+            "[molecule-git-token-helper] 2026-11-26T21:01:31Z gh logged in with the cached token\n",
+            "not ours [molecule-gh-token-refresh] 2026-11-26T22:00:00Z refresh ok; next in 5s\n",
+        ));
+        assert_eq!(log.last_ok.as_deref(), Some("2026-11-26T21:01:00Z"));
+        assert_eq!(log.next_refresh_at, Some(1_795_726_860 + 1800));
+        let gh = log.last_gh.unwrap();
+        assert!(gh.ok && gh.at == "2026-11-26T21:01:31Z");
+    }
+
+    #[test]
+    fn seconds_are_bounded_digits() {
+        assert_eq!(
+            seconds_after("refresh ok; next in 1800s (x)", "next in "),
+            Some(1800)
+        );
+        assert_eq!(seconds_after("next in 1234567890s", "next in "), None);
+        assert_eq!(seconds_after("next in s", "next in "), None);
+        assert_eq!(seconds_after("next in 12m", "next in "), None);
+    }
+}
