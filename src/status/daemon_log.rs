@@ -55,16 +55,19 @@ pub fn parse(text: &str) -> DaemonLog {
             } else if msg.starts_with("refresh failed") {
                 log.last_error = Some((ts.to_string(), msg.to_string()));
             }
-            let announced = [
-                "next in ",
-                "retry in ",
-                "first refresh in ",
-                "next platform refresh in ",
-            ]
-            .iter()
-            .filter(|m| !(msg.starts_with("refresh ok but gh") && **m == "next in "))
-            .filter_map(|marker| seconds_after(msg, marker))
-            .last();
+            // Only the platform schedule: a gh-only retry is not a refresh.
+            let marker = if msg.starts_with("refresh ok but gh login failed")
+                || msg.starts_with("gh login ok")
+            {
+                "next platform refresh in "
+            } else if msg.starts_with("refresh ok") {
+                "next in "
+            } else if msg.starts_with("refresh failed") {
+                "retry in "
+            } else {
+                "first refresh in "
+            };
+            let announced = seconds_after(msg, marker);
             if let (Some(secs), Some(at)) = (announced, parse_utc(ts)) {
                 log.next_refresh_at = Some(at + secs);
             }
