@@ -113,6 +113,9 @@ struct State {
     mode: Mutex<FakeMode>,
     raw_body: Mutex<Option<String>>,
     requests: AtomicUsize,
+    started: Instant,
+    /// When each request arrived, after `started`.
+    arrivals: Mutex<Vec<Duration>>,
     routes: Mutex<Vec<String>>,
     user_agents: Mutex<Vec<String>>,
     issued: Mutex<Vec<IssuedToken>>,
@@ -151,6 +154,8 @@ impl FakePlatform {
             mode: Mutex::new(config.mode),
             raw_body: Mutex::new(None),
             requests: AtomicUsize::new(0),
+            started: Instant::now(),
+            arrivals: Mutex::new(Vec::new()),
             routes: Mutex::new(Vec::new()),
             user_agents: Mutex::new(Vec::new()),
             issued: Mutex::new(Vec::new()),
@@ -178,6 +183,11 @@ impl FakePlatform {
     /// Requests received on any path, authenticated or not.
     pub fn requests(&self) -> usize {
         self.state.requests.load(Ordering::SeqCst)
+    }
+
+    /// When each request arrived, as time since the platform started.
+    pub fn arrivals(&self) -> Vec<Duration> {
+        lock(&self.state.arrivals).clone()
     }
 
     /// The request paths, in arrival order.
@@ -281,6 +291,7 @@ fn handle(stream: TcpStream, state: &State) -> io::Result<()> {
     let mut parts = request_line.split_whitespace();
     let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
     state.requests.fetch_add(1, Ordering::SeqCst);
+    lock(&state.arrivals).push(state.started.elapsed());
     lock(&state.routes).push(path.to_string());
     lock(&state.user_agents).push(user_agent);
 

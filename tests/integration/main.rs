@@ -13,6 +13,7 @@ mod installer_props;
 mod installer_real;
 mod installer_table;
 mod os_real;
+mod outage;
 mod reliability;
 mod todays_github;
 mod trust;

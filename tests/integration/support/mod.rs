@@ -6,6 +6,7 @@
 
 pub mod procs;
 pub mod raw_server;
+pub mod running;
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
