@@ -4,7 +4,8 @@
 # platform. See gitcredentials(7) and the crate README for the contract.
 #
 # Actions: get | store | erase (git's), and _fetch_token | _refresh_gh |
-# _login_gh | _invalidate_cache (used by the refresh daemon and tests).
+# _login_gh | _invalidate_cache (used by the refresh daemon and tests) and
+# _login_gh_stdin (install's detached gh login).
 #
 # Never prints a token anywhere but stdout of `get`, never puts one in argv
 # (curl reads the bearer from stdin, gh reads the token from stdin), and
@@ -859,18 +860,48 @@ action_login_gh() {
     gh_login "$CACHE_TOKEN" "the cached token" || return 3
 }
 
+# Logs gh in with the token on stdin: install's login, detached so that
+# start-up never waits on gh or api.github.com. One at a time per home: if
+# another login holds the lock, this one is skipped (ten installs while gh
+# hangs leave one login, which its timeout ends).
+action_login_gh_stdin() {
+    local token=''
+    IFS= read -r -n 4097 -t 5 token
+    if ! is_token "$token"; then
+        say "no valid token on stdin; gh login skipped"
+        return 1
+    fi
+    GH_LOCK_WAIT=no gh_login "$token" "install's token"
+    case $? in
+        0) return 0 ;;
+        4) return 0 ;; # another login is running
+        *) return 3 ;;
+    esac
+}
+
 # `gh auth login` with TOKEN on stdin (never argv), GH_TOKEN/GITHUB_TOKEN
 # removed (gh refuses --with-token while either is set), bounded by
-# GH_LOGIN_TIMEOUT_SEC (gh has no timeout). On failure one line with gh's
-# own reason: control characters and the token removed, 200 characters.
+# GH_LOGIN_TIMEOUT_SEC (gh has no timeout; `timeout -k` makes sure), under
+# the per-home gh login lock (GH_LOCK_WAIT=no: return 4 when it is taken).
+# On failure one line with gh's own reason: control characters and the
+# token removed, 200 characters.
 gh_login() {
-    local token=$1 what=$2 out rc
+    local token=$1 what=$2 out rc lock_fd=''
     if ! command -v gh >/dev/null; then
         say "gh not on PATH; cache refreshed only"
         return 0
     fi
+    local lock_file="${HOME:-}/.molecule-runtime/gh-login.lock"
+    if [[ -n ${HOME:-} && -d ${lock_file%/*} && ! -L $lock_file ]] && command -v flock >/dev/null &&
+        { exec {lock_fd}>>"$lock_file"; } 2>/dev/null; then
+        if [[ ${GH_LOCK_WAIT:-} == no ]]; then
+            flock -n "$lock_fd" || { say "another gh login is running; this one skipped"; return 4; }
+        else
+            flock -w "$((GH_LOGIN_TIMEOUT_SEC + 5))" "$lock_fd" || say "gh login lock busy; logging in anyway"
+        fi
+    fi
     local -a bound=()
-    command -v timeout >/dev/null && bound=(timeout "$GH_LOGIN_TIMEOUT_SEC")
+    command -v timeout >/dev/null && bound=(timeout -k 2 "$GH_LOGIN_TIMEOUT_SEC")
     out=$(printf '%s\n' "$token" | env -u GH_TOKEN -u GITHUB_TOKEN "${bound[@]}" \
         gh auth login --hostname github.com --with-token 2>&1 >/dev/null)
     rc=$?
@@ -880,7 +911,7 @@ gh_login() {
     fi
     out=${out:0:8192}
     out=${out//"$token"/[REDACTED]}
-    ((rc == 124)) && out="timed out after ${GH_LOGIN_TIMEOUT_SEC}s${out:+; $out}"
+    ((rc == 124 || rc == 137)) && out="timed out after ${GH_LOGIN_TIMEOUT_SEC}s${out:+; $out}"
     printable "${out//$'\n'/ }"
     say "gh auth login failed (exit $rc): ${REPLY:-no reason given}"
     return 1
@@ -894,9 +925,10 @@ main() {
         _fetch_token) action_fetch ;;
         _refresh_gh) action_refresh_gh ;;
         _login_gh) action_login_gh ;;
+        _login_gh_stdin) action_login_gh_stdin ;;
         _invalidate_cache) invalidate_cache ;;
         *)
-            say "usage: ${0##*/} get|store|erase|_fetch_token|_refresh_gh|_login_gh|_invalidate_cache"
+            say "usage: ${0##*/} get|store|erase|_fetch_token|_refresh_gh|_login_gh|_login_gh_stdin|_invalidate_cache"
             return 2
             ;;
     esac

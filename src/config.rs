@@ -111,6 +111,9 @@ pub struct Config {
     pub uid: u32,
     /// "Now", in epoch seconds, for judging cached-token expiry.
     pub now_epoch: u64,
+    /// Whether install waits for its detached gh login (`--strict`,
+    /// `contract`), at most GH_LOGIN_TIMEOUT_SEC + 5 s. Default: never.
+    pub wait_for_gh_login: bool,
 }
 
 impl Config {
@@ -127,6 +130,7 @@ impl Config {
             child_env,
             child_env_remove: Vec::new(),
             uid: nix::unistd::geteuid().as_raw(),
+            wait_for_gh_login: false,
             now_epoch: SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map(|d| d.as_secs())

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use molecule_credential_helper::{install_credential_helper, install_credential_helper_in};
+use molecule_credential_helper::{Config, InstallReport, Installer};
 
 use super::{check_home, UsageError};
 
@@ -16,16 +16,21 @@ pub(crate) struct InstallArgs {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
-    /// Exit 1 if any step failed (default: always 0, the install is fail-soft).
+    /// Exit 1 if any step failed (default: always 0, the install is
+    /// fail-soft), and wait for gh's login (at most GH_LOGIN_TIMEOUT_SEC + 5 s)
+    /// to report its result; without it the login runs in the background.
     #[arg(long)]
     strict: bool,
 }
 
 pub(crate) fn run(args: InstallArgs) -> Result<ExitCode, UsageError> {
     check_home(&args.home)?;
-    let report = match &args.home {
-        Some(home) => install_credential_helper_in(home),
-        None => install_credential_helper(),
+    let report = match Config::from_env(args.home.clone()) {
+        Ok(mut config) => {
+            config.wait_for_gh_login = args.strict;
+            Installer::real(config).install()
+        }
+        Err(e) => InstallReport::all_failed(&e.to_string()),
     };
     if args.json {
         println!("{}", report.to_json());

@@ -94,6 +94,8 @@ impl World {
     fn config(&self) -> Config {
         let mut config = Config::isolated_with(&self.home, &self.env);
         config.child_env_remove.push("GITHUB_TOKEN".into());
+        // A CI check wants gh's answer, not "started in the background".
+        config.wait_for_gh_login = true;
         config
     }
 

@@ -1,14 +1,18 @@
-//! Step 5: log gh in with the freshest token we know, unless it already has it.
+//! Step 5: log gh in with the freshest token we know, unless it already has
+//! it. The login itself runs detached (the helper's `_login_gh_stdin`, the
+//! token on its stdin): install never waits on gh or api.github.com, so a
+//! slow GitHub cannot slow a workspace's start-up. Its result goes to the
+//! daemon log (and `status`); `--strict` and `contract` wait for it, bounded.
 
 use std::time::Duration;
 
 use crate::config::Config;
-use crate::os::{Fs, Spawner, Which};
+use crate::os::{wait_until, Fs, Liveness, ProcTable, Spawner, Which};
 use crate::report::Outcome;
 use crate::secret::{Secret, Token};
 
-/// gh has no timeout of its own.
-const GH_LOGIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// gh has no timeout of its own; the helper bounds the login by this.
+const GH_LOGIN_TIMEOUT_DEFAULT_SECS: u64 = 10;
 
 pub(crate) struct GhAuthResult {
     pub outcome: Outcome,
@@ -35,11 +39,13 @@ fn freshest_token<F: Fs>(fs: &F, config: &Config) -> Option<(Token, &'static str
     cached.or_else(|| config.env_token().map(|t| (t, "provision-time env token")))
 }
 
-pub(crate) fn run<F: Fs, S: Spawner, W: Which>(
+pub(crate) fn run<F: Fs, S: Spawner, P: ProcTable, W: Which>(
     fs: &F,
     spawner: &S,
+    procs: &P,
     which: &W,
     config: &Config,
+    scripts_ready: bool,
 ) -> GhAuthResult {
     let mut warnings = Vec::new();
     let env_vars = config.env_token_vars();
@@ -50,15 +56,20 @@ pub(crate) fn run<F: Fs, S: Spawner, W: Which>(
         ));
     }
     let mut secrets = Vec::new();
-    let outcome = match which.which("gh") {
-        None => Outcome::Skipped("gh not on PATH".into()),
-        Some(gh) => match freshest_token(fs, config) {
-            None => Outcome::Skipped("no token to give gh".into()),
-            Some((token, source)) => {
-                secrets.push(token.expose().clone());
-                login(fs, spawner, &gh, config, &token, source)
-            }
-        },
+    let outcome = match (which.which("gh"), freshest_token(fs, config)) {
+        (None, _) => Outcome::Skipped("gh not on PATH".into()),
+        (Some(_), None) => Outcome::Skipped("no token to give gh".into()),
+        (Some(_), Some((token, source))) => {
+            secrets.push(token.expose().clone());
+            let login = Login {
+                fs,
+                spawner,
+                procs,
+                which,
+                config,
+            };
+            login.run(&token, source, scripts_ready)
+        }
     };
     GhAuthResult {
         outcome,
@@ -67,35 +78,91 @@ pub(crate) fn run<F: Fs, S: Spawner, W: Which>(
     }
 }
 
-fn login<F: Fs, S: Spawner>(
-    fs: &F,
-    spawner: &S,
-    gh: &std::path::Path,
-    config: &Config,
-    token: &Token,
-    source: &str,
-) -> Outcome {
-    let hosts = config.layout.gh_hosts_file(config);
-    let already = fs
-        .read(&hosts, crate::config::HOSTS_FILE_LIMIT)
-        .map(|b| hosts_file_has_token(&String::from_utf8_lossy(&b), token.expose()))
-        .unwrap_or(false);
-    if already {
-        return Outcome::Unchanged(format!("gh already holds the {source}"));
+/// The backends one login needs.
+struct Login<'a, F, S, P, W> {
+    fs: &'a F,
+    spawner: &'a S,
+    procs: &'a P,
+    which: &'a W,
+    config: &'a Config,
+}
+
+impl<F: Fs, S: Spawner, P: ProcTable, W: Which> Login<'_, F, S, P, W> {
+    fn holds(&self, token: &Token) -> bool {
+        let hosts = self.config.layout.gh_hosts_file(self.config);
+        self.fs
+            .read(&hosts, crate::config::HOSTS_FILE_LIMIT)
+            .map(|b| hosts_file_has_token(&String::from_utf8_lossy(&b), token.expose()))
+            .unwrap_or(false)
     }
-    let mut cmd = config
-        .command(gh)
-        .args(["auth", "login", "--hostname", "github.com", "--with-token"])
-        .stdin(Secret::new(format!("{}\n", token.expose()).into_bytes()))
-        .timeout(GH_LOGIN_TIMEOUT);
-    // gh refuses --with-token while either is set, and would prefer them anyway.
-    for var in crate::config::ENV_TOKEN_VARS {
-        cmd = cmd.env_remove(var);
+
+    fn run(&self, token: &Token, source: &str, scripts_ready: bool) -> Outcome {
+        // The cheap check stays synchronous: no spawn when gh has it.
+        if self.holds(token) {
+            return Outcome::Unchanged(format!("gh already holds the {source}"));
+        }
+        if !scripts_ready {
+            return Outcome::Skipped(
+                "the scripts step failed (the detached login runs the helper)".into(),
+            );
+        }
+        let Some(bash) = self.which.which("bash") else {
+            return Outcome::Skipped("bash not on PATH".into());
+        };
+        let layout = &self.config.layout;
+        let mut cmd = self
+            .config
+            .command(bash)
+            .args([
+                "-p".to_string(),
+                layout.helper_script.to_string_lossy().into_owned(),
+                "_login_gh_stdin".to_string(),
+            ])
+            .stdin(Secret::new(format!("{}\n", token.expose()).into_bytes()));
+        // gh refuses --with-token while either is set, and would prefer them anyway.
+        for var in crate::config::ENV_TOKEN_VARS {
+            cmd = cmd.env_remove(var);
+        }
+        let pid = match self.spawner.spawn_detached(&cmd, &layout.log_file) {
+            Ok(pid) => pid,
+            Err(e) => return Outcome::Failed(format!("starting the gh login: {e}")),
+        };
+        if !self.config.wait_for_gh_login {
+            return Outcome::Changed(format!(
+                "gh login with the {source} started in the background (pid {pid}); its result goes to the log and `status`"
+            ));
+        }
+        self.wait(token, source, pid)
     }
-    match spawner.run(&cmd) {
-        Ok(out) if out.success() => Outcome::Changed(format!("gh logged in with the {source}")),
-        Ok(out) => Outcome::Failed(out.failure_reason("gh auth login")),
-        Err(e) => Outcome::Failed(format!("gh auth login: {e}")),
+
+    /// `--strict` and `contract` want the answer: until gh holds the token,
+    /// or the login ended without it, or its timeout (+ 5 s) passed.
+    fn wait(&self, token: &Token, source: &str, pid: i32) -> Outcome {
+        let limit = self
+            .config
+            .seconds("GH_LOGIN_TIMEOUT_SEC", GH_LOGIN_TIMEOUT_DEFAULT_SECS)
+            + 5;
+        let ended = || self.procs.liveness(pid) != Liveness::Alive;
+        wait_until(
+            Duration::from_secs(limit),
+            Duration::from_millis(20),
+            || self.holds(token) || ended(),
+        );
+        if self.holds(token) {
+            return Outcome::Changed(format!("gh logged in with the {source}"));
+        }
+        if !ended() {
+            return Outcome::Failed(format!("gh login still running after {limit}s"));
+        }
+        let log = crate::status::daemon_log::read(self.fs, &self.config.layout);
+        Outcome::Failed(match log.last_gh {
+            // Redacted whole, then cut: no part of the token survives.
+            Some(gh) if !gh.ok => crate::secret::redact(&gh.detail, &[token.expose()])
+                .chars()
+                .take(300)
+                .collect(),
+            _ => "gh login ended without storing the token (see the log)".into(),
+        })
     }
 }
 

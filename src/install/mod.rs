@@ -121,7 +121,14 @@ impl<F: Fs, S: Spawner, P: ProcTable, W: Which> Installer<F, S, P, W> {
             outcome: daemon,
         });
 
-        let gh = gh_auth::run(&self.fs, &self.spawner, &self.which, &self.config);
+        let gh = gh_auth::run(
+            &self.fs,
+            &self.spawner,
+            &self.procs,
+            &self.which,
+            &self.config,
+            !scripts_failed,
+        );
         report.steps.push(StepReport {
             step: Step::GhAuth,
             outcome: gh.outcome,

@@ -603,7 +603,6 @@ impl FakeSystem {
     }
 
     fn fake_gh(w: &mut World, cmd: &CommandSpec) -> RunOutput {
-        let env = Self::child_env(w, cmd);
         let is_login = cmd
             .args
             .iter()
@@ -617,6 +616,12 @@ impl FakeSystem {
                 ..Default::default()
             };
         }
+        Self::fake_gh_login(w, cmd)
+    }
+
+    /// `gh auth login --with-token`, the token on `cmd`'s stdin.
+    fn fake_gh_login(w: &mut World, cmd: &CommandSpec) -> RunOutput {
+        let env = Self::child_env(w, cmd);
         if env.contains_key("GH_TOKEN") || env.contains_key("GITHUB_TOKEN") {
             return RunOutput {
                 code: Some(1),
@@ -703,6 +708,16 @@ impl Spawner for FakeSystem {
     }
 
     fn spawn_detached(&self, cmd: &CommandSpec, _log: &Path) -> io::Result<i32> {
+        // The helper's detached gh login is recorded as gh running (a fault
+        // on `Run gh` fails it) and done at once by the fake gh, which, like
+        // the real one, refuses while an env token reaches it.
+        if cmd.args.iter().any(|a| a == "_login_gh_stdin") {
+            let mut w = self.enter(OpKind::Run, "gh", &cmd.args)?;
+            let pid = w.next_pid;
+            w.next_pid += 1;
+            let _ = Self::fake_gh_login(&mut w, cmd);
+            return Ok(pid);
+        }
         let mut w = self.enter(OpKind::Spawn, &cmd.program_name(), &cmd.args)?;
         let pid = w.next_pid;
         w.next_pid += 1;

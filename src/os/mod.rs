@@ -188,8 +188,9 @@ pub trait Spawner {
     /// Runs to completion, killing the child's process group at `timeout`.
     fn run(&self, cmd: &CommandSpec) -> io::Result<RunOutput>;
     /// Starts `cmd` detached: a new session (so it leads its own process
-    /// group), stdin `/dev/null`, stdout and stderr appended to `log` (created
-    /// 0600), and not a child of this process (double fork). Returns its PID.
+    /// group), stdin `/dev/null` (or `cmd.stdin`'s bytes, through a pipe),
+    /// stdout and stderr appended to `log` (created 0600, never through a
+    /// link), and not a child of this process (double fork). Returns its PID.
     fn spawn_detached(&self, cmd: &CommandSpec, log: &Path) -> io::Result<i32>;
 }
 

@@ -281,7 +281,7 @@ impl Spawner for RealSpawner {
         let mut command = Command::new(&spec.program);
         command
             .args(&spec.args)
-            .stdin(Stdio::null())
+            .stdin(detached_stdin(spec)?)
             .stdout(log_file)
             .stderr(log_err);
         apply_env(&mut command, spec);
@@ -320,6 +320,25 @@ impl Spawner for RealSpawner {
         })?;
         Ok(i32::from_ne_bytes(buf))
     }
+}
+
+/// A detached child's stdin: `/dev/null`, or a pipe already holding the
+/// spec's bytes and closed behind them (a token fits a pipe's buffer many
+/// times over, so the write cannot block).
+fn detached_stdin(spec: &CommandSpec) -> io::Result<Stdio> {
+    let Some(bytes) = &spec.stdin else {
+        return Ok(Stdio::null());
+    };
+    let bytes = bytes.expose();
+    if bytes.len() > 16 * 1024 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "detached stdin larger than 16 KiB",
+        ));
+    }
+    let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+    fs::File::from(write).write_all(bytes)?;
+    Ok(Stdio::from(read))
 }
 
 /// Whatever the runtime's umask, no child creates a file others can write:

@@ -77,7 +77,10 @@ pub fn parse(text: &str) -> DaemonLog {
                 log.last_gh = Some(GhLogin {
                     at: ts.to_string(),
                     ok: msg.starts_with("gh logged in"),
-                    detail: msg.chars().take(300).collect(),
+                    // Whole (lines are bounded by the log's own bound):
+                    // a reader redacts before it shortens, so no part of a
+                    // token survives a cut.
+                    detail: msg.chars().take(8192).collect(),
                 });
             }
         }

@@ -382,8 +382,11 @@ fn cached_token<F: Fs>(fs: &F, config: &Config, log: &DaemonLog) -> Check {
 fn gh_login(log: &DaemonLog) -> Check {
     match &log.last_gh {
         None => check("gh-login", Level::Ok, "no gh login logged yet"),
-        Some(gh) if gh.ok => check("gh-login", Level::Ok, format!("{}: {}", gh.at, gh.detail)),
-        Some(gh) => check("gh-login", Level::Warn, format!("{}: {}", gh.at, gh.detail)),
+        Some(gh) => {
+            let level = if gh.ok { Level::Ok } else { Level::Warn };
+            let detail: String = gh.detail.chars().take(300).collect();
+            check("gh-login", level, format!("{}: {detail}", gh.at))
+        }
     }
 }
 

@@ -210,58 +210,61 @@ fn a_failing_git_write_fails_only_its_step() {
     assert_eq!(report.failed_steps(), vec![Step::GitConfig]);
 }
 
+/// The gh login is detached: bash runs the helper's `_login_gh_stdin` with
+/// the token on stdin only, env tokens removed, output to the daemon log.
 #[test]
-fn gh_login_gets_token_on_stdin_env_tokens_removed_and_a_timeout() {
+fn gh_login_is_detached_with_the_token_on_stdin_and_env_tokens_removed() {
     let token = token(9);
     let cfg = config(&[("GH_TOKEN", token)]);
     let fs = world_with_supervisor(&cfg);
+    let log = cfg.layout.log_file.clone();
     let mut spawner = MockSpawner::new();
+    spawner.expect_run().never();
     spawner
-        .expect_run()
-        .withf(move |cmd| {
-            cmd.program == std::path::Path::new("/usr/bin/gh")
-                && cmd.args == ["auth", "login", "--hostname", "github.com", "--with-token"]
+        .expect_spawn_detached()
+        .withf(move |cmd, to| {
+            cmd.program == std::path::Path::new("/usr/bin/bash")
+                && cmd.args == ["-p", HELPER, "_login_gh_stdin"]
                 && cmd.env_remove.iter().any(|k| k == "GH_TOKEN")
                 && cmd.env_remove.iter().any(|k| k == "GITHUB_TOKEN")
                 && cmd.stdin.as_ref().map(|s| s.expose().as_slice())
                     == Some(format!("{token}\n").as_bytes())
-                && cmd.timeout == Duration::from_secs(10)
                 && !cmd.args.iter().any(|a| a.contains(token))
                 && !cmd.env_set.iter().any(|(_, v)| v.contains(token))
+                && to == log
         })
         .times(1)
-        .returning(|_| exit(0, ""));
-    spawner
-        .expect_spawn_detached()
-        .with(always(), always())
-        .never();
+        .returning(|_, _| Ok(4242));
     let report =
         Installer::new(cfg, fs.clone(), spawner, fs, which_only(&["gh", "bash"])).install();
     assert!(
-        matches!(report.outcome(Step::GhAuth), Some(Outcome::Changed(_))),
+        matches!(report.outcome(Step::GhAuth), Some(Outcome::Changed(d)) if d.contains("background")),
         "{report}"
     );
     assert!(report.warnings.iter().any(|w| w.contains("GH_TOKEN")));
 }
 
+/// `--strict` waits for the detached login; gh's failure (as the helper
+/// logged it) becomes the step's error, redacted of the token.
 #[test]
-fn gh_failure_output_is_redacted() {
+fn a_waited_for_gh_failure_is_reported_and_redacted() {
     let token = token(10);
-    let cfg = config(&[("GITHUB_TOKEN", token)]);
+    let mut cfg = config(&[("GITHUB_TOKEN", token)]);
+    cfg.wait_for_gh_login = true;
     let fs = world_with_supervisor(&cfg);
+    fs.add_file(
+        &cfg.layout.log_file,
+        format!("[molecule-git-token-helper] 2026-11-29T00:00:00Z gh auth login failed (exit 1): bad credentials {token}\n"),
+        0o600,
+    );
     let mut spawner = MockSpawner::new();
-    spawner.expect_run().returning(move |_| {
-        Ok(RunOutput {
-            code: Some(1),
-            stderr: format!("bad credentials {token}\n"),
-            ..Default::default()
-        })
-    });
+    // The login "ended" at once: PID 4242 is not in the fake process table.
+    spawner.expect_spawn_detached().returning(|_, _| Ok(4242));
     let report =
         Installer::new(cfg, fs.clone(), spawner, fs, which_only(&["gh", "bash"])).install();
     let json = report.to_json();
     assert!(
-        matches!(report.outcome(Step::GhAuth), Some(Outcome::Failed(_))),
+        matches!(report.outcome(Step::GhAuth), Some(Outcome::Failed(d)) if d.contains("bad credentials")),
         "{report}"
     );
     assert!(!json.contains(token), "{json}");

@@ -87,15 +87,17 @@ proptest! {
         let scripts_failed = failing.contains(&Step::Scripts);
         let mut expected: BTreeSet<Step> = failing.clone();
         if scripts_failed {
-            // git-config and refresh-daemon need the scripts: skipped, not failed.
+            // git-config, refresh-daemon and gh-auth (its detached login runs
+            // the helper) need the scripts: skipped, not failed.
             expected.remove(&Step::GitConfig);
             expected.remove(&Step::RefreshDaemon);
+            expected.remove(&Step::GhAuth);
         }
         let failed: BTreeSet<Step> = report.failed_steps().into_iter().collect();
         prop_assert_eq!(&failed, &expected, "{}", report);
         for step in Step::ALL {
             let outcome = report.outcome(step).unwrap();
-            let dependent = matches!(step, Step::GitConfig | Step::RefreshDaemon);
+            let dependent = matches!(step, Step::GitConfig | Step::RefreshDaemon | Step::GhAuth);
             if dependent && scripts_failed {
                 prop_assert!(matches!(outcome, Outcome::Skipped(_)), "{}", report);
             } else if !failing.contains(&step) {
@@ -103,7 +105,11 @@ proptest! {
             }
         }
         let ops = world.ops();
-        prop_assert!(ops.iter().any(|op| op.kind == OpKind::Run && op.target == "gh"), "gh step was attempted");
+        prop_assert_eq!(
+            ops.iter().any(|op| op.kind == OpKind::Run && op.target == "gh"),
+            !scripts_failed,
+            "gh step attempted iff it could run"
+        );
         prop_assert!(!report.to_json().contains(token(4)));
     }
 
@@ -308,7 +314,8 @@ proptest! {
         }
     }
 
-    /// (e) Missing binaries only skip their own steps.
+    /// (e) Missing binaries only skip their own steps (gh-auth also needs
+    /// bash: its detached login runs the helper).
     #[test]
     fn missing_binaries_skip_only_their_steps(missing in proptest::sample::subsequence(vec!["git", "gh", "bash"], 0..=3)) {
         let world = FakeSystem::new();
@@ -321,7 +328,10 @@ proptest! {
             "gh" => Step::GhAuth,
             _ => Step::RefreshDaemon,
         };
-        let skipped: BTreeSet<Step> = missing.iter().map(|n| own_step(n)).collect();
+        let mut skipped: BTreeSet<Step> = missing.iter().map(|n| own_step(n)).collect();
+        if missing.contains(&"bash") {
+            skipped.insert(Step::GhAuth);
+        }
         for s in &report.steps {
             if skipped.contains(&s.step) {
                 prop_assert!(matches!(&s.outcome, Outcome::Skipped(r) if r.contains("not on PATH")), "{}", report);

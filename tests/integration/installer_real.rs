@@ -193,9 +193,14 @@ fn gh_gets_the_env_token_on_stdin_without_env_tokens() {
     let _guard = SupervisorGuard::new(&env.home);
     let report = env.installer().install();
     assert!(
-        matches!(report.outcome(Step::GhAuth), Some(Outcome::Changed(_))),
+        matches!(report.outcome(Step::GhAuth), Some(Outcome::Changed(d)) if d.contains("background")),
         "{report}"
     );
+    // The login runs detached; its result arrives shortly.
+    let hosts_file = env.home.join(".config/gh/hosts.yml");
+    assert!(crate::support::wait_for(Duration::from_secs(10), || {
+        std::fs::read_to_string(&hosts_file).is_ok_and(|h| h.contains(token))
+    }));
     let log = env.gh_shim_log();
     assert!(
         log.contains("argv=auth login --hostname github.com --with-token env_token=\n"),
@@ -255,8 +260,13 @@ fn restarted_runtime_gives_gh_the_cached_platform_token() {
         matches!(report.outcome(Step::GhAuth), Some(Outcome::Changed(d)) if d.contains("cached")),
         "{report}"
     );
-    let hosts = std::fs::read_to_string(env.home.join(".config/gh/hosts.yml"))
-        .unwrap_or_else(|e| panic!("{e}: {}", env.gh_shim_log()));
+    let hosts_file = env.home.join(".config/gh/hosts.yml");
+    assert!(
+        crate::support::wait_for(Duration::from_secs(10), || hosts_file.exists()),
+        "{}",
+        env.gh_shim_log()
+    );
+    let hosts = std::fs::read_to_string(&hosts_file).unwrap();
     assert!(
         hosts.contains(fresh) && !hosts.contains(provision),
         "{hosts}"

@@ -474,7 +474,12 @@ fn todays_tokens_work_end_to_end() {
     );
     let hosts_file = env.home.join(".config/gh/hosts.yml");
     let hosts = || std::fs::read_to_string(&hosts_file).unwrap_or_default();
-    assert!(hosts().contains(provision), "{}", env.gh_shim_log());
+    // The login runs detached: install does not wait for it.
+    assert!(
+        wait_for(Duration::from_secs(10), || hosts().contains(provision)),
+        "{}",
+        env.gh_shim_log()
+    );
     assert!(
         env.gh_shim_log().contains("env_token=\n"),
         "{}",
