@@ -3,9 +3,7 @@
 use crate::support::token;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::Duration;
 
-use mockall::predicate::always;
 use mockall::Sequence;
 use molecule_credential_helper::os::{CommandSpec, RunOutput};
 use molecule_credential_helper::testing::{FakeSystem, MockSpawner, MockWhich};
