@@ -3,18 +3,22 @@
 //!   vs git's builtin `store` helper, and ours on a cold cache (fake platform),
 //!   fetched by bash's own client and, for comparison, by curl;
 //! - a burst of 32 concurrent cold fills (wall time; one platform request);
-//! - `install`: first and second run with the real backends, and the pure
-//!   logic on the in-memory fakes.
+//! - `install`: first and second run with the real backends, a first run
+//!   while gh hangs (install must not wait for it), and the pure logic on
+//!   the in-memory fakes.
 //!
 //! Run: `cargo bench --bench helper`. Set-up happens outside the timed loops.
 
 use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
-use molecule_credential_helper::testing::{FakePlatform, FakePlatformConfig, FakeSystem};
+use molecule_credential_helper::testing::{
+    sample_token, FakePlatform, FakePlatformConfig, FakeSystem,
+};
 use molecule_credential_helper::{Config, Installer, Layout};
 
 const SECRET: &str = "bench-secret";
@@ -92,6 +96,24 @@ impl Home {
             .child_env_remove
             .extend(["GH_TOKEN".into(), "GITHUB_TOKEN".into()]);
         Installer::real(config)
+    }
+
+    /// Puts a gh first on PATH that reads the token and then hangs, and a
+    /// provision token in GH_TOKEN for install to give it.
+    fn with_hanging_gh(&mut self) {
+        let bin = self.home.with_file_name("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let gh = bin.join("gh");
+        std::fs::write(&gh, "#!/bin/sh\ncat >/dev/null\nexec sleep 30\n").unwrap();
+        std::fs::set_permissions(&gh, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let path = format!("{}:{}", bin.display(), self.env["PATH"]);
+        self.env.insert("PATH".into(), path);
+        self.env.insert("GH_TOKEN".into(), sample_token(7));
+        self.env.insert("GH_LOGIN_TIMEOUT_SEC".into(), "1".into());
+    }
+
+    fn installer_keeping_env_tokens(&self) -> molecule_credential_helper::RealInstaller {
+        Installer::real(Config::isolated_with(&self.home, &self.env))
     }
 
     fn stop_daemon(&self) {
@@ -291,6 +313,26 @@ fn install(c: &mut Criterion) {
             for _ in 0..iters {
                 let home = Home::new(&platform);
                 let installer = home.installer();
+                let started = Instant::now();
+                let report = installer.install();
+                total += started.elapsed();
+                home.stop_daemon();
+                assert!(!report.has_failures(), "{report}");
+            }
+            total
+        })
+    });
+
+    // A gh that never answers (an api.github.com that accepts and stalls)
+    // and a provision token to give it: install must not wait for it. The
+    // detached logins end by their own 1 s timeout.
+    group.bench_function("first_run_real_gh_hangs", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let mut home = Home::new(&platform);
+                home.with_hanging_gh();
+                let installer = home.installer_keeping_env_tokens();
                 let started = Instant::now();
                 let report = installer.install();
                 total += started.elapsed();

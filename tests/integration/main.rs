@@ -15,5 +15,6 @@ mod installer_table;
 mod os_real;
 mod outage;
 mod reliability;
+mod startup;
 mod todays_github;
 mod trust;
