@@ -102,6 +102,17 @@ if [[ ${1:-} == get && $ATTRS_READ == ok && (-z $ATTR_protocol || $ATTR_protocol
     exit 0
 fi
 
+# The cache missed. Whatever writes next needs to know that the cache dir
+# is private, which takes a process (`stat`): start it now, so it runs on
+# the other CPU while bash parses the rest of this file.
+PRIVATE_FD=''
+case ${1:-} in
+    get | _fetch_token | _refresh_gh)
+        [[ -n ${HOME:-} && -d $CACHE_DIR && ! -L $CACHE_DIR ]] &&
+            { exec {PRIVATE_FD}< <(exec stat -c '%u %a %F' -- "$CACHE_DIR"); } 2>/dev/null
+        ;;
+esac
+
 # --- everything else ----------------------------------------------------------
 
 readonly TAG="[molecule-git-token-helper]"
@@ -172,7 +183,7 @@ cache_dir_ok() {
 # (lstat) tells, in one process started as early as possible
 # (start_private_check) so it runs alongside the lock and the fetch. Every
 # write needs this; reads need only ownership (cache_dir_ok and files we own).
-CACHE_PRIVATE='' PRIVATE_FD=''
+CACHE_PRIVATE=''
 start_private_check() {
     [[ -z $CACHE_PRIVATE && -z $PRIVATE_FD ]] || return 0
     { exec {PRIVATE_FD}< <(exec stat -c '%u %a %F' -- "$CACHE_DIR"); } 2>/dev/null
