@@ -18,6 +18,8 @@ pub mod cache;
 pub mod clock;
 pub mod config;
 pub mod contract;
+#[cfg(feature = "testing")]
+pub mod fake_github;
 pub mod fake_platform;
 pub mod git_helpers;
 pub mod install;
@@ -33,8 +35,10 @@ pub mod uninstall;
 /// `mockall` mocks and the fake platform.
 #[cfg(feature = "testing")]
 pub mod testing {
+    pub use crate::fake_github::{namespace, FakeGitHub, Recorded, BOT_LOGIN};
     pub use crate::fake_platform::{
-        sample_token, FakeMode, FakePlatform, FakePlatformConfig, IssuedToken, TokenFormat,
+        sample_token, FakeMode, FakePlatform, FakePlatformConfig, IssuedToken, TokenAuthority,
+        TokenCheck, TokenFormat,
     };
     pub use crate::os::fake::{FakeInstaller, FakeProcess, FakeSystem, Fault, Op, OpKind};
     pub use crate::os::{MockFs, MockProcTable, MockSpawner, MockWhich};

@@ -119,6 +119,8 @@ struct State {
     routes: Mutex<Vec<String>>,
     user_agents: Mutex<Vec<String>>,
     issued: Mutex<Vec<IssuedToken>>,
+    /// Tokens GitHub stopped accepting before their time (tests revoke).
+    revoked: Mutex<Vec<String>>,
     stop: AtomicBool,
     counter: AtomicU64,
 }
@@ -159,6 +161,7 @@ impl FakePlatform {
             routes: Mutex::new(Vec::new()),
             user_agents: Mutex::new(Vec::new()),
             issued: Mutex::new(Vec::new()),
+            revoked: Mutex::new(Vec::new()),
             stop: AtomicBool::new(false),
             counter: AtomicU64::new(0),
         });
@@ -207,6 +210,12 @@ impl FakePlatform {
         lock(&self.state.issued).clone()
     }
 
+    /// What a github.com stand-in asks: is this token one we issued, and
+    /// does GitHub still accept it?
+    pub fn authority(&self) -> TokenAuthority {
+        TokenAuthority(Arc::clone(&self.state))
+    }
+
     pub fn set_mode(&self, mode: FakeMode) {
         *lock(&self.state.mode) = mode;
     }
@@ -226,6 +235,63 @@ impl FakePlatform {
         while !stop.load(Ordering::SeqCst) && deadline.is_none_or(|d| Instant::now() < d) {
             thread::sleep(Duration::from_millis(50));
         }
+    }
+}
+
+/// GitHub's view of the platform's tokens, shared with a stand-in such as
+/// `FakeGitHub`: issued or not, expired by the platform's clock, revoked.
+#[derive(Debug, Clone)]
+pub struct TokenAuthority(Arc<State>);
+
+/// What GitHub would say about a token. `serial` is its issue number (0 =
+/// the first token issued), which records name instead of the token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenCheck {
+    Valid { serial: usize, expires_at: u64 },
+    Expired { serial: usize, expires_at: u64 },
+    Revoked { serial: usize, expires_at: u64 },
+    Unknown,
+}
+
+impl TokenCheck {
+    pub fn is_valid(&self) -> bool {
+        matches!(self, TokenCheck::Valid { .. })
+    }
+
+    pub fn serial(&self) -> Option<usize> {
+        match self {
+            TokenCheck::Valid { serial, .. }
+            | TokenCheck::Expired { serial, .. }
+            | TokenCheck::Revoked { serial, .. } => Some(*serial),
+            TokenCheck::Unknown => None,
+        }
+    }
+}
+
+impl TokenAuthority {
+    pub fn check(&self, token: &str) -> TokenCheck {
+        let issued = lock(&self.0.issued);
+        let Some((serial, t)) = issued.iter().enumerate().find(|(_, t)| t.token == token) else {
+            return TokenCheck::Unknown;
+        };
+        let expires_at = t.expires_at;
+        if lock(&self.0.revoked).iter().any(|r| r == token) {
+            TokenCheck::Revoked { serial, expires_at }
+        } else if now_epoch() >= expires_at {
+            TokenCheck::Expired { serial, expires_at }
+        } else {
+            TokenCheck::Valid { serial, expires_at }
+        }
+    }
+
+    /// GitHub stops accepting `token` now, before its `expires_at`.
+    pub fn revoke(&self, token: &str) {
+        lock(&self.0.revoked).push(token.to_string());
+    }
+
+    /// The `expires_at` of token number `serial`.
+    pub fn expires_at(&self, serial: usize) -> Option<u64> {
+        lock(&self.0.issued).get(serial).map(|t| t.expires_at)
     }
 }
 

@@ -375,8 +375,26 @@ impl TestCommand {
         self
     }
 
+    /// A command built elsewhere, with this type's failure reports.
+    pub fn wrap(cmd: Command) -> TestCommand {
+        let dir = cmd
+            .get_current_dir()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| std::env::current_dir().unwrap_or_default());
+        TestCommand {
+            cmd,
+            stdin: None,
+            dir,
+        }
+    }
+
     /// Runs to completion (killed after 60 s so a hang fails instead of stalling CI).
     pub fn output(&mut self) -> Output {
+        self.output_within(Duration::from_secs(60))
+    }
+
+    /// Runs to completion, killed after `limit`.
+    pub fn output_within(&mut self, limit: Duration) -> Output {
         self.cmd
             .stdin(if self.stdin.is_some() {
                 Stdio::piped()
@@ -396,7 +414,7 @@ impl TestCommand {
             });
         }
         let pid = child.id();
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let deadline = Instant::now() + limit;
         let watchdog = std::thread::spawn(move || {
             while Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(100));

@@ -1,0 +1,385 @@
+//! A github.com stand-in for the end-to-end world (`testing` feature): HTTPS
+//! (rustls, a CA made for the run) serving
+//! - `github.com`: real smart HTTP through `git http-backend` over bare
+//!   repositories it creates (clone, fetch, push);
+//! - `api.github.com`: what gh needs to log in with an installation token
+//!   and use it: `GET /` (no `X-OAuth-Scopes`, as for an integration token),
+//!   `POST /graphql` (`viewer { login }`) and `GET /repos/{owner}/{repo}`.
+//!
+//! Every request must carry a token the fake platform issued that GitHub
+//! still accepts (its `expires_at` not passed, not revoked); anything else
+//! gets 401 with `WWW-Authenticate: Basic realm="GitHub"`, as GitHub
+//! answers. Every request is recorded — time, host, route, the token's issue
+//! number, status — never the token. It binds 127.0.0.1 only: run it inside
+//! a private network and mount namespace ([`namespace`]) where github.com
+//! resolves there, on port 443.
+
+mod http;
+pub mod namespace;
+pub mod tls;
+
+use std::io::{self, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::fake_platform::{TokenAuthority, TokenCheck};
+use http::{read_request, write_response, Request};
+
+/// The bot login `viewer { login }` answers, as an App's installation token has.
+pub const BOT_LOGIN: &str = "molecule-app[bot]";
+
+/// One request, as recorded (never the token).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    /// Since the stand-in started.
+    pub at: Duration,
+    pub host: String,
+    pub method: String,
+    pub route: String,
+    /// The presented token's issue number, when it is one the platform issued.
+    pub token_serial: Option<usize>,
+    /// What GitHub said about it: valid, expired, revoked, unknown, none.
+    pub token_state: &'static str,
+    pub status: u16,
+}
+
+#[derive(Debug)]
+struct Shared {
+    root: PathBuf,
+    authority: TokenAuthority,
+    started: Instant,
+    records: Mutex<Vec<Recorded>>,
+    /// api.github.com accepts connections and never answers.
+    api_stalls: AtomicBool,
+    stop: AtomicBool,
+}
+
+/// A running stand-in; stops when dropped.
+#[derive(Debug)]
+pub struct FakeGitHub {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    ca_pem: PathBuf,
+}
+
+impl FakeGitHub {
+    /// Serves HTTPS on 127.0.0.1:`port` (443 inside the namespace; 0 picks
+    /// one), with its repositories and CA under `root`.
+    pub fn start(root: &Path, port: u16, authority: TokenAuthority) -> io::Result<Self> {
+        std::fs::create_dir_all(root.join("repos"))?;
+        let ca_pem = root.join("ca.pem");
+        let tls = tls::server_config(&ca_pem)?;
+        let listener = TcpListener::bind(("127.0.0.1", port))?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            root: root.join("repos"),
+            authority,
+            started: Instant::now(),
+            records: Mutex::new(Vec::new()),
+            api_stalls: AtomicBool::new(false),
+            stop: AtomicBool::new(false),
+        });
+        let accept = Arc::clone(&shared);
+        thread::spawn(move || {
+            for stream in listener.incoming() {
+                if accept.stop.load(Ordering::SeqCst) {
+                    return;
+                }
+                let Ok(stream) = stream else { continue };
+                let (shared, tls) = (Arc::clone(&accept), Arc::clone(&tls));
+                thread::spawn(move || {
+                    let _ = serve(stream, &tls, &shared);
+                });
+            }
+        });
+        Ok(FakeGitHub {
+            addr,
+            shared,
+            ca_pem,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The run's CA: `GIT_SSL_CAINFO` for git, `SSL_CERT_FILE` for gh.
+    pub fn ca_pem(&self) -> &Path {
+        &self.ca_pem
+    }
+
+    /// Every request so far, in arrival order.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.shared
+            .records
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Makes api.github.com accept connections and never answer.
+    pub fn set_api_stalls(&self, stalls: bool) {
+        self.shared.api_stalls.store(stalls, Ordering::SeqCst);
+    }
+
+    /// A bare repository `owner/name` with one commit on `main`.
+    pub fn create_repo(&self, owner: &str, name: &str) -> io::Result<PathBuf> {
+        let bare = self.shared.root.join(owner).join(format!("{name}.git"));
+        let seed = self.shared.root.join(format!(".seed-{owner}-{name}"));
+        std::fs::create_dir_all(&seed)?;
+        std::fs::write(seed.join("README.md"), format!("# {owner}/{name}\n"))?;
+        let git = |dir: &Path, args: &[&str]| -> io::Result<()> {
+            let out = Command::new("git")
+                .args(["-c", "user.name=seed", "-c", "user.email=seed@example.com"])
+                .args(args)
+                .current_dir(dir)
+                .env("GIT_CONFIG_NOSYSTEM", "1")
+                .env("HOME", &self.shared.root)
+                .output()?;
+            if out.status.success() {
+                Ok(())
+            } else {
+                Err(io::Error::other(format!(
+                    "git {args:?}: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                )))
+            }
+        };
+        std::fs::create_dir_all(&bare)?;
+        git(&bare, &["init", "-q", "--bare", "-b", "main"])?;
+        git(&seed, &["init", "-q", "-b", "main"])?;
+        git(&seed, &["add", "README.md"])?;
+        git(&seed, &["commit", "-q", "-m", "seed"])?;
+        git(&seed, &["push", "-q", &bare.to_string_lossy(), "main"])?;
+        std::fs::remove_dir_all(&seed)?;
+        Ok(bare)
+    }
+}
+
+impl Drop for FakeGitHub {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
+    }
+}
+
+fn serve(stream: TcpStream, tls: &Arc<rustls::ServerConfig>, shared: &Shared) -> io::Result<()> {
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let conn = rustls::ServerConnection::new(Arc::clone(tls)).map_err(io::Error::other)?;
+    let mut tls = rustls::StreamOwned::new(conn, stream);
+    let req = {
+        let mut reader = BufReader::new(&mut tls);
+        read_request(&mut reader)?
+    };
+    let host = req.host();
+    if host == "api.github.com" && shared.api_stalls.load(Ordering::SeqCst) {
+        // Accepts, reads the request, never answers (until we stop).
+        while !shared.stop.load(Ordering::SeqCst) {
+            thread::sleep(Duration::from_millis(100));
+        }
+        return Ok(());
+    }
+    let check = presented_token(&req).map(|t| shared.authority.check(&t));
+    let (status, headers, body) = if !check.is_some_and(|c| c.is_valid()) {
+        unauthorized()
+    } else if host == "github.com" {
+        git_http_backend(&req, &shared.root)?
+    } else if host == "api.github.com" {
+        api(&req)
+    } else {
+        (404, Vec::new(), b"no such host here\n".to_vec())
+    };
+    let header_refs: Vec<(&str, String)> = headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.clone()))
+        .collect();
+    write_response(&mut tls, status, &header_refs, &body)?;
+    tls.conn.send_close_notify();
+    let _ = tls.flush();
+    shared
+        .records
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(Recorded {
+            at: shared.started.elapsed(),
+            host,
+            method: req.method.clone(),
+            route: req.path().to_string(),
+            token_serial: check.and_then(|c| c.serial()),
+            token_state: match check {
+                None => "none",
+                Some(TokenCheck::Valid { .. }) => "valid",
+                Some(TokenCheck::Expired { .. }) => "expired",
+                Some(TokenCheck::Revoked { .. }) => "revoked",
+                Some(TokenCheck::Unknown) => "unknown",
+            },
+            status,
+        });
+    Ok(())
+}
+
+type Response = (u16, Vec<(String, String)>, Vec<u8>);
+
+fn unauthorized() -> Response {
+    (
+        401,
+        vec![
+            ("WWW-Authenticate".into(), "Basic realm=\"GitHub\"".into()),
+            ("Content-Type".into(), "application/json".into()),
+        ],
+        br#"{"message":"Bad credentials","documentation_url":"https://docs.github.com/rest"}"#
+            .to_vec(),
+    )
+}
+
+/// The token in `Authorization`: Basic (git: any user, the token as the
+/// password), `token X` or `Bearer X` (gh).
+fn presented_token(req: &Request) -> Option<String> {
+    let value = req.header("authorization")?;
+    let (scheme, rest) = value.split_once(' ')?;
+    match scheme.to_ascii_lowercase().as_str() {
+        "basic" => {
+            let decoded = base64_decode(rest.trim())?;
+            let text = String::from_utf8(decoded).ok()?;
+            text.split_once(':').map(|(_, p)| p.to_string())
+        }
+        "token" | "bearer" => Some(rest.trim().to_string()),
+        _ => None,
+    }
+}
+
+fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for c in text.bytes().filter(|c| *c != b'=') {
+        let v = ALPHABET.iter().position(|a| *a == c)? as u32;
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    Some(out)
+}
+
+fn json(status: u16, body: String) -> Response {
+    (
+        status,
+        vec![(
+            "Content-Type".into(),
+            "application/json; charset=utf-8".into(),
+        )],
+        body.into_bytes(),
+    )
+}
+
+/// api.github.com, as much as gh needs with an installation token.
+fn api(req: &Request) -> Response {
+    let path = req.path().trim_end_matches('/');
+    match (req.method.as_str(), path) {
+        // No X-OAuth-Scopes: gh then treats the token as an integration's.
+        ("GET", "") => json(
+            200,
+            r#"{"current_user_url":"https://api.github.com/user"}"#.into(),
+        ),
+        ("POST", "/graphql") => json(
+            200,
+            format!(r#"{{"data":{{"viewer":{{"login":"{BOT_LOGIN}"}}}}}}"#),
+        ),
+        ("GET", p) if p.starts_with("/repos/") => {
+            let parts: Vec<&str> = p.trim_start_matches("/repos/").split('/').collect();
+            match parts.as_slice() {
+                [owner, name] => json(
+                    200,
+                    format!(
+                        r#"{{"id":1,"name":"{name}","full_name":"{owner}/{name}","private":true,"owner":{{"login":"{owner}"}},"default_branch":"main"}}"#
+                    ),
+                ),
+                _ => json(404, r#"{"message":"Not Found"}"#.into()),
+            }
+        }
+        _ => json(404, r#"{"message":"Not Found"}"#.into()),
+    }
+}
+
+/// github.com's smart HTTP through `git http-backend` (CGI).
+fn git_http_backend(req: &Request, root: &Path) -> io::Result<Response> {
+    let mut cmd = Command::new("git");
+    cmd.arg("http-backend")
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("GIT_PROJECT_ROOT", root)
+        .env("GIT_HTTP_EXPORT_ALL", "1")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", root)
+        .env("REQUEST_METHOD", &req.method)
+        .env("PATH_INFO", req.path())
+        .env("QUERY_STRING", req.query())
+        .env("REMOTE_USER", "x-access-token")
+        .env("REMOTE_ADDR", "127.0.0.1")
+        .env("CONTENT_LENGTH", req.body.len().to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    for (header, var) in [
+        ("content-type", "CONTENT_TYPE"),
+        ("content-encoding", "HTTP_CONTENT_ENCODING"),
+        ("git-protocol", "GIT_PROTOCOL"),
+    ] {
+        if let Some(v) = req.header(header) {
+            cmd.env(var, v);
+        }
+    }
+    let mut child = cmd.spawn()?;
+    let body = req.body.clone();
+    let mut stdin = child
+        .stdin
+        .take()
+        .ok_or_else(|| io::Error::other("no stdin"))?;
+    let writer = thread::spawn(move || {
+        let _ = stdin.write_all(&body);
+    });
+    let mut out = Vec::new();
+    child
+        .stdout
+        .take()
+        .ok_or_else(|| io::Error::other("no stdout"))?
+        .read_to_end(&mut out)?;
+    let _ = child.wait();
+    let _ = writer.join();
+    // CGI: headers, a blank line, the body.
+    let split = out
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| (i, 4))
+        .or_else(|| out.windows(2).position(|w| w == b"\n\n").map(|i| (i, 2)));
+    let Some((at, sep)) = split else {
+        return Ok((500, Vec::new(), b"bad CGI output\n".to_vec()));
+    };
+    let head = String::from_utf8_lossy(&out[..at]).into_owned();
+    let mut status = 200;
+    let mut headers = Vec::new();
+    for line in head.lines() {
+        let Some((k, v)) = line.split_once(':') else {
+            continue;
+        };
+        let (k, v) = (k.trim(), v.trim());
+        if k.eq_ignore_ascii_case("status") {
+            status = v
+                .split_whitespace()
+                .next()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(500);
+        } else if !k.eq_ignore_ascii_case("content-length") {
+            headers.push((k.to_string(), v.to_string()));
+        }
+    }
+    Ok((status, headers, out[at + sep..].to_vec()))
+}
