@@ -269,7 +269,7 @@ pub fn run_contract() -> ContractReport {
     );
     // gh is optional for the wiring (the installer skips gh-auth without
     // it), so its absence is a visible skip, not a failure.
-    let gh_check = "gh is on PATH (the image's real gh; logins are tested with a shim)";
+    let gh_check = "gh is on PATH (the image's real gh; the checks marked [gh: recording shim] use a shim, since a real login needs GitHub)";
     if which.which("gh").is_some() {
         report.record(gh_check, Ok(()));
     } else {
@@ -332,11 +332,11 @@ fn run_in(world: &World, report: &mut ContractReport) {
         one_daemon(world),
     );
     report.record(
-        "the daemon refreshes the token and logs gh in",
+        "the daemon refreshes the token and logs gh in [gh: recording shim]",
         daemon_refreshes(world),
     );
     report.record(
-        "gh logged in with GH_TOKEN/GITHUB_TOKEN removed, token on stdin",
+        "gh logged in with GH_TOKEN/GITHUB_TOKEN removed, token on stdin [gh: recording shim]",
         gh_login_clean(world),
     );
     report.record(

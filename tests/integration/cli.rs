@@ -391,6 +391,13 @@ fn contract_passes_and_prints_tap_like_lines() {
         "{text}"
     );
     assert!(text.trim_end().ends_with("passed, 0 failed"), "{text}");
+    // It says which checks used the gh shim (an image's CI has no
+    // namespace for the real gh; the e2e tests run that).
+    let shimmed: Vec<&str> = text
+        .lines()
+        .filter(|l| l.ends_with("[gh: recording shim]"))
+        .collect();
+    assert_eq!(shimmed.len(), 2, "{text}");
     let json = env
         .bin()
         .args(["contract", "--json"])
