@@ -23,7 +23,7 @@ pub(crate) struct FakePlatformArgs {
     /// Lifetime of issued tokens, in seconds.
     #[arg(long, default_value_t = 3600)]
     ttl: u64,
-    /// ok | 500 | 404 | 401 | slow | badjson | spaced | badchars
+    /// ok | 500 | 404 | 401 | slow | badjson | spaced | badchars | 503 | closed
     #[arg(long, default_value = "ok", value_parser = parse_mode)]
     mode: FakeMode,
     /// Shape of issued tokens: GitHub's current `ghs_<APPID>_<JWT>` (about

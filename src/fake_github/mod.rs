@@ -38,6 +38,8 @@ pub const BOT_LOGIN: &str = "molecule-app[bot]";
 pub struct Recorded {
     /// Since the stand-in started.
     pub at: Duration,
+    /// Wall-clock time, for comparing with a token's `expires_at`.
+    pub when: std::time::SystemTime,
     pub host: String,
     pub method: String,
     pub route: String,
@@ -207,6 +209,7 @@ fn serve(stream: TcpStream, tls: &Arc<rustls::ServerConfig>, shared: &Shared) ->
         .unwrap_or_else(|p| p.into_inner())
         .push(Recorded {
             at: shared.started.elapsed(),
+            when: std::time::SystemTime::now(),
             host,
             method: req.method.clone(),
             route: req.path().to_string(),

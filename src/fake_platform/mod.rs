@@ -31,11 +31,16 @@ pub enum FakeMode {
     Spaced,
     /// 200 with a token holding a newline and `=`.
     BadChars,
+    /// 503 Service Unavailable (an outage).
+    Http503,
+    /// Closes every connection at once, before any reply (as close to a
+    /// refused connection as a listening socket gets).
+    Closed,
 }
 
 impl FakeMode {
-    pub const NAMES: [&'static str; 8] = [
-        "ok", "500", "404", "401", "slow", "badjson", "spaced", "badchars",
+    pub const NAMES: [&'static str; 10] = [
+        "ok", "500", "404", "401", "slow", "badjson", "spaced", "badchars", "503", "closed",
     ];
 }
 
@@ -52,6 +57,8 @@ impl FromStr for FakeMode {
             "badjson" => FakeMode::BadJson,
             "spaced" => FakeMode::Spaced,
             "badchars" => FakeMode::BadChars,
+            "503" => FakeMode::Http503,
+            "closed" => FakeMode::Closed,
             other => {
                 return Err(format!(
                     "unknown mode {other:?}; expected one of {}",
@@ -107,7 +114,7 @@ pub struct IssuedToken {
 struct State {
     secret: String,
     ttl_secs: AtomicU64,
-    slow_secs: u64,
+    slow_secs: AtomicU64,
     token_format: TokenFormat,
     cache_lead_secs: Option<u64>,
     mode: Mutex<FakeMode>,
@@ -150,7 +157,7 @@ impl FakePlatform {
         let state = Arc::new(State {
             secret: config.secret,
             ttl_secs: AtomicU64::new(config.ttl_secs),
-            slow_secs: config.slow_secs,
+            slow_secs: AtomicU64::new(config.slow_secs),
             token_format: config.token_format,
             cache_lead_secs: config.cache_lead_secs,
             mode: Mutex::new(config.mode),
@@ -218,6 +225,11 @@ impl FakePlatform {
 
     pub fn set_mode(&self, mode: FakeMode) {
         *lock(&self.state.mode) = mode;
+    }
+
+    /// How long `slow` mode stalls from now on.
+    pub fn set_slow_secs(&self, secs: u64) {
+        self.state.slow_secs.store(secs, Ordering::SeqCst);
     }
 
     pub fn set_ttl(&self, ttl_secs: u64) {
@@ -330,6 +342,11 @@ fn accept_loop(listener: TcpListener, state: Arc<State>) {
 const MAX_HEADER_LINES: usize = 64;
 
 fn handle(stream: TcpStream, state: &State) -> io::Result<()> {
+    if *lock(&state.mode) == FakeMode::Closed {
+        state.requests.fetch_add(1, Ordering::SeqCst);
+        lock(&state.arrivals).push(state.started.elapsed());
+        return Ok(()); // dropped: closed before any reply
+    }
     stream.set_nonblocking(false)?;
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
     let mut reader = BufReader::new(stream.try_clone()?);
@@ -367,6 +384,7 @@ fn handle(stream: TcpStream, state: &State) -> io::Result<()> {
         401 => "Unauthorized",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        503 => "Service Unavailable",
         _ => "Internal Server Error",
     };
     let mut stream = stream;
@@ -401,8 +419,10 @@ fn respond(state: &State, method: &str, path: &str, bearer: Option<&str>) -> (u1
     match mode {
         FakeMode::Http404 => return (404, r#"{"error":"no GitHub App configured"}"#.into()),
         FakeMode::Http500 => return (500, r#"{"error":"token refresh failed"}"#.into()),
+        FakeMode::Http503 => return (503, r#"{"error":"service unavailable"}"#.into()),
         FakeMode::Slow => {
-            let until = Instant::now() + Duration::from_secs(state.slow_secs);
+            let until =
+                Instant::now() + Duration::from_secs(state.slow_secs.load(Ordering::SeqCst));
             while Instant::now() < until && !state.stop.load(Ordering::SeqCst) {
                 thread::sleep(Duration::from_millis(20));
             }
