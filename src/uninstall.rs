@@ -13,8 +13,22 @@ use crate::supervisor::{self, SupervisorState};
 /// What uninstall did, and what it could not do.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct UninstallReport {
+    /// Each thing done, as a line for people.
     pub done: Vec<String>,
+    /// Processes signalled: the supervisor, and strays (a daemon whose
+    /// supervisor was killed, a second supervisor).
+    pub stopped: Vec<i32>,
+    /// Paths removed (and git values, as `git config` keys).
+    pub removed: Vec<String>,
+    /// What was left in place on purpose, and why.
+    pub kept: Vec<String>,
     pub errors: Vec<String>,
+}
+
+impl UninstallReport {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
 }
 
 pub fn uninstall<F: Fs, S: Spawner, P: ProcTable, W: Which>(
@@ -28,6 +42,7 @@ pub fn uninstall<F: Fs, S: Spawner, P: ProcTable, W: Which>(
     stop_processes(procs, fs, config, &mut report);
     if let Some(git) = which.which("git") {
         remove_git_values(spawner, &git, config, &mut report);
+        remove_gitconfig_left_empty(fs, spawner, &git, config, &mut report);
     }
     let layout = &config.layout;
     for dir in [&layout.runtime_dir, &layout.cache_dir] {
@@ -45,9 +60,12 @@ fn stop_processes<F: Fs, P: ProcTable>(
     let layout = &config.layout;
     if let SupervisorState::Running(pid) = supervisor::state(fs, procs, layout) {
         match procs.terminate_group(pid) {
-            Ok(()) => report
-                .done
-                .push(format!("stopped supervisor {pid} and its process group")),
+            Ok(()) => {
+                report.stopped.push(pid);
+                report
+                    .done
+                    .push(format!("stopped supervisor {pid} and its process group"));
+            }
             Err(e) => report
                 .errors
                 .push(format!("stopping supervisor {pid}: {e}")),
@@ -56,9 +74,15 @@ fn stop_processes<F: Fs, P: ProcTable>(
     // Strays too: a daemon whose supervisor was killed, a second supervisor.
     let (supervisors, daemons) = supervisor::running(procs, layout);
     for pid in supervisors.iter().chain(&daemons) {
-        let _ = procs
+        if procs
             .terminate_group(*pid)
-            .or_else(|_| procs.terminate(*pid));
+            .or_else(|_| procs.terminate(*pid))
+            .is_ok()
+            && !report.stopped.contains(pid)
+        {
+            report.stopped.push(*pid);
+            report.done.push(format!("stopped stray process {pid}"));
+        }
     }
     let all_gone = wait_until(
         crate::install::SUPERVISOR_WAIT,
@@ -123,13 +147,70 @@ fn remove_git_values<S: Spawner>(
             ok &= run(&["--add", GIT_HELPER_KEY, value]);
         }
         if ok {
+            report.removed.push(GIT_HELPER_KEY.into());
             report
                 .done
                 .push(format!("removed our {GIT_HELPER_KEY} values"));
+            if !others.is_empty() {
+                report.kept.push(format!(
+                    "{GIT_HELPER_KEY} values others added: {}",
+                    others.len()
+                ));
+            }
         }
     }
     if use_http_path.is_some() && run(&["--unset-all", GIT_USE_HTTP_PATH_KEY]) {
+        report.removed.push(GIT_USE_HTTP_PATH_KEY.into());
         report.done.push(format!("removed {GIT_USE_HTTP_PATH_KEY}"));
+    }
+}
+
+/// `~/.gitconfig` left with no value once ours are gone (git leaves the
+/// empty section headers behind) is removed: install most likely created
+/// it. One that still holds anything is kept, and the report says so.
+fn remove_gitconfig_left_empty<F: Fs, S: Spawner>(
+    fs: &F,
+    spawner: &S,
+    git: &Path,
+    config: &Config,
+    report: &mut UninstallReport,
+) {
+    let path = config.layout.home.join(".gitconfig");
+    let Ok(bytes) = fs.read(&path, 1024 * 1024) else {
+        return;
+    };
+    let list = config.command(git).args(["config", "--global", "--list"]);
+    let values = match spawner.run(&list) {
+        Ok(out) if out.success() => out.stdout.lines().filter(|l| !l.is_empty()).count(),
+        // Exit 1: no values at all.
+        Ok(out) if out.code == Some(1) => 0,
+        _ => return,
+    };
+    let only_headers = String::from_utf8_lossy(&bytes).lines().all(|l| {
+        let l = l.trim();
+        l.is_empty()
+            || (l.starts_with('[') && l.ends_with(']'))
+            || l.starts_with('#')
+            || l.starts_with(';')
+    });
+    if values == 0 && only_headers {
+        match fs.remove_file(&path) {
+            Ok(()) => {
+                report.removed.push(path.display().to_string());
+                report.done.push(format!(
+                    "removed {} (empty without our values)",
+                    path.display()
+                ));
+            }
+            Err(e) => report
+                .errors
+                .push(format!("removing {}: {e}", path.display())),
+        }
+    } else {
+        report.kept.push(format!(
+            "{}: it holds {values} other value(s)",
+            path.display()
+        ));
     }
 }
 
@@ -142,7 +223,10 @@ fn remove_path<F: Fs>(fs: &F, path: &Path, report: &mut UninstallReport) {
         Ok(_) => fs.remove_file(path),
     };
     match result {
-        Ok(()) => report.done.push(format!("removed {}", path.display())),
+        Ok(()) => {
+            report.removed.push(path.display().to_string());
+            report.done.push(format!("removed {}", path.display()));
+        }
         Err(e) => report
             .errors
             .push(format!("removing {}: {e}", path.display())),

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Args;
 use molecule_credential_helper::contract::run_contract;
 
-use super::UsageError;
+use super::{output, CliError};
 
 #[derive(Debug, Args)]
 pub(crate) struct ContractArgs {
@@ -14,12 +14,12 @@ pub(crate) struct ContractArgs {
     json: bool,
 }
 
-pub(crate) fn run(args: ContractArgs) -> Result<ExitCode, UsageError> {
+pub(crate) fn run(args: ContractArgs) -> Result<ExitCode, CliError> {
     let report = run_contract();
     if args.json {
-        println!("{}", report.to_json());
+        output::out(&format!("{}\n", report.to_json()))?;
     } else {
-        print!("{report}");
+        output::out(&report.to_string())?;
     }
     Ok(if report.all_passed() {
         ExitCode::SUCCESS

@@ -10,7 +10,7 @@ use molecule_credential_helper::fake_platform::{
     FakeMode, FakePlatform, FakePlatformConfig, TokenFormat,
 };
 
-use super::UsageError;
+use super::{output, CliError};
 
 #[derive(Debug, Args)]
 pub(crate) struct FakePlatformArgs {
@@ -23,8 +23,8 @@ pub(crate) struct FakePlatformArgs {
     /// Lifetime of issued tokens, in seconds.
     #[arg(long, default_value_t = 3600)]
     ttl: u64,
-    /// ok | 500 | 404 | 401 | slow | badjson | spaced | badchars | 503 | closed
-    #[arg(long, default_value = "ok", value_parser = parse_mode)]
+    /// How the platform answers a well-authenticated request.
+    #[arg(long, default_value = "ok", value_parser = mode_parser())]
     mode: FakeMode,
     /// Shape of issued tokens: GitHub's current `ghs_<APPID>_<JWT>` (about
     /// 520 characters) or the pre-2026 `ghs_` + 36 alphanumerics.
@@ -40,22 +40,26 @@ pub(crate) struct FakePlatformArgs {
     max_seconds: Option<u64>,
 }
 
-fn parse_mode(s: &str) -> Result<FakeMode, String> {
-    s.parse()
+/// clap's possible values (listed in --help, "did you mean" on a typo).
+fn mode_parser() -> impl clap::builder::TypedValueParser<Value = FakeMode> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(FakeMode::NAMES)
+        // Every listed name parses.
+        .map(|name| name.parse().unwrap_or(FakeMode::Ok))
 }
 
-pub(crate) fn run(args: FakePlatformArgs) -> Result<ExitCode, UsageError> {
+pub(crate) fn run(args: FakePlatformArgs) -> Result<ExitCode, CliError> {
     let platform = FakePlatform::start(FakePlatformConfig {
         port: args.port,
         secret: args.secret,
         ttl_secs: args.ttl,
         mode: args.mode,
-        token_format: args.token_format.parse().map_err(UsageError)?,
+        token_format: args.token_format.parse().map_err(CliError::Usage)?,
         cache_lead_secs: args.cache_lead,
         ..FakePlatformConfig::default()
     })
-    .map_err(|e| UsageError(format!("cannot listen on 127.0.0.1:{}: {e}", args.port)))?;
-    println!("{}", platform.url());
+    .map_err(|e| CliError::Usage(format!("cannot listen on 127.0.0.1:{}: {e}", args.port)))?;
+    output::out(&format!("{}\n", platform.url()))?;
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [nix::libc::SIGTERM, nix::libc::SIGINT] {
         let _ = signal_flag(signal, Arc::clone(&stop));
@@ -64,7 +68,10 @@ pub(crate) fn run(args: FakePlatformArgs) -> Result<ExitCode, UsageError> {
         .max_seconds
         .map(|s| Instant::now() + Duration::from_secs(s));
     platform.serve_until(deadline, &stop);
-    eprintln!("fake-platform: served {} requests", platform.requests());
+    output::err(&format!(
+        "fake-platform: served {} requests",
+        platform.requests()
+    ));
     Ok(ExitCode::SUCCESS)
 }
 

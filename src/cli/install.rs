@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Args;
 use molecule_credential_helper::{Config, InstallReport, Installer};
 
-use super::{check_home, UsageError};
+use super::{check_home, output, CliError};
 
 #[derive(Debug, Args)]
 pub(crate) struct InstallArgs {
@@ -23,7 +23,7 @@ pub(crate) struct InstallArgs {
     strict: bool,
 }
 
-pub(crate) fn run(args: InstallArgs) -> Result<ExitCode, UsageError> {
+pub(crate) fn run(args: InstallArgs) -> Result<ExitCode, CliError> {
     check_home(&args.home)?;
     let report = match Config::from_env(args.home.clone()) {
         Ok(mut config) => {
@@ -33,9 +33,9 @@ pub(crate) fn run(args: InstallArgs) -> Result<ExitCode, UsageError> {
         Err(e) => InstallReport::all_failed(&e.to_string()),
     };
     if args.json {
-        println!("{}", report.to_json());
+        output::out(&format!("{}\n", report.to_json()))?;
     } else {
-        print!("{report}");
+        output::out(&report.to_string())?;
     }
     Ok(if args.strict && report.has_failures() {
         ExitCode::FAILURE

@@ -1,20 +1,46 @@
-//! Argument parsing, logging set-up and dispatch. Every user error is one
-//! line on stderr and exit 2; no command panics on bad input.
+//! Argument parsing, logging set-up and dispatch. Bad arguments get clap's
+//! whole error (the message, the usage line, its "did you mean" tip) and
+//! exit 2; other user errors are one line and exit 2; a closed stdout is
+//! exit 141 and a failed write exit 1, never a panic.
 
 mod contract;
 mod fake_platform;
 mod install;
+mod output;
 mod status;
 mod uninstall;
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// The variables the scripts and the installer read, for `--help`.
+const ENV_HELP: &str = "\
+Environment (all optional):
+  PLATFORM_URL               platform base URL [http://host.docker.internal:8080]
+  CONFIGS_DIR                holds .auth_token (the platform bearer) and .github-token [/configs]
+  WORKSPACE_ID               selects /workspaces/$WORKSPACE_ID/github-installation-token
+  TOKEN_CACHE_TTL_SEC        upper bound on how long a token is cached [3000]
+  TOKEN_EXPIRY_MARGIN_SEC    the cache goes stale this long before the token expires [300]
+  TOKEN_MIN_REMAINING_SEC    through an outage, a cached token is served until this long before it expires [60]
+  TOKEN_FETCH_TIMEOUT_SEC    one platform request, whole [10]
+  TOKEN_REFRESH_INTERVAL_SEC / _JITTER_SEC / _INITIAL_DELAY_SEC / _RETRY_MIN_SEC / _RETRY_MAX_SEC / _RESPAWN_SEC
+                             the refresh daemon's schedule [2700 / 120 / 60 / 30 / 300 / 30]
+  GH_LOGIN_TIMEOUT_SEC       bound on one gh login [10]
+  GH_TOKEN, GITHUB_TOKEN     the provision-time token: primes gh, and the helper's fallback
+  RUST_LOG                   log filter for this command's own logs [warn]";
+
 /// Keeps GitHub App installation tokens fresh inside workspace containers.
 #[derive(Debug, Parser)]
-#[command(name = "molecule-credential-helper", version, about)]
+#[command(
+    name = "molecule-credential-helper",
+    version,
+    about,
+    arg_required_else_help = true,
+    after_help = ENV_HELP
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -23,36 +49,56 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the five install steps and print the report.
+    #[command(after_help = format!("Exit: 0 (fail-soft, whatever failed); with --strict 1 if a step failed; 2 bad arguments.\n\n{ENV_HELP}"))]
     Install(install::InstallArgs),
-    /// Read-only health check of an install (exit 0 healthy, 1 unhealthy).
+    /// Read-only health check of an install.
+    #[command(after_help = format!("Exit: 0 healthy, 1 unhealthy, 2 bad arguments.\n\nReads TOKEN_MIN_REMAINING_SEC, GH_TOKEN, GITHUB_TOKEN and GH_CONFIG_DIR; --probe runs the helper, which reads the rest:\n\n{ENV_HELP}"))]
     Status(status::StatusArgs),
     /// The template authors' CI suite: prove the wiring in a throwaway HOME.
+    #[command(
+        after_help = "Exit: 0 only if every check passed, 1 otherwise, 2 bad arguments.\n\nIt sets its own environment for the throwaway HOME; from yours it reads PATH (git, bash, curl, flock, gh) and, for the storing-helper check, GIT_CONFIG_SYSTEM and GIT_CONFIG_COUNT/KEY_n/VALUE_n."
+    )]
     Contract(contract::ContractArgs),
     /// Stop the daemon and remove our git config values, scripts and cache.
+    #[command(after_help = "Exit: 0 (what could not be removed is reported), 2 bad arguments.")]
     Uninstall(uninstall::UninstallArgs),
     /// Run the built-in fake platform (for tests and fault injection).
+    #[command(
+        after_help = "Exit: 0 when stopped (SIGTERM, SIGINT or --max-seconds), 2 bad arguments or a port in use."
+    )]
     FakePlatform(fake_platform::FakePlatformArgs),
 }
 
-/// A user error: printed as one line, exit 2.
+/// Why a command ended early.
 #[derive(Debug)]
-pub(crate) struct UsageError(pub String);
+pub(crate) enum CliError {
+    /// A user error: one line on stderr, exit 2.
+    Usage(String),
+    /// stdout could not be written (a closed pipe, a full disk).
+    Output(std::io::Error),
+}
+
+impl From<std::io::Error> for CliError {
+    fn from(e: std::io::Error) -> Self {
+        CliError::Output(e)
+    }
+}
 
 /// `--home DIR` must name an existing, writable directory.
-pub(crate) fn check_home(home: &Option<PathBuf>) -> Result<(), UsageError> {
+pub(crate) fn check_home(home: &Option<PathBuf>) -> Result<(), CliError> {
     let Some(dir) = home else { return Ok(()) };
     match std::fs::metadata(dir) {
         Ok(m) if m.is_dir() => {}
         Ok(_) => {
-            return Err(UsageError(format!(
+            return Err(CliError::Usage(format!(
                 "--home {}: not a directory",
                 dir.display()
             )))
         }
-        Err(e) => return Err(UsageError(format!("--home {}: {e}", dir.display()))),
+        Err(e) => return Err(CliError::Usage(format!("--home {}: {e}", dir.display()))),
     }
     if nix::unistd::access(dir, nix::unistd::AccessFlags::W_OK).is_err() {
-        return Err(UsageError(format!(
+        return Err(CliError::Usage(format!(
             "--home {}: not writable",
             dir.display()
         )));
@@ -66,6 +112,8 @@ fn init_logging() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colour only for a person at a terminal, never into a log file.
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .try_init();
 }
@@ -74,19 +122,11 @@ pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            use clap::error::ErrorKind;
-            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
-                print!("{e}");
-                return ExitCode::SUCCESS;
-            }
-            // clap's first line is the error; the rest is usage advice.
-            let text = e.to_string();
-            let first = text.lines().next().unwrap_or("invalid arguments");
-            eprintln!(
-                "molecule-credential-helper: {}",
-                first.trim_start_matches("error: ")
-            );
-            return ExitCode::from(2);
+            // clap's whole message: the error, the usage line and its tip
+            // (or the help asked for), coloured only on a terminal.
+            let code = e.exit_code();
+            let _ = e.print();
+            return ExitCode::from(u8::try_from(code).unwrap_or(2));
         }
     };
     init_logging();
@@ -99,9 +139,17 @@ pub fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
-        Err(UsageError(msg)) => {
-            eprintln!("molecule-credential-helper: {msg}");
+        Err(CliError::Usage(msg)) => {
+            output::err(&msg);
             ExitCode::from(2)
+        }
+        // The reader went away (`| head -1`): what a shell shows for SIGPIPE.
+        Err(CliError::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            ExitCode::from(141)
+        }
+        Err(CliError::Output(e)) => {
+            output::err(&format!("cannot write the output: {e}"));
+            ExitCode::FAILURE
         }
     }
 }

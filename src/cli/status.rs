@@ -9,7 +9,7 @@ use molecule_credential_helper::os::{RealFs, RealProcTable, RealSpawner, RealWhi
 use molecule_credential_helper::status::{status, Probe};
 use molecule_credential_helper::{cache, Config};
 
-use super::{check_home, UsageError};
+use super::{check_home, output, CliError};
 
 #[derive(Debug, Args)]
 pub(crate) struct StatusArgs {
@@ -25,9 +25,9 @@ pub(crate) struct StatusArgs {
     probe: bool,
 }
 
-pub(crate) fn run(args: StatusArgs) -> Result<ExitCode, UsageError> {
+pub(crate) fn run(args: StatusArgs) -> Result<ExitCode, CliError> {
     check_home(&args.home)?;
-    let config = Config::from_env(args.home.clone()).map_err(|e| UsageError(e.to_string()))?;
+    let config = Config::from_env(args.home.clone()).map_err(|e| CliError::Usage(e.to_string()))?;
     let which = RealWhich::for_config(&config);
     let probe = args.probe.then(|| probe(&config));
     let report = status(
@@ -39,9 +39,9 @@ pub(crate) fn run(args: StatusArgs) -> Result<ExitCode, UsageError> {
         probe,
     );
     if args.json {
-        println!("{}", report.to_json());
+        output::out(&format!("{}\n", report.to_json()))?;
     } else {
-        print!("{report}");
+        output::out(&report.to_string())?;
     }
     Ok(if report.healthy {
         ExitCode::SUCCESS

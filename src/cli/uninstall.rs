@@ -8,28 +8,40 @@ use molecule_credential_helper::os::{RealFs, RealProcTable, RealSpawner, RealWhi
 use molecule_credential_helper::uninstall::uninstall;
 use molecule_credential_helper::Config;
 
-use super::{check_home, UsageError};
+use super::{check_home, output, CliError};
 
 #[derive(Debug, Args)]
 pub(crate) struct UninstallArgs {
     /// Uninstall from DIR instead of $HOME.
     #[arg(long, value_name = "DIR")]
     home: Option<PathBuf>,
+    /// Print what was stopped, removed and kept as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
-pub(crate) fn run(args: UninstallArgs) -> Result<ExitCode, UsageError> {
+pub(crate) fn run(args: UninstallArgs) -> Result<ExitCode, CliError> {
     check_home(&args.home)?;
-    let config = Config::from_env(args.home.clone()).map_err(|e| UsageError(e.to_string()))?;
+    let config = Config::from_env(args.home.clone()).map_err(|e| CliError::Usage(e.to_string()))?;
     let which = RealWhich::for_config(&config);
     let report = uninstall(&RealFs, &RealSpawner, &RealProcTable, &which, &config);
+    for e in &report.errors {
+        output::err(&format!("uninstall: {e}"));
+    }
+    if args.json {
+        output::out(&format!("{}\n", report.to_json()))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut text = String::new();
     for line in &report.done {
-        println!("{line}");
+        text.push_str(&format!("{line}\n"));
+    }
+    for line in &report.kept {
+        text.push_str(&format!("kept {line}\n"));
     }
     if report.done.is_empty() {
-        println!("nothing to uninstall");
+        text.push_str("nothing to uninstall\n");
     }
-    for e in &report.errors {
-        eprintln!("molecule-credential-helper: uninstall: {e}");
-    }
+    output::out(&text)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -36,14 +36,91 @@ fn help_works_everywhere(#[case] args: &[&str]) {
     assert!(stdout(&out).contains("Usage:"), "{}", stdout(&out));
 }
 
+/// Bad arguments get clap's whole error: the message, the usage line, and
+/// clap's tip where it has one; exit 2; no panic.
 #[rstest]
-#[case::unknown_flag(&["install", "--frobnicate"], "--frobnicate")]
-#[case::unknown_command(&["explode"], "explode")]
+#[case::unknown_flag(&["install", "--frobnicate"], "unexpected argument '--frobnicate'", None)]
+#[case::unknown_command(&["explode"], "unrecognized subcommand 'explode'", None)]
+#[case::typo(&["instal"], "unrecognized subcommand 'instal'", Some("tip: some similar subcommands exist"))]
+#[case::missing_arguments(&["fake-platform"], "--port <PORT>", None)]
+#[case::bad_mode(&["fake-platform", "--port", "0", "--secret", "s", "--mode", "teapot"], "[possible values: ok, 500", None)]
+#[case::mode_typo(&["fake-platform", "--port", "0", "--secret", "s", "--mode", "50"], "invalid value '50'", Some("tip: a similar value exists: '503'"))]
+#[case::bad_port(&["fake-platform", "--port", "99999", "--secret", "s"], "99999", None)]
+fn bad_arguments_get_claps_whole_error_and_exit_2(
+    #[case] args: &[&str],
+    #[case] message: &str,
+    #[case] tip: Option<&str>,
+) {
+    let env = TestEnv::builder().no_platform().build();
+    let out = env.bin().args(args).output();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.starts_with("error: ") && err.contains(message),
+        "{message:?} not in {err}"
+    );
+    // The usage line where clap gives one; always its pointer to --help.
+    assert!(err.contains("For more information, try '--help'"), "{err}");
+    if !message.contains("value") && !message.contains("99999") {
+        assert!(err.contains("Usage: molecule-credential-helper"), "{err}");
+    }
+    if let Some(tip) = tip {
+        assert!(err.contains(tip), "{tip:?} not in {err}");
+    }
+    assert!(
+        !err.contains("panicked") && !err.contains('\u{1b}'),
+        "{err}"
+    );
+}
+
+/// No arguments at all: the help (commands, environment) on stderr, exit 2.
+#[test]
+fn no_arguments_shows_the_help_and_exits_2() {
+    let env = TestEnv::builder().no_platform().build();
+    let out = env.bin().output();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("Commands:") && err.contains("install") && err.contains("PLATFORM_URL"),
+        "{err}"
+    );
+}
+
+/// A closed stdout is exit 141 (what a shell shows for SIGPIPE), a full one
+/// is one line and exit 1: never a panic (101) after the work is done.
+#[test]
+fn a_closed_or_full_stdout_never_panics() {
+    let (env, _guard) = installed();
+    // `status | true`: the reader is gone before we write.
+    let mut cmd = env.bin();
+    cmd.args(["status", "--home"]).arg(&env.home);
+    cmd.cmd.stdout(Stdio::piped());
+    let mut child = cmd.cmd.spawn().unwrap();
+    drop(child.stdout.take());
+    let status = child.wait().unwrap();
+    assert!(matches!(status.code(), Some(141) | Some(0)), "{status:?}");
+    // `install >/dev/full`
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let mut cmd = env.bin();
+    cmd.args(["install", "--home"]).arg(&env.home);
+    cmd.cmd.stdout(full).stderr(Stdio::piped());
+    let out = cmd.cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("No space left on device"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!stderr(&out).contains("panicked"));
+}
+
+#[rstest]
 #[case::missing_home(&["install", "--home", "/nonexistent/dir"], "/nonexistent/dir")]
 #[case::status_missing_home(&["status", "--home", "/nonexistent/dir"], "/nonexistent/dir")]
 #[case::uninstall_missing_home(&["uninstall", "--home", "/nonexistent/dir"], "/nonexistent/dir")]
-#[case::bad_mode(&["fake-platform", "--port", "0", "--secret", "s", "--mode", "teapot"], "teapot")]
-#[case::bad_port(&["fake-platform", "--port", "99999", "--secret", "s"], "99999")]
 fn bad_input_is_one_line_and_exit_2(#[case] args: &[&str], #[case] needle: &str) {
     let env = TestEnv::builder().no_platform().build();
     let out = env.bin().args(args).output();
@@ -374,7 +451,51 @@ fn uninstall_stops_everything_removes_our_files_and_is_idempotent() {
         "other helpers are kept"
     );
     let again = env.bin().arg("uninstall").arg("--home").arg(&env.home).ok();
-    assert_eq!(stdout(&again), "nothing to uninstall\n");
+    assert!(
+        stdout(&again).ends_with("nothing to uninstall\n"),
+        "{}",
+        stdout(&again)
+    );
+    // The .gitconfig holds the other helper: kept, and the report says why.
+    assert!(stdout(&again).contains("kept") && stdout(&again).contains("1 other value"));
+}
+
+/// `uninstall --json` says what it stopped (strays included), removed and
+/// kept; a .gitconfig left empty by removing our values goes too.
+#[test]
+fn uninstall_json_reports_strays_and_removes_an_emptied_gitconfig() {
+    let (env, _guard) = installed();
+    // A stray: the supervisor killed with -9 leaves its daemon behind.
+    let supervisor = supervisors(&env.home)[0];
+    assert!(wait_for(Duration::from_secs(5), || daemons(&env.home)
+        .len()
+        == 1));
+    let stray = daemons(&env.home)[0];
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(supervisor),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let out = env
+        .bin()
+        .args(["uninstall", "--json", "--home"])
+        .arg(&env.home)
+        .ok();
+    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let stopped: Vec<i64> = json["stopped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v.as_i64())
+        .collect();
+    assert!(stopped.contains(&i64::from(stray)), "{json}");
+    let removed = json["removed"].to_string();
+    assert!(
+        removed.contains(".gitconfig") && removed.contains(".molecule-runtime"),
+        "{json}"
+    );
+    assert!(!env.home.join(".gitconfig").exists());
+    assert!(daemons(&env.home).is_empty());
 }
 
 #[test]
