@@ -15,6 +15,7 @@ const CACHE_FILE_LIMIT: u64 = 8 * 1024;
 /// The cache's expiry, and the token when it has a valid shape.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CachedToken {
+    /// The token, when it has the one valid shape.
     pub token: Option<Token>,
     /// Epoch seconds after which the cache is stale.
     pub expiry: Option<u64>,

@@ -13,21 +13,32 @@ use crate::secret::{is_valid_token, Token};
 /// The paths SPEC's "Files it owns" table names, under one HOME.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Layout {
+    /// The home everything lives under (absolute and canonical when it came from `Config::from_env`).
     pub home: PathBuf,
+    /// `~/.molecule-runtime`: scripts, PID file, log, locks.
     pub runtime_dir: PathBuf,
+    /// `~/.molecule-runtime/scripts`: the extracted scripts git and the supervisor run.
     pub scripts_dir: PathBuf,
+    /// The extracted git credential helper.
     pub helper_script: PathBuf,
+    /// The extracted refresh daemon (and, with `--supervise`, its supervisor).
     pub daemon_script: PathBuf,
+    /// The supervisor's PID.
     pub pid_file: PathBuf,
+    /// The daemon's log (rotated at 1 MiB to `.1`).
     pub log_file: PathBuf,
     /// Serialises concurrent installs in one HOME.
     pub install_lock: PathBuf,
+    /// `~/.molecule-token-cache`, private to the user.
     pub cache_dir: PathBuf,
+    /// The cached token and its generation tag.
     pub cache_token: PathBuf,
+    /// The cache's expiry, the token's `expires_at` and the generation tag.
     pub cache_expiry: PathBuf,
 }
 
 impl Layout {
+    /// The paths under `home`.
     pub fn new(home: impl Into<PathBuf>) -> Self {
         let home = home.into();
         let runtime_dir = home.join(".molecule-runtime");
@@ -88,6 +99,7 @@ pub const HOSTS_FILE_LIMIT: u64 = 1024 * 1024;
 
 /// The git config key the installer owns.
 pub const GIT_HELPER_KEY: &str = "credential.https://github.com.helper";
+/// The git config key that turns on per-repository credentials for github.com.
 pub const GIT_USE_HTTP_PATH_KEY: &str = "credential.https://github.com.useHttpPath";
 
 /// Variables that would send git or gh outside an explicit `--home`.
@@ -100,6 +112,7 @@ pub const ENV_TOKEN_VARS: [&str; 2] = ["GH_TOKEN", "GITHUB_TOKEN"];
 /// What one install run knows about its world, as plain data.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// The paths this run works on.
     pub layout: Layout,
     /// The environment snapshot the run decides on.
     pub env: BTreeMap<String, String>,
@@ -184,6 +197,7 @@ impl Config {
         cmd
     }
 
+    /// A non-empty variable from the snapshot.
     pub fn var(&self, key: &str) -> Option<&str> {
         self.env
             .get(key)

@@ -14,6 +14,8 @@
 //! - [`config`], [`scripts`], [`cache`], [`supervisor`]: paths, the embedded
 //!   scripts, the token cache and the supervisor's identity, shared with the CLI.
 
+#![warn(missing_docs)]
+
 pub mod cache;
 pub mod clock;
 pub mod config;
@@ -54,6 +56,7 @@ pub use secret::{Secret, Token};
 /// Errors before an install can even start.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// No home directory could be found.
     #[error("cannot find a home directory: HOME is unset and the user has no passwd entry")]
     NoHome,
     /// The home path is not valid UTF-8; converting it would name another directory.

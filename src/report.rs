@@ -9,14 +9,20 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Step {
+    /// Extract the bundled scripts.
     Scripts,
+    /// Create the private token cache.
     TokenCache,
+    /// Wire git to the helper for github.com.
     GitConfig,
+    /// Start the refresh daemon under its supervisor.
     RefreshDaemon,
+    /// Log gh in with the freshest token.
     GhAuth,
 }
 
 impl Step {
+    /// The five steps, in the order they run.
     pub const ALL: [Step; 5] = [
         Step::Scripts,
         Step::TokenCache,
@@ -25,6 +31,7 @@ impl Step {
         Step::GhAuth,
     ];
 
+    /// Its name in reports and JSON (`scripts`, `token-cache`, …).
     pub fn name(self) -> &'static str {
         match self {
             Step::Scripts => "scripts",
@@ -46,13 +53,18 @@ impl fmt::Display for Step {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "outcome", content = "detail", rename_all = "kebab-case")]
 pub enum Outcome {
+    /// The step changed something; what.
     Changed(String),
+    /// Already as wanted; nothing written.
     Unchanged(String),
+    /// Not run, and why (a missing program, a failed step it needs).
     Skipped(String),
+    /// It failed, and why. The other steps still ran.
     Failed(String),
 }
 
 impl Outcome {
+    /// `changed`, `unchanged`, `skipped` or `failed`.
     pub fn label(&self) -> &'static str {
         match self {
             Outcome::Changed(_) => "changed",
@@ -62,6 +74,7 @@ impl Outcome {
         }
     }
 
+    /// What happened, or why.
     pub fn detail(&self) -> &str {
         match self {
             Outcome::Changed(d)
@@ -71,6 +84,7 @@ impl Outcome {
         }
     }
 
+    /// Whether this is `Failed`.
     pub fn is_failed(&self) -> bool {
         matches!(self, Outcome::Failed(_))
     }
@@ -85,9 +99,12 @@ impl Outcome {
     }
 }
 
+/// One step's outcome.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StepReport {
+    /// Which step.
     pub step: Step,
+    /// What it did.
     #[serde(flatten)]
     pub outcome: Outcome,
 }
@@ -95,7 +112,9 @@ pub struct StepReport {
 /// The result of `install_credential_helper()`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InstallReport {
+    /// One entry per step, in order.
     pub steps: Vec<StepReport>,
+    /// Things to know that are not failures (e.g. an env token gh would prefer).
     pub warnings: Vec<String>,
 }
 
@@ -114,6 +133,7 @@ impl InstallReport {
         }
     }
 
+    /// The outcome of `step`.
     pub fn outcome(&self, step: Step) -> Option<&Outcome> {
         self.steps
             .iter()
@@ -121,6 +141,7 @@ impl InstallReport {
             .map(|s| &s.outcome)
     }
 
+    /// The steps that failed.
     pub fn failed_steps(&self) -> Vec<Step> {
         self.steps
             .iter()
@@ -129,10 +150,12 @@ impl InstallReport {
             .collect()
     }
 
+    /// Whether any step failed (`install --strict` exits 1).
     pub fn has_failures(&self) -> bool {
         self.steps.iter().any(|s| s.outcome.is_failed())
     }
 
+    /// The report as JSON.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
     }

@@ -8,10 +8,12 @@ use std::fmt;
 pub struct Secret<T>(T);
 
 impl<T> Secret<T> {
+    /// Wraps a secret.
     pub fn new(value: T) -> Self {
         Secret(value)
     }
 
+    /// The value, for the one place that needs it.
     pub fn expose(&self) -> &T {
         &self.0
     }

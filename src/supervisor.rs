@@ -50,6 +50,7 @@ fn is_bash_running(cmdline: &[String], layout: &Layout, extra: &[&str]) -> bool 
     }
 }
 
+/// Whether the PID file names a live supervisor of ours (not a zombie, not a reused PID).
 pub fn state<F: Fs, P: ProcTable>(fs: &F, procs: &P, layout: &Layout) -> SupervisorState {
     use SupervisorState::NotRunning;
     // Only a regular file we wrote, and only a few bytes of it: a FIFO, a

@@ -22,15 +22,18 @@ pub struct UninstallReport {
     pub removed: Vec<String>,
     /// What was left in place on purpose, and why.
     pub kept: Vec<String>,
+    /// What could not be done.
     pub errors: Vec<String>,
 }
 
 impl UninstallReport {
+    /// The report as JSON.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_default()
     }
 }
 
+/// Stops the supervisor and stray daemons, removes our git values, the runtime dir and the cache. Idempotent; every failure is reported and the rest still runs.
 pub fn uninstall<F: Fs, S: Spawner, P: ProcTable, W: Which>(
     fs: &F,
     spawner: &S,

@@ -20,8 +20,11 @@ pub const GH_SHIM: &str = include_str!("../../fixtures/gh-shim.sh");
 /// One named check of the suite.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContractCheck {
+    /// Its number, from 1, as printed.
     pub n: usize,
+    /// What it proves.
     pub name: String,
+    /// Whether it passed (a skipped check counts as passed).
     pub ok: bool,
     /// Why it failed, or why it was skipped; `None` when it passed.
     pub reason: Option<String>,
@@ -29,11 +32,16 @@ pub struct ContractCheck {
     pub skipped: bool,
 }
 
+/// The whole suite's result, printable as TAP-like text and as JSON.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContractReport {
+    /// Every check, in order.
     pub checks: Vec<ContractCheck>,
+    /// How many passed (skips included).
     pub passed: usize,
+    /// How many failed.
     pub failed: usize,
+    /// How many were skipped (a tool the image does not have, such as gh).
     pub skipped: usize,
 }
 
@@ -73,10 +81,12 @@ impl ContractReport {
         });
     }
 
+    /// Whether no check failed: the exit code 0 case.
     pub fn all_passed(&self) -> bool {
         self.failed == 0 && self.passed > 0
     }
 
+    /// The report as JSON.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_default()
     }

@@ -40,13 +40,17 @@ pub struct Recorded {
     pub at: Duration,
     /// Wall-clock time, for comparing with a token's `expires_at`.
     pub when: std::time::SystemTime,
+    /// `github.com` or `api.github.com` (from the Host header).
     pub host: String,
+    /// The HTTP method.
     pub method: String,
+    /// The path, without the query.
     pub route: String,
     /// The presented token's issue number, when it is one the platform issued.
     pub token_serial: Option<usize>,
     /// What GitHub said about it: valid, expired, revoked, unknown, none.
     pub token_state: &'static str,
+    /// The HTTP status answered.
     pub status: u16,
 }
 
@@ -106,6 +110,7 @@ impl FakeGitHub {
         })
     }
 
+    /// Where it listens.
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }

@@ -20,8 +20,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 pub enum FakeMode {
     /// 200 with a fresh token.
     Ok,
+    /// 500 `{"error":"token refresh failed"}`.
     Http500,
+    /// 404 `{"error":"no GitHub App configured"}`.
     Http404,
+    /// 401, whatever bearer is sent.
     Http401,
     /// Waits `slow_seconds` before answering (beyond any sane client timeout).
     Slow,
@@ -39,6 +42,7 @@ pub enum FakeMode {
 }
 
 impl FakeMode {
+    /// The names `--mode` accepts, in the order of the variants.
     pub const NAMES: [&'static str; 10] = [
         "ok", "500", "404", "401", "slow", "badjson", "spaced", "badchars", "503", "closed",
     ];
@@ -78,6 +82,7 @@ pub struct FakePlatformConfig {
     pub secret: String,
     /// Lifetime of issued tokens (their `expires_at`).
     pub ttl_secs: u64,
+    /// How it answers.
     pub mode: FakeMode,
     /// How long `slow` mode stalls.
     pub slow_secs: u64,
@@ -106,7 +111,9 @@ impl Default for FakePlatformConfig {
 /// One token the fake issued.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IssuedToken {
+    /// The token itself.
     pub token: String,
+    /// Epoch seconds after which GitHub would refuse it.
     pub expires_at: u64,
 }
 
@@ -181,6 +188,7 @@ impl FakePlatform {
         })
     }
 
+    /// Where it listens (127.0.0.1 only).
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
@@ -223,6 +231,7 @@ impl FakePlatform {
         TokenAuthority(Arc::clone(&self.state))
     }
 
+    /// How it answers from now on (outages, faults).
     pub fn set_mode(&self, mode: FakeMode) {
         *lock(&self.state.mode) = mode;
     }
@@ -232,6 +241,7 @@ impl FakePlatform {
         self.state.slow_secs.store(secs, Ordering::SeqCst);
     }
 
+    /// The lifetime of tokens issued from now on.
     pub fn set_ttl(&self, ttl_secs: u64) {
         self.state.ttl_secs.store(ttl_secs, Ordering::SeqCst);
     }
@@ -259,17 +269,38 @@ pub struct TokenAuthority(Arc<State>);
 /// the first token issued), which records name instead of the token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenCheck {
-    Valid { serial: usize, expires_at: u64 },
-    Expired { serial: usize, expires_at: u64 },
-    Revoked { serial: usize, expires_at: u64 },
+    /// GitHub accepts it.
+    Valid {
+        /// Its issue number.
+        serial: usize,
+        /// When it expires (epoch seconds).
+        expires_at: u64,
+    },
+    /// Issued, but its `expires_at` has passed.
+    Expired {
+        /// Its issue number.
+        serial: usize,
+        /// When it expired (epoch seconds).
+        expires_at: u64,
+    },
+    /// Issued, then revoked before its time.
+    Revoked {
+        /// Its issue number.
+        serial: usize,
+        /// When it would have expired (epoch seconds).
+        expires_at: u64,
+    },
+    /// Not a token the platform issued.
     Unknown,
 }
 
 impl TokenCheck {
+    /// Whether GitHub would accept it now.
     pub fn is_valid(&self) -> bool {
         matches!(self, TokenCheck::Valid { .. })
     }
 
+    /// Its issue number, for an issued token.
     pub fn serial(&self) -> Option<usize> {
         match self {
             TokenCheck::Valid { serial, .. }
@@ -281,6 +312,7 @@ impl TokenCheck {
 }
 
 impl TokenAuthority {
+    /// What GitHub would say about `token` now.
     pub fn check(&self, token: &str) -> TokenCheck {
         let issued = lock(&self.0.issued);
         let Some((serial, t)) = issued.iter().enumerate().find(|(_, t)| t.token == token) else {

@@ -28,10 +28,15 @@ const INSTALL_LOCK_WAIT: Duration = Duration::from_secs(30);
 
 /// The installer over any set of OS backends.
 pub struct Installer<F, S, P, W> {
+    /// The home and the environment snapshot it installs for.
     pub config: Config,
+    /// Files.
     pub fs: F,
+    /// Child processes (git, gh, the supervisor).
     pub spawner: S,
+    /// The process table (is the supervisor alive, and ours?).
     pub procs: P,
+    /// PATH lookups (git, gh, bash).
     pub which: W,
 }
 
@@ -53,6 +58,7 @@ impl RealInstaller {
 }
 
 impl<F: Fs, S: Spawner, P: ProcTable, W: Which> Installer<F, S, P, W> {
+    /// An installer over these backends.
     pub fn new(config: Config, fs: F, spawner: S, procs: P, which: W) -> Self {
         Installer {
             config,

@@ -22,21 +22,32 @@ pub type FakeInstaller = crate::Installer<FakeSystem, FakeSystem, FakeSystem, Fa
 /// Kinds of operation, for fault injection and the operation log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum OpKind {
+    /// A file read.
     Read,
+    /// An `lstat`.
     Metadata,
+    /// A directory created.
     CreateDir,
+    /// A mode set.
     SetMode,
+    /// A file written.
     Write,
+    /// A file, directory or process removed.
     Remove,
+    /// A lock taken.
     Lock,
+    /// A program run to completion.
     Run,
+    /// A program started detached.
     Spawn,
 }
 
 /// One recorded operation: its kind and its path (or program name).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Op {
+    /// Which operation fails.
     pub kind: OpKind,
+    /// On which path or program (`git`, `gh`, `bash`, or a path).
     pub target: String,
     /// For `Run` and `Spawn`: the arguments.
     pub args: Vec<String>,
@@ -66,7 +77,9 @@ impl Op {
 /// Makes every operation of `kind` whose target starts with `target` fail.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fault {
+    /// What was done.
     pub kind: OpKind,
+    /// To which path or program.
     pub target: String,
 }
 
@@ -87,7 +100,9 @@ struct Entry {
 /// A simulated process.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FakeProcess {
+    /// Its argv.
     pub cmdline: Vec<String>,
+    /// Exited but not reaped.
     pub zombie: bool,
     /// Owned by another user: `kill(pid, 0)` fails with `EPERM`.
     pub foreign: bool,
@@ -160,6 +175,7 @@ impl FakeSystem {
         self.world.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The user the world runs as (owner of the files it creates).
     pub fn uid(&self) -> u32 {
         self.lock().uid
     }
@@ -179,6 +195,7 @@ impl FakeSystem {
 
     // ---- set-up ---------------------------------------------------------
 
+    /// Puts a file in the world.
     pub fn add_file(&self, path: impl AsRef<Path>, contents: impl AsRef<[u8]>, mode: u32) {
         let mut w = self.lock();
         let uid = w.uid;
@@ -193,6 +210,7 @@ impl FakeSystem {
         );
     }
 
+    /// Puts a directory in the world.
     pub fn add_dir(&self, path: impl AsRef<Path>, mode: u32) {
         let mut w = self.lock();
         let uid = w.uid;
@@ -207,6 +225,7 @@ impl FakeSystem {
         );
     }
 
+    /// Puts a symbolic link in the world.
     pub fn add_symlink(&self, path: impl AsRef<Path>) {
         let mut w = self.lock();
         let uid = w.uid;
@@ -228,18 +247,22 @@ impl FakeSystem {
         }
     }
 
+    /// Adds a process to the table.
     pub fn add_process(&self, pid: i32, process: FakeProcess) {
         self.lock().processes.insert(pid, process);
     }
 
+    /// Makes a process exit (and be reaped).
     pub fn kill_process(&self, pid: i32) {
         self.lock().processes.remove(&pid);
     }
 
+    /// Takes a program off PATH.
     pub fn remove_binary(&self, name: &str) {
         self.lock().binaries.remove(name);
     }
 
+    /// Sets a variable every child inherits.
     pub fn set_env(&self, key: &str, value: &str) {
         self.lock().inherited_env.insert(key.into(), value.into());
     }
@@ -249,10 +272,12 @@ impl FakeSystem {
         self.lock().gh_fails = fails;
     }
 
+    /// Makes every matching operation fail from now on.
     pub fn inject(&self, fault: Fault) {
         self.lock().faults.push(fault);
     }
 
+    /// Removes every injected fault.
     pub fn clear_faults(&self) {
         self.lock().faults.clear();
     }
@@ -264,6 +289,7 @@ impl FakeSystem {
 
     // ---- inspection -----------------------------------------------------
 
+    /// A file's contents, if it is a file.
     pub fn file(&self, path: impl AsRef<Path>) -> Option<Vec<u8>> {
         match self.lock().files.get(path.as_ref()) {
             Some(Entry {
@@ -274,10 +300,12 @@ impl FakeSystem {
         }
     }
 
+    /// A path's permission bits.
     pub fn mode(&self, path: impl AsRef<Path>) -> Option<u32> {
         self.lock().files.get(path.as_ref()).map(|e| e.mode)
     }
 
+    /// Whether anything is at `path`.
     pub fn exists(&self, path: impl AsRef<Path>) -> bool {
         self.lock().files.contains_key(path.as_ref())
     }
@@ -293,18 +321,22 @@ impl FakeSystem {
             .collect()
     }
 
+    /// The process table.
     pub fn processes(&self) -> BTreeMap<i32, FakeProcess> {
         self.lock().processes.clone()
     }
 
+    /// Every operation so far, in order.
     pub fn ops(&self) -> Vec<Op> {
         self.lock().ops.clone()
     }
 
+    /// The operations that changed something (writes, spawns, removals…).
     pub fn mutations(&self) -> Vec<Op> {
         self.ops().into_iter().filter(Op::is_mutation).collect()
     }
 
+    /// Forgets the operations so far.
     pub fn clear_ops(&self) {
         self.lock().ops.clear();
     }

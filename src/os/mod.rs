@@ -17,19 +17,26 @@ use crate::secret::Secret;
 /// What `lstat` says a path is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileKind {
+    /// A regular file.
     File,
+    /// A directory.
     Dir,
+    /// A symbolic link (never followed by `lstat`).
     Symlink,
+    /// Anything else: a FIFO, a socket, a device.
     Other,
 }
 
 /// The parts of `lstat` the installer decides on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FileMeta {
+    /// What it is.
     pub kind: FileKind,
     /// Permission bits only (`mode & 0o7777`).
     pub mode: u32,
+    /// Its owner.
     pub uid: u32,
+    /// Its size in bytes.
     pub len: u64,
 }
 
@@ -50,11 +57,13 @@ impl FileLock {
         }
     }
 
+    /// Whether the lock is really held (false: the filesystem cannot lock).
     pub fn is_held(&self) -> bool {
         self.held
     }
 }
 
+/// The filesystem, as the installer and `status` use it.
 #[cfg_attr(any(test, feature = "testing"), mockall::automock)]
 pub trait Fs {
     /// The contents of a regular file of at most `limit` bytes. Anything
@@ -66,11 +75,14 @@ pub trait Fs {
     fn metadata(&self, path: &Path) -> io::Result<FileMeta>;
     /// Creates the directory and any missing parents, new ones with `mode`.
     fn create_dir_all(&self, path: &Path, mode: u32) -> io::Result<()>;
+    /// Sets the permission bits of `path` (follows a link: check first).
     fn set_mode(&self, path: &Path, mode: u32) -> io::Result<()>;
     /// Writes a temp file in the same directory, then renames it over `path`:
     /// a reader sees the old content or the new, never a part.
     fn write_atomic(&self, path: &Path, contents: &[u8], mode: u32) -> io::Result<()>;
+    /// Removes a file or a link (never its target).
     fn remove_file(&self, path: &Path) -> io::Result<()>;
+    /// Removes a directory and everything in it.
     fn remove_dir_all(&self, path: &Path) -> io::Result<()>;
     /// An exclusive advisory lock on `path` (created if missing), waiting at
     /// most `wait`. Where the filesystem cannot lock, an unlocked guard.
@@ -80,16 +92,22 @@ pub trait Fs {
 /// A child process to run. Tokens only ever travel in `stdin`.
 #[derive(Debug, Clone, Default)]
 pub struct CommandSpec {
+    /// The program to run (a full path from `Which`).
     pub program: PathBuf,
+    /// Its arguments: never a token.
     pub args: Vec<String>,
     /// Applied before `env_remove`, so a removal always wins.
     pub env_set: Vec<(String, String)>,
+    /// Variables removed from its environment.
     pub env_remove: Vec<String>,
+    /// Bytes for its stdin: the only way a token reaches a child.
     pub stdin: Option<Secret<Vec<u8>>>,
+    /// How long `Spawner::run` waits before killing its process group.
     pub timeout: Duration,
 }
 
 impl CommandSpec {
+    /// A command for `program`, no arguments, a 10 s timeout.
     pub fn new(program: impl Into<PathBuf>) -> Self {
         CommandSpec {
             program: program.into(),
@@ -98,6 +116,7 @@ impl CommandSpec {
         }
     }
 
+    /// Appends arguments.
     pub fn args<I, A>(mut self, args: I) -> Self
     where
         I: IntoIterator<Item = A>,
@@ -107,21 +126,25 @@ impl CommandSpec {
         self
     }
 
+    /// Sets a variable in its environment.
     pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.env_set.push((key.into(), value.into()));
         self
     }
 
+    /// Removes a variable from its environment (wins over `env`).
     pub fn env_remove(mut self, key: impl Into<String>) -> Self {
         self.env_remove.push(key.into());
         self
     }
 
+    /// Gives it these bytes on stdin.
     pub fn stdin(mut self, bytes: Secret<Vec<u8>>) -> Self {
         self.stdin = Some(bytes);
         self
     }
 
+    /// How long `Spawner::run` waits for it.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
@@ -158,12 +181,16 @@ impl CommandSpec {
 pub struct RunOutput {
     /// Exit code; `None` when killed by a signal (or by the timeout).
     pub code: Option<i32>,
+    /// What it wrote to stdout.
     pub stdout: String,
+    /// What it wrote to stderr.
     pub stderr: String,
+    /// Whether it was killed at its timeout.
     pub timed_out: bool,
 }
 
 impl RunOutput {
+    /// Exit 0, not timed out.
     pub fn success(&self) -> bool {
         self.code == Some(0) && !self.timed_out
     }
@@ -183,6 +210,7 @@ impl RunOutput {
     }
 }
 
+/// Starting child processes.
 #[cfg_attr(any(test, feature = "testing"), mockall::automock)]
 pub trait Spawner {
     /// Runs to completion, killing the child's process group at `timeout`.
@@ -209,12 +237,16 @@ pub enum Liveness {
 /// command line, so identity checks also look at parent and session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Lineage {
+    /// The parent PID.
     pub ppid: i32,
+    /// The session ID (a supervisor leads its own).
     pub sid: i32,
 }
 
+/// The process table: liveness and identity of PIDs, and signals.
 #[cfg_attr(any(test, feature = "testing"), mockall::automock)]
 pub trait ProcTable {
+    /// Alive, a zombie, or gone (`kill(pid, 0)` and `/proc`).
     fn liveness(&self, pid: i32) -> Liveness;
     /// The process's argv, for identity checks (a reused PID runs something else).
     fn cmdline(&self, pid: i32) -> io::Result<Vec<String>>;
@@ -241,7 +273,9 @@ pub fn wait_until(limit: Duration, every: Duration, mut cond: impl FnMut() -> bo
     cond()
 }
 
+/// Looking up programs on PATH.
 #[cfg_attr(any(test, feature = "testing"), mockall::automock)]
 pub trait Which {
+    /// The full path of `name` on PATH, if it is there and executable.
     fn which(&self, name: &str) -> Option<PathBuf>;
 }

@@ -456,10 +456,12 @@ pub struct RealWhich {
 }
 
 impl RealWhich {
+    /// Looks programs up on this PATH (`None`: an empty one).
     pub fn new(path: Option<OsString>) -> Self {
         RealWhich { path }
     }
 
+    /// Looks programs up on the process's own PATH.
     pub fn from_env() -> Self {
         RealWhich::new(std::env::var_os("PATH"))
     }

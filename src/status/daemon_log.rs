@@ -17,7 +17,9 @@ const LOG_READ_LIMIT: u64 = 2 * 1024 * 1024;
 /// gh's last login, as the helper logged it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GhLogin {
+    /// When (the log's UTC timestamp).
     pub at: String,
+    /// Whether gh stored the token.
     pub ok: bool,
     /// The log line's message (gh's own reason on failure).
     pub detail: String,
@@ -26,10 +28,13 @@ pub struct GhLogin {
 /// The facts `status` reports from the log.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DaemonLog {
+    /// When the last refresh succeeded.
     pub last_ok: Option<String>,
+    /// When the last refresh failed, and the line.
     pub last_error: Option<(String, String)>,
     /// Epoch seconds of the next platform refresh the daemon announced.
     pub next_refresh_at: Option<u64>,
+    /// gh's last login.
     pub last_gh: Option<GhLogin>,
 }
 
@@ -45,6 +50,7 @@ pub fn read<F: Fs>(fs: &F, layout: &Layout) -> DaemonLog {
     parse(&text)
 }
 
+/// The facts in a log's text.
 pub fn parse(text: &str) -> DaemonLog {
     let mut log = DaemonLog::default();
     for line in text.lines() {

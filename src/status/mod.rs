@@ -14,24 +14,35 @@ use crate::os::{FileKind, Fs, ProcTable, Spawner, Which};
 use crate::supervisor::{self, SupervisorState};
 use daemon_log::DaemonLog;
 
+/// How a check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
+    /// As it should be.
     Ok,
+    /// Works, but something deserves a look.
     Warn,
+    /// Broken: `status` exits 1.
     Fail,
 }
 
+/// One line of the health check.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Check {
+    /// The check's name (`scripts`, `git-config`, …).
     pub name: String,
+    /// How it came out.
     pub level: Level,
+    /// Why, in a line (never a token).
     pub detail: String,
 }
 
+/// The health check of one install.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatusReport {
+    /// No check failed.
     pub healthy: bool,
+    /// Every check, in order.
     pub checks: Vec<Check>,
 }
 
@@ -43,10 +54,12 @@ impl StatusReport {
         }
     }
 
+    /// The check called `name`.
     pub fn check(&self, name: &str) -> Option<&Check> {
         self.checks.iter().find(|c| c.name == name)
     }
 
+    /// The report as JSON.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_default()
     }
@@ -77,11 +90,15 @@ fn check(name: &str, level: Level, detail: impl Into<String>) -> Check {
 /// Optional extra: a live platform fetch (`--probe`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Probe {
+    /// Whether the helper fetched a token.
     pub ok: bool,
+    /// How long it took.
     pub latency_ms: u128,
+    /// What it said (never the token).
     pub detail: String,
 }
 
+/// Checks the install in `config`'s home, read-only (with `probe`, the result of a live fetch).
 pub fn status<F: Fs, S: Spawner, P: ProcTable, W: Which>(
     fs: &F,
     spawner: &S,
