@@ -53,6 +53,11 @@ pub use install::{Installer, RealInstaller};
 pub use report::{InstallReport, Outcome, Step, StepReport};
 pub use secret::{Secret, Token};
 
+/// The README's Rust examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 /// Errors before an install can even start.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
