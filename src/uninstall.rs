@@ -77,6 +77,13 @@ fn stop_processes<F: Fs, P: ProcTable>(
     // Strays too: a daemon whose supervisor was killed, a second supervisor.
     let (supervisors, daemons) = supervisor::running(procs, layout);
     for pid in supervisors.iter().chain(&daemons) {
+        // The stopped supervisor's own daemon got the group's SIGTERM.
+        let in_stopped_group = procs
+            .lineage(*pid)
+            .is_some_and(|l| report.stopped.contains(&l.sid));
+        if in_stopped_group {
+            continue;
+        }
         if procs
             .terminate_group(*pid)
             .or_else(|_| procs.terminate(*pid))
