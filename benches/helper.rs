@@ -296,6 +296,26 @@ fn burst(c: &mut Criterion) {
     group.finish();
 }
 
+/// The time of `iters` first installs, each in a new home that `prepare`
+/// sets up (outside the timing) and turns into an installer.
+fn first_installs(
+    platform: &FakePlatform,
+    iters: u64,
+    prepare: impl Fn(&mut Home) -> molecule_credential_helper::RealInstaller,
+) -> Duration {
+    let mut total = Duration::ZERO;
+    for _ in 0..iters {
+        let mut home = Home::new(platform);
+        let installer = prepare(&mut home);
+        let started = Instant::now();
+        let report = installer.install();
+        total += started.elapsed();
+        home.stop_daemon();
+        assert!(!report.has_failures(), "{report}");
+    }
+    total
+}
+
 fn install(c: &mut Criterion) {
     let platform = FakePlatform::start(FakePlatformConfig {
         secret: SECRET.into(),
@@ -308,19 +328,7 @@ fn install(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(4));
 
     group.bench_function("first_run_real", |b| {
-        b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                let home = Home::new(&platform);
-                let installer = home.installer();
-                let started = Instant::now();
-                let report = installer.install();
-                total += started.elapsed();
-                home.stop_daemon();
-                assert!(!report.has_failures(), "{report}");
-            }
-            total
-        })
+        b.iter_custom(|iters| first_installs(&platform, iters, |home| home.installer()))
     });
 
     // A gh that never answers (an api.github.com that accepts and stalls)
@@ -328,18 +336,10 @@ fn install(c: &mut Criterion) {
     // detached logins end by their own 1 s timeout.
     group.bench_function("first_run_real_gh_hangs", |b| {
         b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                let mut home = Home::new(&platform);
+            first_installs(&platform, iters, |home| {
                 home.with_hanging_gh();
-                let installer = home.installer_keeping_env_tokens();
-                let started = Instant::now();
-                let report = installer.install();
-                total += started.elapsed();
-                home.stop_daemon();
-                assert!(!report.has_failures(), "{report}");
-            }
-            total
+                home.installer_keeping_env_tokens()
+            })
         })
     });
 

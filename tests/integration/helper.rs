@@ -127,14 +127,7 @@ fn cache_expiry_is_bounded_by_ttl() {
     let before = now();
     assert!(env.fill().status.success());
     let after = now();
-    let expiry: u64 = cache_files(&env)
-        .1
-        .unwrap()
-        .lines()
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let expiry = env.cache_expiry_epoch();
     assert!(
         (before + 100..=after + 100).contains(&expiry),
         "{expiry} not in fetch time + 100"

@@ -466,12 +466,7 @@ fn after_a_busy_life_secrets_live_only_in_the_cache_and_gh_hosts() {
         stop.store(true, std::sync::atomic::Ordering::SeqCst);
         argv_samples = sampler.join().unwrap();
     });
-    let mut secrets: Vec<String> = env
-        .platform()
-        .issued()
-        .into_iter()
-        .map(|t| t.token)
-        .collect();
+    let mut secrets = env.issued_tokens();
     assert!(secrets.len() >= 8, "the daemon did not refresh");
     secrets.push(crate::support::SECRET.to_string());
     let allowed = [

@@ -338,13 +338,7 @@ fn an_expiry_that_is_not_rfc3339_caches_for_the_ttl_and_says_so(
     let lines = helper_lines(&out);
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert!(lines[0].contains("not an RFC 3339 time") && lines[0].contains("1234s"));
-    let expiry: u64 = std::fs::read_to_string(env.layout().cache_expiry)
-        .unwrap()
-        .lines()
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let expiry = env.cache_expiry_epoch();
     assert!((before + 1234..=now() + 1234).contains(&expiry), "{expiry}");
 }
 
@@ -522,12 +516,7 @@ fn todays_tokens_work_end_to_end() {
         stderr(&status)
     );
 
-    let mut secrets: Vec<String> = env
-        .platform()
-        .issued()
-        .into_iter()
-        .map(|t| t.token)
-        .collect();
+    let mut secrets = env.issued_tokens();
     secrets.push(provision.to_string());
     for secret in &secrets {
         let leaks: Vec<_> = files_containing(env.dir.path(), secret)

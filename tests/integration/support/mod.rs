@@ -327,6 +327,24 @@ impl TestEnv {
             .output()
     }
 
+    /// Line 1 of the cache's expiry file: when the cache goes stale.
+    pub fn cache_expiry_epoch(&self) -> u64 {
+        let text = std::fs::read_to_string(self.layout().cache_expiry).expect("expiry file");
+        text.lines()
+            .next()
+            .and_then(|l| l.parse().ok())
+            .unwrap_or_else(|| panic!("no expiry in {text:?}"))
+    }
+
+    /// Every token the platform issued (for secret scans).
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.platform()
+            .issued()
+            .into_iter()
+            .map(|t| t.token)
+            .collect()
+    }
+
     pub fn gh_shim_log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("gh-shim.log")).unwrap_or_default()
     }
