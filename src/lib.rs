@@ -9,10 +9,16 @@
 //! Layout of this crate:
 //! - [`os`]: the OS seams (`Fs`, `Spawner`, `ProcTable`, `Which`) and their backends;
 //! - [`install`]: the five steps and the [`Installer`];
-//! - [`report`]: what an install did; [`secret`]: tokens that never print;
+//! - [`report`]: what an install did; [`secret`]: tokens that never print,
+//!   and the one token rule;
+//! - [`status`], [`uninstall`], [`contract`]: the other commands;
+//! - [`config`], [`scripts`], [`cache`], [`supervisor`], [`git_helpers`],
+//!   [`clock`]: paths and settings, the embedded scripts, the token cache,
+//!   which processes are ours, which helpers git runs, timestamps;
 //! - [`fake_platform`]: the fake platform server for tests and `contract`;
-//! - [`config`], [`scripts`], [`cache`], [`supervisor`]: paths, the embedded
-//!   scripts, the token cache and the supervisor's identity, shared with the CLI.
+//! - `testing` (with the `testing` feature): fakes with fault injection,
+//!   mockall mocks, the fake platform, and the github.com stand-in with its
+//!   private network namespace, for a runtime's own tests.
 
 #![warn(missing_docs)]
 
@@ -34,7 +40,11 @@ pub mod supervisor;
 pub mod uninstall;
 
 /// Test backends for a runtime's own tests: the in-memory fakes, the
-/// `mockall` mocks and the fake platform.
+/// `mockall` mocks, the fake platform, and the github.com stand-in with its
+/// private network namespace.
+///
+/// Only with the `testing` cargo feature (`features = ["testing"]` in a
+/// runtime's dev-dependencies); it pulls in mockall, rustls and rcgen.
 #[cfg(feature = "testing")]
 pub mod testing {
     pub use crate::fake_github::{namespace, FakeGitHub, Recorded, BOT_LOGIN};
