@@ -212,7 +212,10 @@ impl Soak {
             ("TOKEN_EXPIRY_MARGIN_SEC", s(300.0)),
             ("TOKEN_MIN_REMAINING_SEC", s(60.0)),
             // Room for the slow platform (1 s late) inside the timeout.
-            ("TOKEN_FETCH_TIMEOUT_SEC", (Self::secs(args.speed, 120.0)).max(3).to_string()),
+            (
+                "TOKEN_FETCH_TIMEOUT_SEC",
+                (Self::secs(args.speed, 120.0)).max(3).to_string(),
+            ),
             ("GH_LOGIN_TIMEOUT_SEC", s(120.0)),
             ("TOKEN_REFRESH_INTERVAL_SEC", s(2700.0)),
             ("TOKEN_REFRESH_JITTER_SEC", s(120.0)),

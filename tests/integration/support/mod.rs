@@ -92,6 +92,7 @@ impl TestEnvBuilder {
     }
 
     pub fn build(self) -> TestEnv {
+        require_tools();
         let dir = TempDir::new().expect("temp dir");
         let home = dir.path().join(&self.home_name);
         let configs = dir.path().join("configs");
@@ -155,6 +156,45 @@ impl TestEnvBuilder {
             env,
         }
     }
+}
+
+/// What the helper, the daemon and the tests run, with the Debian package
+/// of each. gh is not here: tests use the recording shim (the end-to-end
+/// tests, which run the real gh, check for it themselves).
+const REQUIRED_TOOLS: [(&str, &str); 9] = [
+    ("git", "git"),
+    ("bash", "bash"),
+    ("curl", "curl"),
+    ("flock", "util-linux"),
+    ("timeout", "coreutils"),
+    ("stat", "coreutils"),
+    ("mv", "coreutils"),
+    ("env", "coreutils"),
+    ("tail", "coreutils"),
+];
+
+/// Fails every test the same clear way when the machine lacks a tool the
+/// suite needs, instead of a dozen confusing ones (checked once).
+fn require_tools() {
+    static MISSING: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let missing = MISSING.get_or_init(|| {
+        REQUIRED_TOOLS
+            .iter()
+            .filter(|(tool, _)| {
+                !Command::new("sh")
+                    .args(["-c", &format!("command -v {tool}")])
+                    .stdout(Stdio::null())
+                    .status()
+                    .is_ok_and(|s| s.success())
+            })
+            .map(|(tool, package)| format!("{tool} (apt-get install {package})"))
+            .collect()
+    });
+    assert!(
+        missing.is_empty(),
+        "the test suite needs these tools: {}",
+        missing.join(", ")
+    );
 }
 
 pub fn write_executable(path: &Path, text: &str) {
@@ -546,13 +586,16 @@ pub fn our_supervisor(layout: &Layout) -> molecule_credential_helper::testing::F
     }
 }
 
-/// A directory of symlinks to just these tools, to use as PATH.
+/// A directory of symlinks to just these tools, to use as PATH. Tools are
+/// found on the test env's PATH, so `gh` is the recording shim, whatever
+/// the host has.
 pub fn path_with(env: &TestEnv, name: &str, tools: &[&str]) -> std::path::PathBuf {
     let dir = env.dir.path().join(name);
     std::fs::create_dir_all(&dir).unwrap();
     for tool in tools {
         let found = std::process::Command::new("bash")
             .args(["-c", &format!("command -v {tool}")])
+            .env("PATH", &env.env["PATH"])
             .output()
             .unwrap();
         let path = String::from_utf8_lossy(&found.stdout).trim().to_string();
