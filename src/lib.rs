@@ -91,7 +91,7 @@ pub enum Error {
 /// to the daemon log and `status`), the daemon is spawned detached, and the
 /// platform is not called at all. What it does wait for is local: a few
 /// file operations and up to four `git config` runs. Measured on a 2-vCPU
-/// VM: ~15 ms for a first install, ~2 ms for an idempotent one, and ~30 ms
+/// VM: ~15 ms for a first install, ~2 ms for an idempotent one, and ~27 ms
 /// for a first install while gh hangs (`cargo bench --bench helper`, group
 /// `install`). The worst case is bounded: 30 s waiting for the install lock
 /// (only while another install in the same home holds it) plus 10 s per
