@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 use molecule_credential_helper::report::{Outcome, Step};
 
 use crate::support::procs::processes_matching;
-use crate::support::{stdout, token, wait_for, write_executable, SupervisorGuard, TestEnv};
+use crate::support::{
+    line_with, stdout, token, wait_for, write_executable, SupervisorGuard, TestEnv,
+};
 
 /// A gh that takes the token and never answers, like one talking to an
 /// api.github.com that accepts connections and then stalls. Its argv names
@@ -82,11 +84,7 @@ fn install_returns_at_once_while_gh_hangs_and_the_login_times_out_in_the_backgro
         "a login outlived its timeout"
     );
     let status = env.bin().args(["status", "--home"]).arg(&env.home).output();
-    let line = stdout(&status)
-        .lines()
-        .find(|l| l.contains("gh-login"))
-        .unwrap_or_default()
-        .to_string();
+    let line = line_with(&status, "gh-login");
     assert!(
         line.starts_with("warn") && line.contains("timed out after 2s"),
         "{}",
@@ -155,11 +153,7 @@ fn strict_install_waits_for_the_login_bounded() {
         .output();
     let took = started.elapsed();
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
-    let line = stdout(&out)
-        .lines()
-        .find(|l| l.starts_with("gh-auth"))
-        .unwrap_or_default()
-        .to_string();
+    let line = line_with(&out, "gh-auth");
     assert!(
         line.contains("failed") && line.contains("timed out after 2s"),
         "{}",

@@ -12,7 +12,9 @@ use molecule_credential_helper::report::{Outcome, Step};
 
 use crate::support::procs::{alive, supervisors};
 use crate::support::raw_server::RawServer;
-use crate::support::{mode, password, stderr, stdout, token, wait_for, SupervisorGuard, TestEnv};
+use crate::support::{
+    line_with, mode, password, stderr, stdout, token, wait_for, SupervisorGuard, TestEnv,
+};
 
 const NOBODY: u32 = 65534;
 
@@ -343,11 +345,7 @@ fn a_process_that_only_mentions_the_script_is_not_ours() {
         .unwrap();
     let pid = tail.id() as i32;
     let out = status(&env);
-    let daemon_line = stdout(&out)
-        .lines()
-        .find(|l| l.contains("daemon"))
-        .unwrap_or_default()
-        .to_string();
+    let daemon_line = line_with(&out, "daemon");
     assert!(!daemon_line.contains(&pid.to_string()), "{daemon_line}");
     env.installer().install();
     env.bin().args(["uninstall", "--home"]).arg(&env.home).ok();
@@ -448,11 +446,7 @@ fn a_storing_helper_after_ours_gets_a_warning() {
         .ok();
     let out = status(&env);
     assert!(out.status.success(), "{}", stdout(&out));
-    let line = stdout(&out)
-        .lines()
-        .find(|l| l.contains("git-config"))
-        .unwrap()
-        .to_string();
+    let line = line_with(&out, "git-config");
     assert!(
         line.starts_with("warn") && line.contains("\"store\""),
         "{line}"
@@ -486,11 +480,7 @@ fn status_reads_the_cache_as_the_helper_does() {
     )
     .unwrap();
     chmod(&layout.cache_token, 0o600);
-    let line = stdout(&status(&env))
-        .lines()
-        .find(|l| l.contains("cached-token"))
-        .unwrap()
-        .to_string();
+    let line = line_with(&status(&env), "cached-token");
     assert!(
         line.starts_with("warn") && line.contains("two different writes"),
         "{line}"
@@ -523,10 +513,6 @@ fn probe_runs_the_helper_as_git_does() {
         .arg(&env.home)
         .env("BASH_ENV", &bash_env)
         .output();
-    let line = stdout(&out)
-        .lines()
-        .find(|l| l.contains("probe"))
-        .unwrap_or_default()
-        .to_string();
+    let line = line_with(&out, "probe");
     assert!(line.starts_with("ok"), "{}", stdout(&out));
 }

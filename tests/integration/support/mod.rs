@@ -528,6 +528,15 @@ pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// The first line of stdout that contains `needle` (empty when none).
+pub fn line_with(out: &Output, needle: &str) -> String {
+    stdout(out)
+        .lines()
+        .find(|l| l.contains(needle))
+        .unwrap_or_default()
+        .to_string()
+}
+
 /// The `password=` line of a credential answer.
 pub fn password(out: &Output) -> Option<String> {
     stdout(out)
