@@ -677,22 +677,16 @@ fn draw(
             .filter_map(|o| Some((o.minute / 60.0, o.token_left?)))
             .collect()
     };
-    chart
-        .draw_series(
-            points("git")
-                .into_iter()
-                .map(|p| Circle::new(p, 2, BLUE.filled())),
-        )?
-        .label("git")
-        .legend(|(x, y)| Circle::new((x, y), 3, BLUE.filled()));
-    chart
-        .draw_series(
-            points("gh")
-                .into_iter()
-                .map(|p| Circle::new(p, 2, GREEN.filled())),
-        )?
-        .label("gh")
-        .legend(|(x, y)| Circle::new((x, y), 3, GREEN.filled()));
+    for (kind, color) in [("git", BLUE), ("gh", GREEN)] {
+        chart
+            .draw_series(
+                points(kind)
+                    .into_iter()
+                    .map(move |p| Circle::new(p, 2, color.filled())),
+            )?
+            .label(kind)
+            .legend(move |(x, y)| Circle::new((x, y), 3, color.filled()));
+    }
     chart
         .draw_series(
             ops.iter()
