@@ -244,6 +244,14 @@ supervise() {
     done
 }
 
+# The schedule is kept in epoch seconds without starting a process: bash 5's
+# $EPOCHSECONDS. Without it, say so once and stop (a respawn loop would
+# only repeat the line).
+if [[ -z ${EPOCHSECONDS:-} ]]; then
+    log "bash ${BASH_VERSION:-?} has no \$EPOCHSECONDS: the refresh daemon needs bash 5 or newer"
+    exit 1
+fi
+
 case ${1:-} in
     --supervise) supervise ;;
     '') daemon ;;
