@@ -99,15 +99,7 @@ fn concurrent_fills_during_a_stall_make_one_request() {
     sleep_until(issued[0].expires_at as f64 - 58.5); // stale now
     env.platform().set_mode(FakeMode::Slow);
     let before = env.platform().requests();
-    let fills: Vec<_> = (0..32)
-        .map(|_| {
-            let mut c = env.bundled_helper("get");
-            c.stdin("protocol=https\nhost=github.com\n\n");
-            std::thread::spawn(move || c.output())
-        })
-        .collect();
-    for fill in fills {
-        let out = fill.join().unwrap();
+    for out in env.concurrent_direct_gets(32) {
         assert_eq!(
             password(&out).as_deref(),
             Some(issued[0].token.as_str()),

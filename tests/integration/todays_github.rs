@@ -292,15 +292,7 @@ fn concurrent_fills_of_a_padded_reply_make_one_request() {
     let server = RawServer::start(trailing_whitespace().as_bytes(), Duration::ZERO);
     let mut env = TestEnv::builder().no_platform().build();
     env.set("PLATFORM_URL", &server.url());
-    let children: Vec<_> = (0..3)
-        .map(|_| {
-            let mut c = env.bundled_helper("get");
-            c.stdin("protocol=https\nhost=github.com\n\n");
-            std::thread::spawn(move || c.output())
-        })
-        .collect();
-    for child in children {
-        let out = child.join().unwrap();
+    for out in env.concurrent_direct_gets(3) {
         assert_eq!(
             password(&out).as_deref(),
             Some(token(5)),

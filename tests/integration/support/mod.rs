@@ -340,6 +340,18 @@ impl TestEnv {
             .output()
     }
 
+    /// `n` of [`Self::direct_get`] at once, their outputs in start order.
+    pub fn concurrent_direct_gets(&self, n: usize) -> Vec<Output> {
+        let gets: Vec<_> = (0..n)
+            .map(|_| {
+                let mut c = self.bundled_helper("get");
+                c.stdin("protocol=https\nhost=github.com\n\n");
+                std::thread::spawn(move || c.output())
+            })
+            .collect();
+        gets.into_iter().map(|g| g.join().expect("a get")).collect()
+    }
+
     /// Like [`Self::direct_get`], with one variable removed.
     pub fn direct_get_without(&self, var: &str) -> Output {
         self.bundled_helper("get")
