@@ -180,8 +180,10 @@ cache_dir_ok() {
 
 # Whether the cache dir is ours with no group/other bits, so nobody else can
 # plant a link or a FIFO where we write. Bash cannot read a mode: `stat`
-# (lstat) tells, in one process started as early as possible
-# (start_private_check) so it runs alongside the lock and the fetch. Every
+# (lstat) tells, in one process started as early as possible — right after
+# the hot path misses (the same `exec stat` there, inlined because no
+# function is defined that early), or here — so it runs alongside the
+# parsing, the lock and the fetch. Every
 # write needs this; reads need only ownership (cache_dir_ok and files we own).
 CACHE_PRIVATE=''
 start_private_check() {

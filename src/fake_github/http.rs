@@ -111,10 +111,6 @@ pub fn read_request(r: &mut impl BufRead) -> io::Result<Request> {
         req.body.resize(len, 0);
         r.read_exact(&mut req.body)?;
     }
-    if req.header("expect").is_some() {
-        // curl waits for this only before a body it has not sent yet; by
-        // the time we get here it sent it (it gives up waiting after 1 s).
-    }
     Ok(req)
 }
 
