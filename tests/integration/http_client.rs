@@ -252,25 +252,12 @@ fn a_nonsense_fetch_timeout_still_fetches(#[case] value: &str) {
 fn an_exchange_orphaned_by_a_killed_helper_frees_the_lock_and_ends() {
     let server = RawServer::start_stalling(ok_reply("").as_bytes(), Duration::ZERO, 1);
     let env = env_for(&server.url(), 8);
-    // A copy of the helper, so this test's processes are told by their argv.
-    let copy = env.dir.path().join("orphaned-helper.sh");
-    std::fs::copy(
-        crate::support::repo_script("molecule-git-token-helper.sh"),
-        &copy,
-    )
-    .unwrap();
-    let mut first = env.command("bash");
-    first.arg(&copy).arg("_fetch_token");
-    first
-        .cmd
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
-    let mut helper = first.cmd.spawn().unwrap();
+    let (mut helper, copy_arg) = env.spawn_helper_copy("orphaned-helper.sh", "_fetch_token");
     assert!(
         wait_for(Duration::from_secs(5), || server.heads().len() == 1),
         "the first request never arrived"
     );
-    let (copy_arg, helper_pid) = (copy.display().to_string(), helper.id() as i32);
+    let helper_pid = helper.id() as i32;
     let exchange = || -> Vec<i32> {
         processes_matching(&copy_arg)
             .into_iter()

@@ -363,23 +363,11 @@ fn an_orphaned_exchange_ends_within_the_fetch_timeout_against_a_trickle() {
     let mut env = TestEnv::builder().no_platform().build();
     env.set("PLATFORM_URL", &server.url());
     env.set("TOKEN_FETCH_TIMEOUT_SEC", "3");
-    let copy = env.dir.path().join("trickled-helper.sh");
-    std::fs::copy(
-        crate::support::repo_script("molecule-git-token-helper.sh"),
-        &copy,
-    )
-    .unwrap();
-    let mut c = env.command("bash");
-    c.arg(&copy).arg("_fetch_token");
-    c.cmd
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
-    let mut helper = c.cmd.spawn().unwrap();
+    let (mut helper, copy_arg) = env.spawn_helper_copy("trickled-helper.sh", "_fetch_token");
     assert!(wait_for(Duration::from_secs(5), || server.heads().len() == 1));
     let started = Instant::now();
     helper.kill().unwrap();
     helper.wait().unwrap();
-    let copy_arg = copy.display().to_string();
     assert!(
         wait_for(Duration::from_secs(8), || {
             crate::support::procs::processes_matching(&copy_arg).is_empty()

@@ -340,6 +340,19 @@ impl TestEnv {
             .output()
     }
 
+    /// Starts `action` on a copy of the helper named `name` in this test's
+    /// dir, output discarded, so its processes (and the exchanges it forks)
+    /// are told apart by their argv. Returns the child and the copy's path.
+    pub fn spawn_helper_copy(&self, name: &str, action: &str) -> (std::process::Child, String) {
+        let copy = self.dir.path().join(name);
+        std::fs::copy(repo_script("molecule-git-token-helper.sh"), &copy).expect("copy the helper");
+        let mut c = self.command("bash");
+        c.arg(&copy).arg(action);
+        c.cmd.stdout(Stdio::null()).stderr(Stdio::null());
+        let child = c.cmd.spawn().expect("spawn the helper copy");
+        (child, copy.display().to_string())
+    }
+
     /// `n` of [`Self::direct_get`] at once, their outputs in start order.
     pub fn concurrent_direct_gets(&self, n: usize) -> Vec<Output> {
         let gets: Vec<_> = (0..n)
