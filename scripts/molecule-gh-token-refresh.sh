@@ -74,13 +74,37 @@ whole_seconds() {
         printf -v "$var" '%s' "$default"
     fi
 }
+# The settings as the helper, their one judge, takes them: the environment's
+# value when set, else the one install saved (docker exec, cron and a
+# restarted supervisor see no runtime environment), else the default. Read
+# as NAME<TAB>SOURCE<TAB>VALUE lines into these variables, never evaluated;
+# the numbers are checked again below before any arithmetic.
+load_settings() {
+    local name value
+    [[ -f $SCRIPT_DIR/molecule-git-token-helper.sh ]] || return 0
+    # The helper's lines about settings out of shape go to our log.
+    while IFS=$'\t' read -r -n 4200 name _ value; do
+        case $name in
+            TOKEN_REFRESH_INTERVAL_SEC) INTERVAL=$value ;;
+            TOKEN_REFRESH_JITTER_SEC) JITTER=$value ;;
+            TOKEN_REFRESH_INITIAL_DELAY_SEC) INITIAL_DELAY=$value ;;
+            TOKEN_REFRESH_RETRY_MIN_SEC) RETRY_MIN=$value ;;
+            TOKEN_REFRESH_RETRY_MAX_SEC) RETRY_MAX=$value ;;
+            TOKEN_REFRESH_RESPAWN_SEC) RESPAWN=$value ;;
+            TOKEN_EXPIRY_MARGIN_SEC) MARGIN=$value ;;
+            TOKEN_HELPER_SCRIPT) [[ -n $value ]] && HELPER=$value ;;
+        esac
+    done < <(bash -p "$SCRIPT_DIR/molecule-git-token-helper.sh" _settings)
+}
+MARGIN=${TOKEN_EXPIRY_MARGIN_SEC:-300}
+load_settings
+
 whole_seconds INTERVAL TOKEN_REFRESH_INTERVAL_SEC 2700
 whole_seconds JITTER TOKEN_REFRESH_JITTER_SEC 120 zero
 whole_seconds INITIAL_DELAY TOKEN_REFRESH_INITIAL_DELAY_SEC 60 zero
 whole_seconds RETRY_MIN TOKEN_REFRESH_RETRY_MIN_SEC 30
 whole_seconds RETRY_MAX TOKEN_REFRESH_RETRY_MAX_SEC 300
 whole_seconds RESPAWN TOKEN_REFRESH_RESPAWN_SEC 30
-MARGIN=${TOKEN_EXPIRY_MARGIN_SEC:-300}
 whole_seconds MARGIN TOKEN_EXPIRY_MARGIN_SEC 300 zero
 ((RETRY_MAX >= RETRY_MIN)) || RETRY_MAX=$RETRY_MIN
 

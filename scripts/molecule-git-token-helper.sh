@@ -4,8 +4,9 @@
 # platform. See gitcredentials(7) and the crate README for the contract.
 #
 # Actions: get | store | erase (git's), and _fetch_token | _refresh_gh |
-# _login_gh | _invalidate_cache (used by the refresh daemon and tests) and
-# _login_gh_stdin (install's detached gh login).
+# _login_gh | _invalidate_cache (used by the refresh daemon and tests),
+# _login_gh_stdin (install's detached gh login), and _check_settings |
+# _settings (the one judge of the settings: install, status, the daemon).
 #
 # Never prints a token anywhere but stdout of `get`, never puts one in argv
 # (curl reads the bearer from stdin, gh reads the token from stdin), and
@@ -116,11 +117,10 @@ esac
 # --- everything else ----------------------------------------------------------
 
 readonly TAG="[molecule-git-token-helper]"
-PLATFORM_URL=${PLATFORM_URL:-http://host.docker.internal:8080}
-CONFIGS_DIR=${CONFIGS_DIR:-/configs}
 LOCK_FILE="$CACHE_DIR/.fetch.lock"
-# When the last platform fetch failed, and why: while it is younger than
-# the fetch timeout, waiters serve what they can instead of asking again.
+# When the last platform fetch failed, since when, why and for which URL:
+# while it is younger than the fetch timeout, waiters serve what they can
+# instead of asking again.
 FAILURE_FILE="$CACHE_DIR/.last_fetch_failure"
 STAGING_DIR="$CACHE_DIR/.staging"
 readonly MAX_REPLY_BYTES=65536 MAX_TOKEN_CHARS=4096
@@ -131,9 +131,88 @@ say() {
     printf '%s %(%Y-%m-%dT%H:%M:%SZ)T %s\n' "$TAG" -1 "$*" >&2
 }
 
+# Outside text made safe for one log line: control characters removed,
+# cut to 200 characters. Sets REPLY.
+printable() {
+    local LC_ALL=C text=${1:0:4096}
+    text=${text//[[:cntrl:]]/}
+    REPLY=${text:0:200}
+}
+
+# --- settings ----------------------------------------------------------------
+# A workspace's git also runs where the runtime's environment never was
+# (`docker exec` shells, cron, IDE terminals), so install writes the settings
+# it saw to SETTINGS_FILE. Each setting comes from the environment when it is
+# set there, else from that file, else its default. The file is read here,
+# off the hot path, as data: never sourced or evaluated; keys from this list
+# only, each value checked below exactly like an environment value.
+readonly SETTING_NAMES=(GITHUB_SERVER_URL PLATFORM_URL CONFIGS_DIR WORKSPACE_ID
+    TOKEN_CACHE_TTL_SEC TOKEN_EXPIRY_MARGIN_SEC TOKEN_MIN_REMAINING_SEC TOKEN_FETCH_TIMEOUT_SEC
+    TOKEN_REFRESH_INTERVAL_SEC TOKEN_REFRESH_JITTER_SEC TOKEN_REFRESH_INITIAL_DELAY_SEC
+    TOKEN_REFRESH_RETRY_MIN_SEC TOKEN_REFRESH_RETRY_MAX_SEC TOKEN_REFRESH_RESPAWN_SEC
+    TOKEN_HELPER_SCRIPT GH_LOGIN_TIMEOUT_SEC)
+readonly SETTINGS_FILE_MAX_BYTES=16384
+SETTINGS_FILE=${HOME:+$HOME/.molecule-runtime/settings}
+# Where each setting came from (env, install or default), and every problem
+# found, one line each, naming the setting and the fix.
+declare -A SETTING_FROM=()
+SETTING_PROBLEMS=()
+
+load_settings() {
+    local name line key text=''
+    local -A from_file=()
+    if [[ -n $SETTINGS_FILE && (-e $SETTINGS_FILE || -L $SETTINGS_FILE) ]]; then
+        if [[ ! -L $SETTINGS_FILE && -f $SETTINGS_FILE && -O $SETTINGS_FILE ]]; then
+            { IFS= read -r -d '' -N "$((SETTINGS_FILE_MAX_BYTES + 1))" text; } 2>/dev/null <"$SETTINGS_FILE"
+        else
+            SETTING_PROBLEMS+=("settings: $SETTINGS_FILE is not a regular file of ours, so it is ignored; fix: run \`molecule-credential-helper install\` again")
+        fi
+    fi
+    if ((${#text} > SETTINGS_FILE_MAX_BYTES)); then
+        SETTING_PROBLEMS+=("settings: $SETTINGS_FILE is larger than $SETTINGS_FILE_MAX_BYTES bytes, so it is ignored; fix: run \`molecule-credential-helper install\` again")
+        text=''
+    fi
+    local -a lines=()
+    # Split at newlines by word splitting (linear; globbing off).
+    local IFS=$'\n' -
+    set -f
+    # shellcheck disable=SC2206  # splitting is the point
+    lines=($text)
+    IFS=$' \t\n'
+    for line in "${lines[@]}"; do
+        [[ $line == '#'* ]] && continue
+        key=${line%%=*}
+        if [[ $line != *=* || -z $key || $key == *[!A-Z_]* || " ${SETTING_NAMES[*]} " != *" $key "* ]]; then
+            printable "${line:0:60}"
+            SETTING_PROBLEMS+=("settings: line \"$REPLY\" of $SETTINGS_FILE is not KEY=value with a known key; ignored; fix: run \`molecule-credential-helper install\` again")
+            continue
+        fi
+        from_file[$key]=${line#*=}
+    done
+    for name in "${SETTING_NAMES[@]}"; do
+        if [[ -n ${!name:-} ]]; then
+            SETTING_FROM[$name]='env'
+        elif [[ -n ${from_file[$name]:-} ]]; then
+            printf -v "$name" '%s' "${from_file[$name]}"
+            SETTING_FROM[$name]=install
+        else
+            SETTING_FROM[$name]=default
+        fi
+    done
+}
+
+# A setting's value for a message: userinfo redacted, control characters
+# removed, cut short. Sets REPLY.
+shown() {
+    local value=${!1:-}
+    [[ $value =~ ^([A-Za-z][A-Za-z0-9+.-]*://)[^/]*@(.*)$ ]] && value="${BASH_REMATCH[1]}***@${BASH_REMATCH[2]}"
+    printable "${value:0:120}"
+}
+
 # Keeps a numeric setting that is whole seconds (1-9 digits; 0 only where
-# ZERO_OK), else says so and uses the default. Checked as a glob before any
-# arithmetic sees it: bash arithmetic would run `$(…)` in an array subscript.
+# ZERO_OK), else records a problem and uses the default. Checked as a glob
+# before any arithmetic sees it: bash arithmetic would run `$(…)` in an
+# array subscript.
 setting() {
     local name=$1 default=$2 zero_ok=${3:-} value=${!1:-}
     if [[ -z $value ]]; then
@@ -144,14 +223,109 @@ setting() {
         printf -v "$name" '%s' "$((10#$value))"
         return
     fi
-    say "$name is not a whole number of seconds (1-9 digits${zero_ok:+, 0 allowed}); using $default"
+    shown "$name"
+    SETTING_PROBLEMS+=("$name: \"$REPLY\" (from ${SETTING_FROM[$name]:-env}) is not a whole number of seconds (1-9 digits${zero_ok:+, 0 allowed}), so $default is used; fix: set it to whole seconds such as $default, or unset it")
     printf -v "$name" '%s' "$default"
 }
+
+load_settings
+PLATFORM_URL=${PLATFORM_URL:-http://host.docker.internal:8080}
+CONFIGS_DIR=${CONFIGS_DIR:-/configs}
+GITHUB_SERVER_URL=${GITHUB_SERVER_URL:-https://github.com}
 setting TOKEN_CACHE_TTL_SEC 3000
 setting TOKEN_EXPIRY_MARGIN_SEC 300 zero
 setting TOKEN_MIN_REMAINING_SEC 60 zero
 setting TOKEN_FETCH_TIMEOUT_SEC 10
 setting GH_LOGIN_TIMEOUT_SEC 10
+# The daemon's own settings are checked only when someone asks about them.
+case ${1:-} in
+    _check_settings | _settings)
+        setting TOKEN_REFRESH_INTERVAL_SEC 2700
+        setting TOKEN_REFRESH_JITTER_SEC 120 zero
+        setting TOKEN_REFRESH_INITIAL_DELAY_SEC 60 zero
+        setting TOKEN_REFRESH_RETRY_MIN_SEC 30
+        setting TOKEN_REFRESH_RETRY_MAX_SEC 300
+        setting TOKEN_REFRESH_RESPAWN_SEC 30
+        ;;
+    *)
+        # A number out of shape is worth one line wherever it is used.
+        for REPLY in "${SETTING_PROBLEMS[@]}"; do say "$REPLY"; done
+        ;;
+esac
+
+# http(s)://host[:port][/path], userinfo allowed (it never reaches argv).
+readonly PLATFORM_URL_RE='^https?://([^/@[:space:]]+@)?([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?(/[^[:space:][:cntrl:]]*)?$'
+
+# The problems that keep git from getting a platform token, one line each,
+# naming the setting and the fix; no network. Appended to SETTING_PROBLEMS.
+check_settings() {
+    shown PLATFORM_URL
+    local platform=$REPLY
+    if [[ ! $PLATFORM_URL =~ $PLATFORM_URL_RE ]]; then
+        SETTING_PROBLEMS+=("PLATFORM_URL: \"$platform\" (from ${SETTING_FROM[PLATFORM_URL]}) is not http(s)://host[:port][/path]; fix: set it to the platform's base URL, e.g. http://host.docker.internal:8080, then run \`molecule-credential-helper install\` again")
+    elif ! command -v curl >/dev/null; then
+        if [[ $PLATFORM_URL == https:* ]]; then
+            SETTING_PROBLEMS+=("PLATFORM_URL: \"$platform\" is https, which needs curl, and curl is not on PATH; fix: install curl (Debian: apt-get install curl)")
+        elif [[ -n ${http_proxy:-}${all_proxy:-}${ALL_PROXY:-} ]]; then
+            SETTING_PROBLEMS+=("PLATFORM_URL: a proxy is set (http_proxy/all_proxy), which needs curl, and curl is not on PATH; fix: install curl (Debian: apt-get install curl)")
+        fi
+    fi
+    if [[ -n ${WORKSPACE_ID:-} ]] && ! workspace_id_ok; then
+        shown WORKSPACE_ID
+        SETTING_PROBLEMS+=("WORKSPACE_ID: \"$REPLY\" (from ${SETTING_FROM[WORKSPACE_ID]}) is not 1-128 characters of A-Z a-z 0-9 . _ - (nor . or ..), so no request is sent; fix: set it to the workspace's id, or unset it for the admin route")
+    fi
+    shown CONFIGS_DIR
+    local bearer_file="$REPLY/.auth_token" bearer=''
+    if [[ $CONFIGS_DIR != /* ]]; then
+        SETTING_PROBLEMS+=("CONFIGS_DIR: \"$REPLY\" (from ${SETTING_FROM[CONFIGS_DIR]}) is not an absolute path (git runs the helper from any directory); fix: set it to an absolute path such as /configs")
+    elif [[ ! -e $CONFIGS_DIR/.auth_token ]]; then
+        SETTING_PROBLEMS+=("CONFIGS_DIR: the platform bearer $bearer_file is missing (CONFIGS_DIR from ${SETTING_FROM[CONFIGS_DIR]}); fix: mount the platform's auth token there, or set CONFIGS_DIR to the directory that holds .auth_token")
+    elif [[ ! -f $CONFIGS_DIR/.auth_token ]]; then
+        SETTING_PROBLEMS+=("CONFIGS_DIR: the platform bearer $bearer_file is not a regular file; fix: make it a regular file holding the platform's auth token")
+    elif [[ ! -r $CONFIGS_DIR/.auth_token ]]; then
+        SETTING_PROBLEMS+=("CONFIGS_DIR: the platform bearer $bearer_file is not readable by uid $EUID; fix: make it readable by this user (e.g. chown or chmod the file)")
+    else
+        read_bearer
+        case $? in
+            1) SETTING_PROBLEMS+=("CONFIGS_DIR: the platform bearer $bearer_file is empty; fix: write the platform's auth token into it") ;;
+            2) SETTING_PROBLEMS+=("CONFIGS_DIR: the platform bearer $bearer_file contains a control character; fix: write the token alone on one line") ;;
+        esac
+    fi
+    local server_re='^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?/?$'
+    shown GITHUB_SERVER_URL
+    if [[ ! $GITHUB_SERVER_URL =~ $server_re ]]; then
+        SETTING_PROBLEMS+=("GITHUB_SERVER_URL: \"$REPLY\" (from ${SETTING_FROM[GITHUB_SERVER_URL]}) is not https://host[:port] (no path, no user, host of letters, digits, dots and dashes); fix: set it to your GitHub's URL, e.g. https://github.com, or unset it")
+    elif [[ ${GITHUB_SERVER_URL,,} != https://github.com?(:443)?(/) ]]; then
+        SETTING_PROBLEMS+=("GITHUB_SERVER_URL: \"$REPLY\" (from ${SETTING_FROM[GITHUB_SERVER_URL]}) is not github.com, and this version serves github.com only; fix: unset it, or upgrade to a version that serves GitHub Enterprise")
+    fi
+    case ${TOKEN_FETCH_CLIENT:-auto} in
+        auto | curl | bash) ;;
+        *)
+            shown TOKEN_FETCH_CLIENT
+            SETTING_PROBLEMS+=("TOKEN_FETCH_CLIENT: \"$REPLY\" is not auto, curl or bash; fix: unset it")
+            ;;
+    esac
+    if [[ -n ${TOKEN_HELPER_SCRIPT:-} && ($TOKEN_HELPER_SCRIPT != /* || ! -f $TOKEN_HELPER_SCRIPT) ]]; then
+        shown TOKEN_HELPER_SCRIPT
+        SETTING_PROBLEMS+=("TOKEN_HELPER_SCRIPT: \"$REPLY\" (from ${SETTING_FROM[TOKEN_HELPER_SCRIPT]}) is not the absolute path of a file, so the daemon cannot refresh; fix: unset it (the extracted helper is the default)")
+    fi
+}
+
+# WORKSPACE_ID becomes a path segment: `..` or a `/` would reach another route.
+workspace_id_ok() {
+    ((${#WORKSPACE_ID} <= 128)) && [[ $WORKSPACE_ID != *[!A-Za-z0-9._-]* && $WORKSPACE_ID != . && $WORKSPACE_ID != .. ]]
+}
+
+# The platform bearer's first line into BEARER (bounded; a FIFO is refused
+# by the callers' -f test). Returns 1 when empty, 2 with a control character.
+BEARER=''
+read_bearer() {
+    BEARER=''
+    { IFS= read -r -n 4096 -t 2 BEARER; } 2>/dev/null <"$CONFIGS_DIR/.auth_token"
+    BEARER=${BEARER%$'\r'}
+    [[ -n $BEARER ]] || return 1
+    [[ $BEARER != *[[:cntrl:]]* ]] || return 2
+}
 
 # Sets NOW to the epoch seconds, without starting a process.
 now() {
@@ -163,14 +337,6 @@ now() {
 # else checked (tokens are opaque; GitHub's current ones are
 # ghs_<APPID>_<JWT>). A newline, `=` or space could inject credential lines.
 is_token() { [[ -n $1 && ${#1} -le $MAX_TOKEN_CHARS && $1 != *[!A-Za-z0-9._-]* ]]; }
-
-# Outside text made safe for one log line: control characters removed,
-# cut to 200 characters. Sets REPLY.
-printable() {
-    local LC_ALL=C text=${1:0:4096}
-    text=${text//[[:cntrl:]]/}
-    REPLY=${text:0:200}
-}
 
 # The cache dir can be read only when it is a real directory we own (the
 # same test opens read_valid_cache above, which also wants both files ours).
@@ -583,40 +749,35 @@ json_top_strings() {
 # sets FAIL_REASON and returns 1.
 FETCHED_TOKEN='' FETCHED_EXPIRES_AT='' FETCHED_CACHE_EXPIRY='' FAIL_REASON='' MISCONFIGURED=''
 fetch_from_platform() {
-    local bearer='' url resp code body rc
+    local url resp code body rc
+    # Settings that cannot work send no request; the reason names the
+    # setting (as `_check_settings` does), not a client's exit code.
+    MISCONFIGURED=1
     if [[ ! -f $CONFIGS_DIR/.auth_token ]]; then
-        FAIL_REASON="$CONFIGS_DIR/.auth_token missing or not a regular file: cannot authenticate to the platform"
-        MISCONFIGURED=1
+        FAIL_REASON="$CONFIGS_DIR/.auth_token missing or not a regular file: cannot authenticate to the platform (CONFIGS_DIR from ${SETTING_FROM[CONFIGS_DIR]})"
         return 1
     fi
-    { IFS= read -r -n 4096 -t 2 bearer; } 2>/dev/null <"$CONFIGS_DIR/.auth_token"
-    bearer=${bearer%$'\r'}
-    if [[ -z $bearer ]]; then
-        FAIL_REASON="$CONFIGS_DIR/.auth_token is empty"
-        MISCONFIGURED=1
-        return 1
-    fi
-    if [[ $bearer == *[[:cntrl:]]* ]]; then
-        FAIL_REASON="$CONFIGS_DIR/.auth_token contains a control character"
-        MISCONFIGURED=1
-        return 1
-    fi
-    if [[ $PLATFORM_URL == *[[:cntrl:]]* ]]; then
-        FAIL_REASON="PLATFORM_URL contains a control character"
-        MISCONFIGURED=1
+    read_bearer
+    case $? in
+        1) FAIL_REASON="$CONFIGS_DIR/.auth_token is empty" && return 1 ;;
+        2) FAIL_REASON="$CONFIGS_DIR/.auth_token contains a control character" && return 1 ;;
+    esac
+    if [[ ! $PLATFORM_URL =~ $PLATFORM_URL_RE ]]; then
+        shown PLATFORM_URL
+        FAIL_REASON="PLATFORM_URL \"$REPLY\" (from ${SETTING_FROM[PLATFORM_URL]}) is not http(s)://host[:port][/path]; no request sent"
         return 1
     fi
     if [[ -n ${WORKSPACE_ID:-} ]]; then
-        # It becomes a path segment: `..` or a `/` would reach another route.
-        if ((${#WORKSPACE_ID} > 128)) || [[ $WORKSPACE_ID == *[!A-Za-z0-9._-]* || $WORKSPACE_ID == . || $WORKSPACE_ID == .. ]]; then
-            FAIL_REASON="WORKSPACE_ID is not 1-128 characters of A-Z a-z 0-9 . _ - (nor . or ..); no request sent"
-            MISCONFIGURED=1
+        if ! workspace_id_ok; then
+            FAIL_REASON="WORKSPACE_ID (from ${SETTING_FROM[WORKSPACE_ID]}) is not 1-128 characters of A-Z a-z 0-9 . _ - (nor . or ..); no request sent"
             return 1
         fi
         url="${PLATFORM_URL%/}/workspaces/$WORKSPACE_ID/github-installation-token"
     else
         url="${PLATFORM_URL%/}/admin/github-installation-token"
     fi
+    MISCONFIGURED=''
+    local bearer=$BEARER
     local client=curl
     bash_can_fetch "$url" && client=bash
     if [[ $client == bash ]]; then
@@ -626,7 +787,8 @@ fetch_from_platform() {
     fi
     if [[ $client == curl ]]; then
         if ! command -v curl >/dev/null; then
-            FAIL_REASON="curl not found"
+            FAIL_REASON="curl is not on PATH, and this PLATFORM_URL (https, or through a proxy) needs it (Debian: apt-get install curl)"
+            MISCONFIGURED=1
             return 1
         fi
         http_get_curl "$url" "$bearer"
@@ -728,25 +890,44 @@ locked_fetch() {
     return 0
 }
 
-# Records a failed fetch (time and reason; no secret) for the waiters.
-note_failure() {
-    ours_or_absent "$FAILURE_FILE" && cache_dir_private || return 0
-    now
-    printf '%s\n%s\n' "$NOW" "${FAIL_REASON:-platform fetch failed}" 2>/dev/null >"$FAILURE_FILE"
+# The failure file's lines: when the last fetch failed, why, when the
+# current outage began (its first failure), and the URL it concerns (userinfo
+# redacted). A failure of another URL (the settings changed) is not ours.
+FAIL_SINCE=''
+read_failure_file() {
+    local -a f=()
+    REPLY='' FAIL_AT='' FAIL_WHY='' FAIL_FIRST=''
+    ours_or_absent "$FAILURE_FILE" && [[ -f $FAILURE_FILE ]] || return 1
+    { mapfile -t -n 4 f; } 2>/dev/null <"$FAILURE_FILE"
+    local at=${f[0]-} first=${f[2]-}
+    shown PLATFORM_URL
+    [[ -n $at && ${#at} -le 12 && $at != *[!0-9]* && ${f[3]-} == "$REPLY${WORKSPACE_ID:+ $WORKSPACE_ID}" ]] || return 1
+    [[ -n $first && ${#first} -le 12 && $first != *[!0-9]* ]] || first=$at
+    FAIL_AT=$((10#$at)) FAIL_WHY=${f[1]-} FAIL_FIRST=$((10#$first))
 }
 
-# Whether a fetch failed less than TOKEN_FETCH_TIMEOUT_SEC ago; sets
-# FAIL_REASON to its reason.
-recent_failure() {
-    ours_or_absent "$FAILURE_FILE" && [[ -f $FAILURE_FILE ]] || return 1
-    local -a f=()
-    { mapfile -t -n 2 f; } 2>/dev/null <"$FAILURE_FILE"
-    local at=${f[0]-} why=${f[1]-}
-    [[ -n $at && ${#at} -le 12 && $at != *[!0-9]* ]] || return 1
+# Records a failed fetch (no secret) for the waiters, keeping the time the
+# current outage began; sets FAIL_SINCE to it.
+note_failure() {
     now
-    ((NOW - 10#$at < TOKEN_FETCH_TIMEOUT_SEC)) || return 1
-    printable "$why"
-    FAIL_REASON="$REPLY (another fetch, $((NOW - 10#$at))s ago)"
+    FAIL_SINCE=$NOW
+    ours_or_absent "$FAILURE_FILE" && cache_dir_private || return 0
+    read_failure_file && FAIL_SINCE=$FAIL_FIRST
+    printable "${FAIL_REASON:-platform fetch failed}"
+    local why=$REPLY
+    shown PLATFORM_URL
+    printf '%s\n%s\n%s\n%s\n' "$NOW" "$why" "$FAIL_SINCE" "$REPLY${WORKSPACE_ID:+ $WORKSPACE_ID}" 2>/dev/null >"$FAILURE_FILE"
+}
+
+# Whether a fetch of this URL failed less than TOKEN_FETCH_TIMEOUT_SEC ago;
+# sets FAIL_REASON to its reason and FAIL_SINCE to when the outage began.
+recent_failure() {
+    read_failure_file || return 1
+    now
+    ((NOW - FAIL_AT < TOKEN_FETCH_TIMEOUT_SEC)) || return 1
+    printable "$FAIL_WHY"
+    FAIL_REASON="$REPLY (another fetch's result, $((NOW - FAIL_AT))s ago)"
+    FAIL_SINCE=$FAIL_FIRST
 }
 
 # Opens the lock file as LOCK_FD without following a link: an existing one
@@ -804,8 +985,18 @@ action_get() {
             return
         fi
     fi
-    # One line, whatever failed.
-    say "no GitHub token: $why; GITHUB_TOKEN/GH_TOKEN unset or invalid; no valid $CONFIGS_DIR/.github-token"
+    # One line, whatever failed, for whoever reads git's output (often an
+    # agent): what failed, since when, when the last token expired, what to run.
+    local TZ=UTC0 since expired
+    now
+    printf -v since '%(%Y-%m-%dT%H:%M:%SZ)T' "${FAIL_SINCE:-$NOW}"
+    if [[ -n $CACHE_EXPIRES_AT ]]; then
+        printf -v expired '%(%Y-%m-%dT%H:%M:%SZ)T' "$CACHE_EXPIRES_AT"
+        ((CACHE_EXPIRES_AT > NOW)) && expired="the cached token expires $expired (too soon to serve)" || expired="the last token expired $expired"
+    else
+        expired="no token is cached"
+    fi
+    say "no GitHub token: $why (failing since $since); $expired; GITHUB_TOKEN/GH_TOKEN unset or invalid; no valid $CONFIGS_DIR/.github-token; run \`molecule-credential-helper status --probe\` to see why"
     return 1
 }
 
@@ -846,7 +1037,8 @@ action_erase() {
 action_fetch() {
     if locked_fetch force; then
         release_lock
-        say "fetched a fresh token into the cache"
+        fingerprint "$FETCHED_TOKEN"
+        say "fetched a fresh token into the cache (hashed_token $REPLY)"
         return 0
     fi
     release_lock
@@ -930,6 +1122,44 @@ gh_login() {
     return 1
 }
 
+# GitHub's audit-log `hashed_token` of TOKEN: base64 of its SHA-256, so an
+# operator can search the audit log for what a token did, never seeing it.
+# coreutils only (sha256sum, base64; the token on a pipe, never in argv): the
+# hex digest is checked, then turned into bytes by printf. Sets REPLY.
+fingerprint() {
+    local hex esc='' i
+    REPLY=unknown
+    hex=$(printf '%s' "$1" | sha256sum 2>/dev/null) || return 1
+    hex=${hex%% *}
+    [[ ${#hex} == 64 && $hex != *[!0-9a-f]* ]] || return 1
+    for ((i = 0; i < 64; i += 2)); do esc+="\\x${hex:i:2}"; done
+    # shellcheck disable=SC2059  # the format is 32 checked \xHH escapes
+    REPLY=$(printf "$esc" | base64 -w 0 2>/dev/null) || REPLY=unknown
+}
+
+# `_check_settings`: the one judge of the settings (install's warnings and
+# status's `settings` check ask it). One line per problem on stdout, naming
+# the setting and the fix; exit 1 when there is any. No network.
+action_check_settings() {
+    check_settings
+    ((${#SETTING_PROBLEMS[@]})) || return 0
+    printf '%s\n' "${SETTING_PROBLEMS[@]}"
+    return 1
+}
+
+# `_settings`: every setting as NAME<TAB>SOURCE<TAB>VALUE, the value in
+# effect (a number out of shape shows its default), PLATFORM_URL's userinfo
+# redacted, control characters removed. Problems go to stderr.
+action_settings() {
+    local name value
+    for REPLY in "${SETTING_PROBLEMS[@]}"; do say "$REPLY"; done
+    for name in "${SETTING_NAMES[@]}"; do
+        value=${!name:-}
+        [[ $name == PLATFORM_URL ]] && shown PLATFORM_URL && value=$REPLY
+        printf '%s\t%s\t%s\n' "$name" "${SETTING_FROM[$name]}" "${value//[[:cntrl:]]/}"
+    done
+}
+
 main() {
     case ${1:-} in
         get) action_get ;;
@@ -940,8 +1170,10 @@ main() {
         _login_gh) action_login_gh ;;
         _login_gh_stdin) action_login_gh_stdin ;;
         _invalidate_cache) invalidate_cache ;;
+        _check_settings) action_check_settings ;;
+        _settings) action_settings ;;
         *)
-            say "usage: ${0##*/} get|store|erase|_fetch_token|_refresh_gh|_login_gh|_login_gh_stdin|_invalidate_cache"
+            say "usage: ${0##*/} get|store|erase|_fetch_token|_refresh_gh|_login_gh|_login_gh_stdin|_invalidate_cache|_check_settings|_settings"
             return 2
             ;;
     esac

@@ -29,6 +29,8 @@ pub struct Layout {
     pub log_file: PathBuf,
     /// Serialises concurrent installs in one HOME.
     pub install_lock: PathBuf,
+    /// The settings install saw, for processes that never saw its environment.
+    pub settings_file: PathBuf,
     /// `~/.molecule-token-cache`, private to the user.
     pub cache_dir: PathBuf,
     /// The cached token and its generation tag.
@@ -50,6 +52,7 @@ impl Layout {
             pid_file: runtime_dir.join("refresh-daemon.pid"),
             log_file: runtime_dir.join("refresh-daemon.log"),
             install_lock: runtime_dir.join("install.lock"),
+            settings_file: runtime_dir.join("settings"),
             cache_token: cache_dir.join("gh_installation_token"),
             cache_expiry: cache_dir.join("gh_installation_token_expiry"),
             runtime_dir,

@@ -12,6 +12,8 @@
 //! - [`report`]: what an install did; [`secret`]: tokens that never print,
 //!   and the one token rule;
 //! - [`status`], [`uninstall`], [`contract`]: the other commands;
+//! - [`settings`]: the settings install saves for every process, judged by
+//!   the helper;
 //! - [`config`], [`scripts`], [`cache`], [`supervisor`], [`git_helpers`],
 //!   [`clock`]: paths and settings, the embedded scripts, the token cache,
 //!   which processes are ours, which helpers git runs, timestamps;
@@ -35,6 +37,7 @@ pub mod os;
 pub mod report;
 pub mod scripts;
 pub mod secret;
+pub mod settings;
 pub mod status;
 pub mod supervisor;
 pub mod uninstall;

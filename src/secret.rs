@@ -40,6 +40,22 @@ impl<T> fmt::Display for Secret<T> {
 /// A GitHub token as the platform and gh see it.
 pub type Token = Secret<String>;
 
+impl Secret<String> {
+    /// The token's name in GitHub's audit log (`hashed_token`): base64 of
+    /// its SHA-256, as `printf %s TOKEN | openssl dgst -sha256 -binary |
+    /// base64` prints it. Safe to show: it identifies, it does not grant.
+    pub fn fingerprint(&self) -> String {
+        fingerprint(&self.0)
+    }
+}
+
+/// GitHub's audit-log `hashed_token` of `token` (see [`Secret::fingerprint`]).
+pub fn fingerprint(token: &str) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(token.as_bytes()))
+}
+
 /// The longest token accepted: GitHub's current tokens are ~520 characters
 /// and vary; this bound leaves them room to grow.
 pub const MAX_TOKEN_LEN: usize = 4096;

@@ -1,6 +1,6 @@
 //! The checks themselves, in the order a template author reads them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -256,27 +256,31 @@ pub fn files_holding(dir: &Path, needles: &[String]) -> Vec<PathBuf> {
 pub fn run_contract() -> ContractReport {
     let mut report = ContractReport::default();
     let which = RealWhich::from_env();
-    let missing: Vec<String> = REQUIRED_TOOLS
-        .iter()
-        .filter(|(tool, _)| which.which(tool).is_none())
-        .map(|(tool, pkg)| format!("{tool} (apt-get install {pkg})"))
-        .collect();
-    report.record(
-        "git, bash, curl and flock are on PATH",
-        ensure(missing.is_empty(), || {
-            format!("missing: {}", missing.join(", "))
-        }),
-    );
+    // One check per tool: a missing tool fails its own check once, and
+    // every check that needs it is a `# SKIP` naming it, never a second,
+    // misleading failure.
+    let mut missing = BTreeSet::new();
+    for (tool, package) in REQUIRED_TOOLS {
+        let found = which.which(tool).is_some();
+        if !found {
+            missing.insert(tool);
+        }
+        report.record(
+            &format!("{tool} is on PATH"),
+            ensure(found, || {
+                format!("{tool} not found: install it (Debian: apt-get install {package})")
+            }),
+        );
+    }
     // gh is optional for the wiring (the installer skips gh-auth without
     // it), so its absence is a visible skip, not a failure.
     let gh_check = "gh is on PATH (the image's real gh; the checks marked [gh: recording shim] use a shim, since a real login needs GitHub)";
-    if which.which("gh").is_some() {
-        report.record(gh_check, Ok(()));
-    } else {
-        report.skip(
+    match which.which("gh") {
+        Some(gh) => report.record(&format!("{gh_check}: {}", gh_version(&gh)), Ok(())),
+        None => report.skip(
             gh_check,
             "gh not installed: gh will not be primed (apt-get install gh)",
-        );
+        ),
     }
     let world = match World::create() {
         Ok(w) => w,
@@ -285,7 +289,11 @@ pub fn run_contract() -> ContractReport {
             return report;
         }
     };
-    run_in(&world, &mut report);
+    let mut suite = Suite {
+        report: &mut report,
+        missing: &missing,
+    };
+    run_in(&world, &mut suite);
     // Whatever happened above, nothing we started may outlive the suite.
     let procs = RealProcTable;
     let (s, d) = supervisor::running(&procs, &world.layout);
@@ -302,59 +310,121 @@ pub fn run_contract() -> ContractReport {
     report
 }
 
-fn run_in(world: &World, report: &mut ContractReport) {
+/// The first line of `gh --version`, bounded (the image's real gh, printed
+/// so a template author sees which one the image ships).
+fn gh_version(gh: &Path) -> String {
+    let mut cmd = Command::new(gh);
+    cmd.arg("--version");
+    match run_bounded(cmd, b"", Duration::from_secs(10)) {
+        Ok(out) if out.status.success() => first_line(&out.stdout),
+        Ok(out) => format!("`gh --version` failed: {}", first_line(&out.stderr)),
+        Err(e) => format!("`gh --version`: {e}"),
+    }
+}
+
+/// The report, and the tools found missing up front.
+struct Suite<'a> {
+    report: &'a mut ContractReport,
+    missing: &'a BTreeSet<&'static str>,
+}
+
+impl Suite<'_> {
+    /// Runs `check` unless a tool it `needs` is missing; then it is a skip
+    /// naming the tool, whose own check already failed.
+    fn run(&mut self, name: &str, needs: &[&str], check: impl FnOnce() -> Result<(), String>) {
+        let absent: Vec<&str> = needs
+            .iter()
+            .copied()
+            .filter(|t| self.missing.contains(t))
+            .collect();
+        if absent.is_empty() {
+            self.report.record(name, check());
+        } else {
+            self.report.skip(
+                name,
+                &format!(
+                    "needs {}, which is not on PATH (see above)",
+                    absent.join(" and ")
+                ),
+            );
+        }
+    }
+}
+
+fn run_in(world: &World, suite: &mut Suite<'_>) {
     let first = world.install();
-    report.record("install reports no failed step", install_clean(&first));
-    report.record(
+    suite.run(
+        "install reports no failed step and no settings problem",
+        &[],
+        || install_clean(&first),
+    );
+    suite.run(
         "git config: empty reset, then our helper, then useHttpPath=true",
-        git_config_wired(world),
+        &["git"],
+        || git_config_wired(world),
     );
-    report.record(
+    suite.run(
         "no other credential helper gets our token (git's URL matching over the image's own git config)",
-        no_other_helper(world),
+        &["git"],
+        || no_other_helper(world),
     );
-    report.record(
+    suite.run(
         "git credential fill returns a platform-issued token",
-        fill_is_platform_token(world),
+        &["git", "bash"],
+        || fill_is_platform_token(world),
     );
-    report.record(
+    suite.run(
         "the same fill through curl (the client for https and proxies)",
-        fill_through_curl(world),
+        &["git", "bash", "curl"],
+        || fill_through_curl(world),
     );
-    report.record("files have their documented modes", modes(world));
-    let (second, idempotent) = second_install_is_a_no_op(world);
-    report.record(
+    suite.run("files have their documented modes", &[], || modes(world));
+    let mut second = None;
+    suite.run(
         "a second install changes nothing and starts no daemon",
-        idempotent,
+        &[],
+        || {
+            let (report, result) = second_install_is_a_no_op(world);
+            second = Some(report);
+            result
+        },
     );
-    report.record(
+    suite.run(
         "exactly one daemon supervisor and one daemon run",
-        one_daemon(world),
+        &["bash"],
+        || one_daemon(world),
     );
-    report.record(
+    suite.run(
         "the daemon refreshes the token and logs gh in [gh: recording shim]",
-        daemon_refreshes(world),
+        &["bash"],
+        || daemon_refreshes(world),
     );
-    report.record(
+    suite.run(
         "gh logged in with GH_TOKEN/GITHUB_TOKEN removed, token on stdin [gh: recording shim]",
-        gh_login_clean(world),
+        &["bash"],
+        || gh_login_clean(world),
     );
-    report.record(
+    suite.run(
         "erase after a 401, then fill, gets a new token",
-        erase_then_fill(world),
+        &["git", "bash"],
+        || erase_then_fill(world),
     );
-    report.record(
+    suite.run(
         "8 concurrent fills on a cold cache make one platform request",
-        single_flight(world),
+        &["git", "bash", "flock"],
+        || single_flight(world),
     );
+    let second = second.unwrap_or_default();
     let outputs = format!("{first}{second}{}{}", first.to_json(), second.to_json());
-    report.record(
+    suite.run(
         "no token or bearer outside the cache and gh's hosts file",
-        no_leaks(world, &outputs),
+        &[],
+        || no_leaks(world, &outputs),
     );
-    report.record(
+    suite.run(
         "uninstall stops every process and removes our files",
-        uninstall_clean(world),
+        &[],
+        || uninstall_clean(world),
     );
 }
 
@@ -366,7 +436,14 @@ fn install_clean(report: &crate::InstallReport) -> Result<(), String> {
             .filter(|l| l.contains("failed"))
             .collect::<Vec<_>>()
             .join("; ")
-    })
+    })?;
+    let settings: Vec<&str> = report
+        .warnings
+        .iter()
+        .filter(|w| w.starts_with("settings"))
+        .map(String::as_str)
+        .collect();
+    ensure(settings.is_empty(), || settings.join("; "))
 }
 
 /// Every helper git runs for github.com, replayed over all of git's config

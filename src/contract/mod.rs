@@ -94,6 +94,8 @@ impl ContractReport {
 
 impl fmt::Display for ContractReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // TAP: the plan first.
+        writeln!(f, "1..{}", self.checks.len())?;
         for c in &self.checks {
             match &c.reason {
                 None => writeln!(f, "ok {} - {}", c.n, c.name)?,

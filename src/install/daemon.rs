@@ -16,7 +16,16 @@ pub const SUPERVISOR_WAIT: Duration = Duration::from_secs(10);
 
 /// The supervisor's command: `bash -p <daemon script> --supervise`, with the
 /// helper path the daemon calls.
-pub fn supervisor_command(bash: &std::path::Path, config: &Config) -> CommandSpec {
+///
+/// With `settings_saved`, the settings are removed from its environment:
+/// the daemon then takes them from the saved file, as every other process
+/// does, and a re-install that changes them reaches it. Without (the file
+/// could not be written), it keeps install's environment.
+pub fn supervisor_command(
+    bash: &std::path::Path,
+    config: &Config,
+    settings_saved: bool,
+) -> CommandSpec {
     let layout = &config.layout;
     // -p: no $BASH_ENV, no functions imported from the environment.
     let mut cmd = config.command(bash).args([
@@ -24,7 +33,11 @@ pub fn supervisor_command(bash: &std::path::Path, config: &Config) -> CommandSpe
         layout.daemon_script.to_string_lossy().into_owned(),
         SUPERVISE_ARG.to_string(),
     ]);
-    if config.var("TOKEN_HELPER_SCRIPT").is_none() {
+    if settings_saved {
+        for key in crate::settings::SETTING_KEYS {
+            cmd = cmd.env_remove(key);
+        }
+    } else if config.var("TOKEN_HELPER_SCRIPT").is_none() {
         cmd = cmd.env(
             "TOKEN_HELPER_SCRIPT",
             layout.helper_script.to_string_lossy(),
@@ -39,6 +52,7 @@ pub(crate) fn run<F: Fs, S: Spawner, P: ProcTable, W: Which>(
     procs: &P,
     which: &W,
     config: &Config,
+    settings_saved: bool,
 ) -> Outcome {
     let layout = &config.layout;
     let why_start = match supervisor::state(fs, procs, layout) {
@@ -74,7 +88,7 @@ pub(crate) fn run<F: Fs, S: Spawner, P: ProcTable, W: Which>(
     {
         let _ = fs.remove_file(&layout.log_file);
     }
-    let cmd = supervisor_command(&bash, config);
+    let cmd = supervisor_command(&bash, config, settings_saved);
     let pid = match spawner.spawn_detached(&cmd, &layout.log_file) {
         Ok(pid) => pid,
         Err(e) => return Outcome::Failed(format!("starting the supervisor: {e}")),

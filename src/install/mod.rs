@@ -87,12 +87,24 @@ impl<F: Fs, S: Spawner, P: ProcTable, W: Which> Installer<F, S, P, W> {
             }
         };
 
-        let scripts = scripts::run(&self.fs, layout, self.config.uid);
-        let scripts_failed = scripts.is_failed();
+        let (settings_text, left_out) = crate::settings::render(&self.config);
+        for key in left_out {
+            report.warnings.push(format!(
+                "{key} holds a control character: not saved in {}",
+                layout.settings_file.display()
+            ));
+        }
+        let (scripts, scripts_in_place) =
+            scripts::run(&self.fs, layout, self.config.uid, &settings_text);
+        let scripts_failed = !scripts_in_place;
+        let settings_saved = !scripts.is_failed();
         report.steps.push(StepReport {
             step: Step::Scripts,
             outcome: scripts,
         });
+        if scripts_in_place {
+            report.warnings.extend(self.settings_warnings());
+        }
 
         let cache = token_cache::run(&self.fs, layout, self.config.uid);
         report.steps.push(StepReport {
@@ -120,6 +132,7 @@ impl<F: Fs, S: Spawner, P: ProcTable, W: Which> Installer<F, S, P, W> {
                 &self.procs,
                 &self.which,
                 &self.config,
+                settings_saved,
             )
         };
         report.steps.push(StepReport {
@@ -153,6 +166,25 @@ impl<F: Fs, S: Spawner, P: ProcTable, W: Which> Installer<F, S, P, W> {
             );
         }
         report
+    }
+}
+
+impl<F: Fs, S: Spawner, P: ProcTable, W: Which> Installer<F, S, P, W> {
+    /// The helper's problems with the settings, as report warnings: the
+    /// helper is their one judge, so install warns about exactly what git
+    /// will hit.
+    fn settings_warnings(&self) -> Vec<String> {
+        let Some(bash) = self.which.which("bash") else {
+            return vec!["settings not checked: bash not on PATH".into()];
+        };
+        let helper = &self.config.layout.helper_script;
+        match crate::settings::problems(&self.spawner, &bash, helper, &self.config) {
+            Ok(problems) => problems
+                .into_iter()
+                .map(|p| format!("settings: {p}"))
+                .collect(),
+            Err(e) => vec![format!("settings not checked: {e}")],
+        }
     }
 }
 

@@ -15,7 +15,53 @@ use super::{describe, ensure_dir};
 
 const SCRIPT_MODE: u32 = 0o755;
 
-pub(crate) fn run<F: Fs>(fs: &F, layout: &Layout, uid: u32) -> Outcome {
+/// Extracts the scripts and saves the settings (`settings_text`) beside
+/// them. Returns the step's outcome and whether the scripts themselves are
+/// in place (a settings file that could not be written fails the step but
+/// leaves git's wiring and the daemon to run).
+pub(crate) fn run<F: Fs>(
+    fs: &F,
+    layout: &Layout,
+    uid: u32,
+    settings_text: &str,
+) -> (Outcome, bool) {
+    let outcome = extract(fs, layout, uid);
+    if outcome.is_failed() {
+        return (outcome, false);
+    }
+    let settings = save_settings(fs, layout, uid, settings_text);
+    let merged = match (outcome, settings) {
+        (_, Err(e)) => Outcome::Failed(format!(
+            "scripts in place, but the settings were not saved ({e}): git outside this process's environment will use the defaults"
+        )),
+        (Outcome::Changed(what), Ok(true)) => Outcome::Changed(format!("{what}; saved the settings")),
+        (Outcome::Unchanged(_), Ok(true)) => Outcome::Changed("saved the settings".into()),
+        (other, Ok(_)) => other,
+    };
+    (merged, true)
+}
+
+/// Writes the settings file when its content, owner, kind or mode differ
+/// (a link or another user's file is replaced, never followed). Returns
+/// whether it wrote.
+fn save_settings<F: Fs>(fs: &F, layout: &Layout, uid: u32, text: &str) -> Result<bool, String> {
+    let path = &layout.settings_file;
+    let ours = fs.metadata(path).is_ok_and(|m| {
+        m.kind == FileKind::File && m.uid == uid && m.mode & 0o777 == crate::settings::SETTINGS_MODE
+    });
+    let same = ours
+        && fs
+            .read(path, text.len() as u64 + 1)
+            .is_ok_and(|b| b == text.as_bytes());
+    if same {
+        return Ok(false);
+    }
+    fs.write_atomic(path, text.as_bytes(), crate::settings::SETTINGS_MODE)
+        .map(|()| true)
+        .map_err(|e| describe(path, &e))
+}
+
+fn extract<F: Fs>(fs: &F, layout: &Layout, uid: u32) -> Outcome {
     if let Err(e) = ensure_dir(fs, &layout.scripts_dir, 0o755) {
         return Outcome::Failed(describe(&layout.scripts_dir, &e));
     }

@@ -36,6 +36,17 @@ pub struct DaemonLog {
     pub next_refresh_at: Option<u64>,
     /// gh's last login.
     pub last_gh: Option<GhLogin>,
+    /// The last supervisor that logged its start, and whether a daemon of
+    /// its exited since (it is between respawns, not starting).
+    pub supervisor: Option<(i32, bool)>,
+}
+
+impl DaemonLog {
+    /// Whether supervisor `pid` has logged a daemon exit: with no daemon
+    /// alive it is between respawns; otherwise it has not forked its first.
+    pub fn daemon_exited_under(&self, pid: i32) -> bool {
+        self.supervisor == Some((pid, true))
+    }
 }
 
 /// Reads the rotated log and the current one, oldest first.
@@ -56,6 +67,17 @@ pub fn parse(text: &str) -> DaemonLog {
     for line in text.lines() {
         if let Some(rest) = line.strip_prefix(DAEMON_TAG) {
             let (ts, msg) = rest.split_once(' ').unwrap_or((rest, ""));
+            if let Some(pid) = msg
+                .strip_prefix("supervisor ")
+                .and_then(|m| m.strip_suffix(" started"))
+                .and_then(|p| p.parse().ok())
+            {
+                log.supervisor = Some((pid, false));
+            } else if msg.starts_with("daemon exited") {
+                if let Some((_, exited)) = &mut log.supervisor {
+                    *exited = true;
+                }
+            }
             if msg.starts_with("refresh ok") {
                 log.last_ok = Some(ts.to_string());
             } else if msg.starts_with("refresh failed") {

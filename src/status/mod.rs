@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::{Config, GIT_HELPER_KEY};
 use crate::git_helpers::{helpers_for_github, others_after_ours, GITHUB_PROBE_URL};
 use crate::os::{FileKind, Fs, ProcTable, Spawner, Which};
+use crate::settings::{Setting, Source};
 use crate::supervisor::{self, SupervisorState};
 use daemon_log::DaemonLog;
 
@@ -44,6 +45,10 @@ pub struct StatusReport {
     pub healthy: bool,
     /// Every check, in order.
     pub checks: Vec<Check>,
+    /// The settings the helper takes in this process's environment, and
+    /// where each came from (`env`, `install`, `default`).
+    #[serde(default)]
+    pub settings: Vec<Setting>,
 }
 
 impl StatusReport {
@@ -51,6 +56,7 @@ impl StatusReport {
         StatusReport {
             healthy: checks.iter().all(|c| c.level != Level::Fail),
             checks,
+            settings: Vec::new(),
         }
     }
 
@@ -74,6 +80,20 @@ impl fmt::Display for StatusReport {
                 Level::Fail => "fail",
             };
             writeln!(f, "{level:<4} {:<13} {}", c.name, c.detail)?;
+            if c.name == "settings" {
+                for setting in &self.settings {
+                    let source = match setting.source {
+                        Source::Env => "env",
+                        Source::Install => "install",
+                        Source::Default => "default",
+                    };
+                    writeln!(
+                        f,
+                        "       {:<32} {:<8} {}",
+                        setting.name, source, setting.value
+                    )?;
+                }
+            }
         }
         writeln!(f, "{}", if self.healthy { "healthy" } else { "unhealthy" })
     }
@@ -124,12 +144,14 @@ pub fn status<F: Fs, S: Spawner, P: ProcTable, W: Which>(
         )]);
     }
     let log = daemon_log::read(fs, layout);
+    let (settings_check, settings) = settings(fs, spawner, which, config);
     let mut checks = vec![
+        settings_check,
         scripts(fs, config),
         git_config(spawner, which, config),
         cache_dir(fs, config),
         cached_token(fs, config, &log),
-        daemon(fs, procs, config),
+        daemon(fs, procs, config, &log),
         last_refresh(&log),
         gh_login(&log),
     ];
@@ -166,7 +188,64 @@ pub fn status<F: Fs, S: Spawner, P: ProcTable, W: Which>(
             format!("{} ({} ms)", p.detail, p.latency_ms),
         ));
     }
-    StatusReport::new(checks)
+    let mut report = StatusReport::new(checks);
+    report.settings = settings;
+    report
+}
+
+/// The helper's own verdict on the settings it takes here (this process's
+/// environment, then the saved file, then the defaults): it fails when git
+/// could not get a platform token with them, naming each problem and its fix.
+fn settings<F: Fs, S: Spawner, W: Which>(
+    fs: &F,
+    spawner: &S,
+    which: &W,
+    config: &Config,
+) -> (Check, Vec<Setting>) {
+    let helper = &config.layout.helper_script;
+    if fs.metadata(helper).is_err() {
+        return (
+            check(
+                "settings",
+                Level::Fail,
+                "the helper is missing, so nothing judges the settings; run install",
+            ),
+            Vec::new(),
+        );
+    }
+    let Some(bash) = which.which("bash") else {
+        return (
+            check(
+                "settings",
+                Level::Fail,
+                "bash not on PATH: git cannot run the helper",
+            ),
+            Vec::new(),
+        );
+    };
+    match crate::settings::verdict(spawner, &bash, helper, config) {
+        Err(e) => (check("settings", Level::Fail, e), Vec::new()),
+        Ok(v) if v.problems.is_empty() => {
+            let saved = v
+                .settings
+                .iter()
+                .filter(|s| s.source == Source::Install)
+                .count();
+            let from_env = v
+                .settings
+                .iter()
+                .filter(|s| s.source == Source::Env)
+                .count();
+            let detail = format!(
+                "git can get a platform token with these ({saved} saved at install, {from_env} from this environment, the rest defaults)"
+            );
+            (check("settings", Level::Ok, detail), v.settings)
+        }
+        Ok(v) => (
+            check("settings", Level::Fail, v.problems.join(" | ")),
+            v.settings,
+        ),
+    }
 }
 
 fn scripts<F: Fs>(fs: &F, config: &Config) -> Check {
@@ -363,7 +442,11 @@ fn cached_token<F: Fs>(fs: &F, config: &Config, log: &DaemonLog) -> Check {
             format!("a refresh was due {} minutes ago", minutes(now - at))
         }
     });
-    let tail: String = [accepted, next]
+    let hashed = cached
+        .token
+        .as_ref()
+        .map(|t| format!("hashed_token {}", t.fingerprint()));
+    let tail: String = [accepted, next, hashed]
         .into_iter()
         .flatten()
         .map(|s| format!("; {s}"))
@@ -407,7 +490,7 @@ fn gh_login(log: &DaemonLog) -> Check {
     }
 }
 
-fn daemon<F: Fs, P: ProcTable>(fs: &F, procs: &P, config: &Config) -> Check {
+fn daemon<F: Fs, P: ProcTable>(fs: &F, procs: &P, config: &Config, log: &DaemonLog) -> Check {
     let (supervisors, daemons) = supervisor::running(procs, &config.layout);
     match supervisor::state(fs, procs, &config.layout) {
         SupervisorState::NotRunning(why) => check(
@@ -423,10 +506,19 @@ fn daemon<F: Fs, P: ProcTable>(fs: &F, procs: &P, config: &Config) -> Check {
                 supervisors.len()
             ),
         ),
+        SupervisorState::Running(pid) if daemons.is_empty() && log.daemon_exited_under(pid) => {
+            check(
+                "daemon",
+                Level::Warn,
+                format!("supervisor {pid} alive, daemon between respawns"),
+            )
+        }
+        // Right after install: the supervisor has not forked its first
+        // daemon yet. Nothing is wrong.
         SupervisorState::Running(pid) if daemons.is_empty() => check(
             "daemon",
-            Level::Warn,
-            format!("supervisor {pid} alive, daemon between respawns"),
+            Level::Ok,
+            format!("supervisor {pid} alive; daemon starting"),
         ),
         SupervisorState::Running(pid) => check(
             "daemon",
