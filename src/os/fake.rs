@@ -67,7 +67,12 @@ impl Op {
             OpKind::Run => !self.args.iter().any(|a| {
                 matches!(
                     a.as_str(),
-                    "--get" | "--get-all" | "--get-regexp" | "--list"
+                    "--get"
+                        | "--get-all"
+                        | "--get-regexp"
+                        | "--list"
+                        | "_check_settings"
+                        | "_settings"
                 )
             }),
         }

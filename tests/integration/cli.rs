@@ -279,7 +279,13 @@ fn status_is_healthy_after_install_and_text_has_one_line_per_check() {
     }
     let out = env.bin().arg("status").arg("--home").arg(&env.home).ok();
     let text = stdout(&out);
-    assert_eq!(text.lines().count(), report.checks.len() + 1, "{text}");
+    // One line per check, one per setting (under the settings check), and
+    // the verdict.
+    assert_eq!(
+        text.lines().count(),
+        report.checks.len() + report.settings.len() + 1,
+        "{text}"
+    );
     assert!(text.ends_with("healthy\n"));
 }
 
@@ -507,8 +513,18 @@ fn contract_passes_and_prints_tap_like_lines() {
     let out = env.bin().arg("contract").env("TMPDIR", &tmp).output();
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
-    assert!(
-        text.lines().filter(|l| l.starts_with("ok ")).count() >= 10,
+    // TAP: the plan first, then that many `ok` lines.
+    let plan: usize = text
+        .lines()
+        .next()
+        .unwrap()
+        .strip_prefix("1..")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        text.lines().filter(|l| l.starts_with("ok ")).count(),
+        plan,
         "{text}"
     );
     assert!(text.trim_end().ends_with("passed, 0 failed"), "{text}");
@@ -575,21 +591,52 @@ fn contract_tools_without(env: &TestEnv, missing: &str) -> std::path::PathBuf {
     crate::support::path_with(env, &format!("no-{missing}"), &tools)
 }
 
-#[test]
-fn contract_names_the_debian_package_of_a_missing_tool() {
+/// A missing tool fails its own check once, naming its Debian package, and
+/// every check that needs it is a `# SKIP` naming it: never a second,
+/// misleading failure (a fill "returning a token the platform never issued",
+/// "8 platform requests").
+#[rstest::rstest]
+#[case::curl("curl", "curl", &["the same fill through curl"])]
+#[case::flock("flock", "util-linux", &["8 concurrent fills on a cold cache"])]
+fn a_missing_tool_fails_its_own_check_once_and_skips_what_needs_it(
+    #[case] tool: &str,
+    #[case] package: &str,
+    #[case] skipped: &[&str],
+) {
     let env = TestEnv::builder().no_platform().build();
-    let only = contract_tools_without(&env, "flock");
-    let mut c = env.bin();
-    c.arg("contract").env("PATH", &only);
-    let out = c.output();
+    let only = contract_tools_without(&env, tool);
+    let out = env.bin().arg("contract").env("PATH", &only).output();
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    let plan: usize = lines[0].strip_prefix("1..").unwrap().parse().unwrap();
+    let tap: Vec<&&str> = lines
+        .iter()
+        .filter(|l| l.starts_with("ok ") || l.starts_with("not ok "))
+        .collect();
+    assert_eq!(tap.len(), plan, "{text}");
+    let failures: Vec<&&&str> = tap.iter().filter(|l| l.starts_with("not ok")).collect();
+    assert_eq!(failures.len(), 1, "{text}");
     assert!(
-        text.lines().next().unwrap().starts_with("not ok 1 - ")
-            && text.contains("flock (apt-get install util-linux)"),
+        failures[0].contains(&format!("{tool} is on PATH"))
+            && failures[0].contains(&format!("apt-get install {package}")),
         "{text}"
     );
-    assert!(text.trim_end().lines().last().unwrap().ends_with(" failed"));
+    for name in skipped {
+        let line = tap.iter().find(|l| l.contains(name)).unwrap();
+        assert!(
+            line.starts_with("ok ") && line.contains(&format!("# SKIP needs {tool}")),
+            "{line}"
+        );
+    }
+    assert!(
+        text.trim_end().ends_with(&format!(
+            "{} passed, 1 failed, {} skipped",
+            plan - 1 - skipped.len(),
+            skipped.len()
+        )),
+        "{text}"
+    );
 }
 
 #[test]
@@ -600,13 +647,23 @@ fn contract_without_gh_skips_that_check_visibly_and_still_passes() {
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(
-        text.contains("ok 2 - gh is on PATH") && text.contains("# SKIP gh not installed"),
+        text.contains("ok 5 - gh is on PATH") && text.contains("# SKIP gh not installed"),
         "{text}"
     );
     assert!(
         text.trim_end().ends_with("passed, 0 failed, 1 skipped"),
         "{text}"
     );
+}
+
+/// With gh present, the contract prints the version it found.
+#[test]
+fn contract_prints_the_images_gh_version() {
+    let env = TestEnv::builder().no_platform().build();
+    let out = env.bin().arg("contract").output();
+    let text = stdout(&out);
+    let line = text.lines().find(|l| l.contains("gh is on PATH")).unwrap();
+    assert!(line.contains("gh version "), "{text}");
 }
 
 /// The fake platform is plain http (bash's client), so the contract runs one
@@ -620,14 +677,14 @@ fn contract_catches_a_broken_curl_although_plain_http_needs_none() {
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(
-        text.contains("\nok 6 - git credential fill returns a platform-issued token"),
+        text.contains("\nok 9 - git credential fill returns a platform-issued token"),
         "{text}"
     );
     assert!(
-        text.contains("\nnot ok 7 - the same fill through curl"),
+        text.contains("\nnot ok 10 - the same fill through curl"),
         "{text}"
     );
-    assert!(text.trim_end().ends_with("15 passed, 1 failed"), "{text}");
+    assert!(text.trim_end().ends_with("18 passed, 1 failed"), "{text}");
 }
 
 /// An image whose environment adds `credential.helper store` (read after
@@ -656,5 +713,5 @@ fn contract_catches_a_storing_helper_in_the_images_git_environment() {
         line.starts_with("not ok") && line.contains("\"store\""),
         "{text}"
     );
-    assert!(text.trim_end().ends_with("15 passed, 1 failed"), "{text}");
+    assert!(text.trim_end().ends_with("18 passed, 1 failed"), "{text}");
 }

@@ -333,7 +333,7 @@ fn a_setting_that_is_not_whole_seconds_falls_back_to_its_default_with_a_log_line
     let named: Vec<_> = daemon
         .log()
         .lines()
-        .filter(|l| l.contains(&format!("{var}=")))
+        .filter(|l| l.contains(var))
         .map(str::to_string)
         .collect();
     assert_eq!(named.len(), 1, "{}", daemon.log());

@@ -76,7 +76,11 @@ fn token_fetch_client_curl_insists_on_curl() {
     c.env("PATH", &path);
     let out = c.output();
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("curl not found"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("curl is not on PATH"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(env.platform().requests(), 0);
 }
 
@@ -292,7 +296,6 @@ fn an_exchange_orphaned_by_a_killed_helper_frees_the_lock_and_ends() {
 #[case::percent_encoded("base%2042", true)]
 #[case::query("base?x=1", false)]
 #[case::fragment("base#1", false)]
-#[case::space("base 42", false)]
 #[case::non_ascii("baś42", false)]
 #[case::quote("base\"42", false)]
 fn only_urls_that_need_no_encoding_bypass_curl(#[case] base: &str, #[case] by_bash: bool) {
@@ -313,7 +316,11 @@ fn only_urls_that_need_no_encoding_bypass_curl(#[case] base: &str, #[case] by_ba
             stderr(&out)
         );
     } else {
-        assert!(stderr(&out).contains("curl not found"), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("curl is not on PATH"),
+            "{}",
+            stderr(&out)
+        );
         assert_eq!(env.platform().requests(), 0);
     }
 }

@@ -63,6 +63,23 @@ fn expect_git(
         .returning(move |_| exit(code, out));
 }
 
+/// The settings check install runs once the scripts are in place: the
+/// helper's `_check_settings`, run by `bash -p` as git runs it.
+fn is_settings_check(cmd: &CommandSpec) -> bool {
+    cmd.program == std::path::Path::new("/usr/bin/bash")
+        && cmd.args == ["-p", HELPER, "_check_settings"]
+        && cmd.env_value("HOME") == Some(HOME)
+}
+
+fn expect_settings_check(spawner: &mut MockSpawner, seq: &mut Sequence, answer: &'static str) {
+    spawner
+        .expect_run()
+        .withf(is_settings_check)
+        .times(1)
+        .in_sequence(seq)
+        .returning(move |_| exit(i32::from(!answer.is_empty()), answer));
+}
+
 /// `git config --global --add KEY !<helper>`'s arguments after `--global`.
 fn add_our_helper() -> &'static [&'static str] {
     let helper_value: &'static str = Box::leak(format!("!{HELPER}").into_boxed_str());
@@ -119,6 +136,7 @@ fn fresh_git_config_is_written_as_reset_then_helper_then_use_http_path() {
     let add_helper = add_our_helper();
     let mut spawner = MockSpawner::new();
     let mut seq = Sequence::new();
+    expect_settings_check(&mut spawner, &mut seq, "");
     expect_git(&mut spawner, &mut seq, READ, 1, "");
     expect_git(&mut spawner, &mut seq, &["--add", KEY, ""], 0, "");
     expect_git(&mut spawner, &mut seq, add_helper, 0, "");
@@ -145,6 +163,7 @@ fn two_existing_values_are_unset_before_adding() {
     let add_helper = add_our_helper();
     let mut spawner = MockSpawner::new();
     let mut seq = Sequence::new();
+    expect_settings_check(&mut spawner, &mut seq, "");
     // What `gh auth setup-git` leaves: two values; useHttpPath spelt "yes".
     expect_git(
         &mut spawner,
@@ -174,6 +193,7 @@ fn correct_git_config_is_not_written() {
     );
     let mut spawner = MockSpawner::new();
     let mut seq = Sequence::new();
+    expect_settings_check(&mut spawner, &mut seq, "");
     expect_git(&mut spawner, &mut seq, READ, 0, current);
     let report = install_with_git(cfg, fs, spawner);
     assert!(
@@ -188,6 +208,7 @@ fn a_failing_git_write_fails_only_its_step() {
     let fs = world_with_supervisor(&cfg);
     let mut spawner = MockSpawner::new();
     let mut seq = Sequence::new();
+    expect_settings_check(&mut spawner, &mut seq, "");
     expect_git(&mut spawner, &mut seq, READ, 1, "");
     spawner
         .expect_run()
@@ -217,7 +238,12 @@ fn gh_login_is_detached_with_the_token_on_stdin_and_env_tokens_removed() {
     let fs = world_with_supervisor(&cfg);
     let log = cfg.layout.log_file.clone();
     let mut spawner = MockSpawner::new();
-    spawner.expect_run().never();
+    // Only the settings check runs; the gh login is detached.
+    spawner
+        .expect_run()
+        .withf(is_settings_check)
+        .times(1)
+        .returning(|_| exit(0, ""));
     spawner
         .expect_spawn_detached()
         .withf(move |cmd, to| {
@@ -256,6 +282,10 @@ fn a_waited_for_gh_failure_is_reported_and_redacted() {
         0o600,
     );
     let mut spawner = MockSpawner::new();
+    spawner
+        .expect_run()
+        .withf(is_settings_check)
+        .returning(|_| exit(0, ""));
     // The login "ended" at once: PID 4242 is not in the fake process table.
     spawner.expect_spawn_detached().returning(|_, _| Ok(4242));
     let report =
@@ -267,4 +297,31 @@ fn a_waited_for_gh_failure_is_reported_and_redacted() {
     );
     assert!(!json.contains(token), "{json}");
     assert!(json.contains("[REDACTED]"), "{json}");
+}
+
+/// The helper judges the settings; install passes each of its lines on as a
+/// warning, and the steps still run.
+#[test]
+fn the_helpers_settings_problems_become_warnings() {
+    let cfg = config(&[("WORKSPACE_ID", "../..")]);
+    let fs = world_with_supervisor(&cfg);
+    let current: &'static str = Box::leak(
+        format!("credential.https://github.com.helper\n\0credential.https://github.com.helper\n!{HELPER}\0credential.https://github.com.usehttppath\0")
+            .into_boxed_str(),
+    );
+    let mut spawner = MockSpawner::new();
+    let mut seq = Sequence::new();
+    expect_settings_check(
+        &mut spawner,
+        &mut seq,
+        "WORKSPACE_ID: \"../..\" (from env) is not 1-128 characters; fix: x\n",
+    );
+    expect_git(&mut spawner, &mut seq, READ, 0, current);
+    let report = install_with_git(cfg, fs, spawner);
+    assert_eq!(
+        report.warnings,
+        ["settings: WORKSPACE_ID: \"../..\" (from env) is not 1-128 characters; fix: x"],
+        "{report}"
+    );
+    assert!(report.failed_steps().is_empty(), "{report}");
 }

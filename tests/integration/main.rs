@@ -16,6 +16,7 @@ mod installer_table;
 mod os_real;
 mod outage;
 mod reliability;
+mod settings;
 mod startup;
 mod todays_github;
 mod trust;
