@@ -1156,6 +1156,8 @@ action_settings() {
     for name in "${SETTING_NAMES[@]}"; do
         value=${!name:-}
         [[ $name == PLATFORM_URL ]] && shown PLATFORM_URL && value=$REPLY
+        # The daemon's default helper is this script.
+        [[ $name == TOKEN_HELPER_SCRIPT && -z $value ]] && value=${BASH_SOURCE[0]}
         printf '%s\t%s\t%s\n' "$name" "${SETTING_FROM[$name]}" "${value//[[:cntrl:]]/}"
     done
 }

@@ -10,7 +10,7 @@ use crate::os::CommandSpec;
 use crate::scripts::{DAEMON_SCRIPT, HELPER_SCRIPT};
 use crate::secret::{is_valid_token, Token};
 
-/// The paths SPEC's "Files it owns" table names, under one HOME.
+/// The paths of the files the crate owns (docs/contract.md), under one HOME.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Layout {
     /// The home everything lives under (absolute and canonical when it came from `Config::from_env`).

@@ -4,9 +4,9 @@ use include_dir::{include_dir, Dir};
 
 static SCRIPTS: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/scripts");
 
-/// The git credential helper (SPEC: "Git credential helper").
+/// The git credential helper (docs/contract.md: "The git credential helper").
 pub const HELPER_SCRIPT: &str = "molecule-git-token-helper.sh";
-/// The refresh daemon and its respawn supervisor (SPEC: "Refresh daemon").
+/// The refresh daemon and its respawn supervisor (docs/contract.md).
 pub const DAEMON_SCRIPT: &str = "molecule-gh-token-refresh.sh";
 
 /// The argument that makes the daemon script run as the respawn supervisor.

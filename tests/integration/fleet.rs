@@ -151,7 +151,7 @@ fn restart_storm_and_steady_state_stay_within_bounds_for_both_platforms() {
     assert_eq!(
         (t.initial, t.interval, t.jitter, t.retry_min, t.margin),
         (60, 2700, 120, 30, 300),
-        "defaults drifted from SPEC"
+        "defaults drifted from docs/contract.md"
     );
     let bound = 1.5 * n as f64 / t.jitter as f64;
     let horizon = 26 * 3600;
