@@ -13,6 +13,7 @@
 # therefore handled at once, also under load.
 
 set -u
+umask 077
 export TZ=UTC0
 
 readonly TAG="[molecule-gh-token-refresh]"
@@ -21,6 +22,8 @@ HELPER=${TOKEN_HELPER_SCRIPT:-$SCRIPT_DIR/molecule-git-token-helper.sh}
 RUNTIME_DIR=${MOLECULE_RUNTIME_DIR:-${HOME:-}/.molecule-runtime}
 LOG_FILE="$RUNTIME_DIR/refresh-daemon.log"
 PID_FILE="$RUNTIME_DIR/refresh-daemon.pid"
+SUPERVISOR_LOCK="$RUNTIME_DIR/supervisor.lock"
+SUPERVISOR_LOCK_FD=
 EXPIRY_FILE="${HOME:-}/.molecule-token-cache/gh_installation_token_expiry"
 readonly LOG_MAX_BYTES=1048576
 
@@ -31,6 +34,15 @@ RETRY_MIN=${TOKEN_REFRESH_RETRY_MIN_SEC:-30}
 RETRY_MAX=${TOKEN_REFRESH_RETRY_MAX_SEC:-300}
 RESPAWN=${TOKEN_REFRESH_RESPAWN_SEC:-30}
 
+# Runs a program with the supervisor's lock descriptor closed (a subshell
+# that execs it): only the supervisor itself may hold the lock.
+without_lock() {
+    (
+        [[ -z $SUPERVISOR_LOCK_FD ]] || exec {SUPERVISOR_LOCK_FD}>&-
+        exec "$@"
+    )
+}
+
 # Only a process whose stderr is the log file follows it across rotation;
 # run by hand (or by tests) it keeps the stderr it was given.
 FOLLOW_LOG=''
@@ -40,17 +52,17 @@ FOLLOW_LOG=''
 rotate_log() {
     [[ -n $FOLLOW_LOG ]] || return 0
     local size
-    size=$(wc -c <"$LOG_FILE" 2>/dev/null) || size=0
+    size=$(without_lock wc -c <"$LOG_FILE" 2>/dev/null) || size=0
     if ((size >= LOG_MAX_BYTES)); then
-        mv -f -- "$LOG_FILE" "$LOG_FILE.1" 2>/dev/null
+        without_lock mv -f -- "$LOG_FILE" "$LOG_FILE.1" 2>/dev/null
     fi
     if [[ ! /dev/fd/2 -ef $LOG_FILE ]]; then
         # Never through a link planted at the log's name: remove it first.
-        [[ -L $LOG_FILE ]] && rm -f -- "$LOG_FILE"
+        [[ -L $LOG_FILE ]] && without_lock rm -f -- "$LOG_FILE"
         [[ ! -e $LOG_FILE || (-f $LOG_FILE && -O $LOG_FILE) ]] || return 0
         exec 2>>"$LOG_FILE"
         exec 1>&2
-        [[ -L $LOG_FILE ]] || chmod 600 -- "$LOG_FILE" 2>/dev/null
+        [[ -L $LOG_FILE ]] || without_lock chmod 600 -- "$LOG_FILE" 2>/dev/null
     fi
 }
 
@@ -114,9 +126,10 @@ jitter() {
 }
 
 CHILD=''
-# Runs a command in the background and waits, so signals are handled at once.
+# Runs a command in the background, the supervisor's lock closed for it, and
+# waits, so signals are handled at once.
 run_waiting() {
-    "$@" &
+    without_lock "$@" &
     CHILD=$!
     wait "$CHILD"
     local rc=$?
@@ -254,11 +267,31 @@ supervise() {
         log "SIGTERM: supervisor $$ stopping"
         stop_child
         local named=''
-        { IFS= read -r named; } 2>/dev/null <"$PID_FILE"
+        # Only a regular file of ours, a few bytes of it: a FIFO planted
+        # there must not hang the handler.
+        if [[ ! -L $PID_FILE && -f $PID_FILE && -O $PID_FILE ]]; then
+            { IFS= read -r -n 16 -t 1 named; } 2>/dev/null <"$PID_FILE"
+        fi
         [[ $named == "$$" ]] && rm -f -- "$PID_FILE"
         exit 0
     }
     trap on_term TERM INT
+    # The lock, held for the supervisor's whole life, is what makes it the
+    # live supervisor of this home (install and status check it, never an
+    # argv or a PID alone): one per home. Only a lock file of ours is used.
+    if ! command -v flock >/dev/null; then
+        log "flock not on PATH: the supervisor needs it (Debian: apt-get install util-linux); not starting"
+        exit 1
+    fi
+    if [[ -L $SUPERVISOR_LOCK ]] || [[ -e $SUPERVISOR_LOCK && ! (-f $SUPERVISOR_LOCK && -O $SUPERVISOR_LOCK) ]] ||
+        ! { exec {SUPERVISOR_LOCK_FD}>>"$SUPERVISOR_LOCK"; } 2>/dev/null; then
+        log "cannot open $SUPERVISOR_LOCK as a regular file of ours; not starting"
+        exit 1
+    fi
+    if ! flock -n "$SUPERVISOR_LOCK_FD"; then
+        log "another supervisor holds $SUPERVISOR_LOCK; supervisor $$ not starting"
+        exit 0
+    fi
     export MOLECULE_SUPERVISOR_PID=$$
     log "supervisor $$ started"
     while true; do

@@ -62,24 +62,29 @@ read_valid_cache() {
     ((NOW < 10#$cache_expiry))
 }
 
-# git's `key=value` attributes (get, erase, store) into ATTR_*: one bounded
-# read (git closes stdin after the request; 10 s and 64 KiB at most), parsed
-# up to the first blank line. Unknown keys (capability[], wwwauth[], path…)
-# are ignored; a line over 8 KiB (room for `password=` and a 4096-character
-# token) or one without `=` makes ATTRS_READ=bad. The host is lower-cased
-# and a `:443` dropped: git passes it as the user typed it.
+# git's `key=value` attributes (get, erase, store) into ATTR_*, a line at a
+# time up to the blank line that ends git's request (never waiting for EOF:
+# a caller may keep stdin open), so reading is linear in the request's size.
+# Bounded: 8 KiB a line (room for `password=` and a 4096-character token),
+# 64 KiB and 10 s in all. Unknown keys (capability[], wwwauth[], path…) are
+# ignored; a line too long, one without `=`, or a stall makes
+# ATTRS_READ=bad. The host is lower-cased and a `:443` dropped: git passes
+# it as the user typed it. A `get` is answered only when the request names
+# both `protocol=https` and github.com.
 ATTR_protocol='' ATTR_host='' ATTR_password='' ATTRS_READ=''
 case ${1:-} in
     get | erase | store)
-        ATTRS_READ=ok ATTR_input='' ATTR_line=''
-        IFS= read -r -d '' -t 10 -n 65536 ATTR_input
-        ((${#ATTR_input} < 65536)) || ATTRS_READ=bad
-        while [[ $ATTRS_READ == ok && -n $ATTR_input ]]; do
-            ATTR_line=${ATTR_input%%$'\n'*}
-            if [[ $ATTR_line == "$ATTR_input" ]]; then ATTR_input=''; else ATTR_input=${ATTR_input#*$'\n'}; fi
+        ATTRS_READ=ok ATTR_line='' ATTR_bytes=0 ATTR_rc=0
+        while ((SECONDS < 10)); do
+            ATTR_line=''
+            IFS= read -r -t "$((10 - SECONDS))" -n 8193 ATTR_line
+            ATTR_rc=$?
+            ((ATTR_rc > 128)) && ATTRS_READ=bad && break
+            # EOF: the request ends here, after a last line without a newline.
+            ((ATTR_rc == 0)) || [[ -n $ATTR_line ]] || break
             ATTR_line=${ATTR_line%$'\r'}
-            [[ -z $ATTR_line ]] && break
-            if ((${#ATTR_line} > 8192)) || [[ $ATTR_line != *=* ]]; then
+            [[ -n $ATTR_line ]] || break
+            if ((${#ATTR_line} > 8192, (ATTR_bytes += ${#ATTR_line} + 1) > 65536)) || [[ $ATTR_line != *=* ]]; then
                 ATTRS_READ=bad
                 break
             fi
@@ -88,12 +93,14 @@ case ${1:-} in
                 host) ATTR_host=${ATTR_line#*=} ATTR_host=${ATTR_host,,} ATTR_host=${ATTR_host%:443} ;;
                 password) ATTR_password=${ATTR_line#*=} ;;
             esac
+            ((ATTR_rc == 0)) || break
         done
+        ((SECONDS < 10)) || ATTRS_READ=bad
         ;;
 esac
 
-if [[ ${1:-} == get && $ATTRS_READ == ok && (-z $ATTR_protocol || $ATTR_protocol == https) &&
-    (-z $ATTR_host || $ATTR_host == github.com) ]] && read_valid_cache; then
+if [[ ${1:-} == get && $ATTRS_READ == ok && $ATTR_protocol == https && $ATTR_host == github.com ]] &&
+    read_valid_cache; then
     # Same answer as answer() below, inlined for the hot path.
     if [[ -n $CACHE_EXPIRES_AT ]]; then
         printf 'username=x-access-token\npassword=%s\npassword_expiry_utc=%s\n' "$CACHE_TOKEN" "$CACHE_EXPIRES_AT"
@@ -125,17 +132,34 @@ FAILURE_FILE="$CACHE_DIR/.last_fetch_failure"
 STAGING_DIR="$CACHE_DIR/.staging"
 readonly MAX_REPLY_BYTES=65536 MAX_TOKEN_CHARS=4096
 
+# Runs a program with every lock descriptor this script holds closed (in a
+# subshell that execs it): a child that outlives us, or a long-lived child
+# of gh's, must never keep a lock held.
+LOCK_FD='' GH_LOCK_FD=''
+without_lock() {
+    (
+        [[ -z $LOCK_FD ]] || exec {LOCK_FD}>&-
+        [[ -z $GH_LOCK_FD ]] || exec {GH_LOCK_FD}>&-
+        exec "$@"
+    )
+}
+
 # One timestamped line on stderr. Never called with a token.
 say() {
     local TZ=UTC0
     printf '%s %(%Y-%m-%dT%H:%M:%SZ)T %s\n' "$TAG" -1 "$*" >&2
 }
 
-# Outside text made safe for one log line: control characters removed,
-# cut to 200 characters. Sets REPLY.
+# Outside text made safe for one log line: C0 and C1 control characters
+# and Unicode bidi controls (which can reorder what a terminal shows)
+# removed, cut to 200 characters. Sets REPLY.
 printable() {
     local LC_ALL=C text=${1:0:4096}
     text=${text//[[:cntrl:]]/}
+    text=${text//$'\xc2'[$'\x80'-$'\x9f']/}
+    text=${text//$'\xe2\x80'[$'\x8e'$'\x8f'$'\xaa'-$'\xae']/}
+    text=${text//$'\xe2\x81'[$'\xa6'-$'\xa9']/}
+    text=${text//$'\xd8\x9c'/}
     REPLY=${text:0:200}
 }
 
@@ -156,7 +180,7 @@ SETTINGS_FILE=${HOME:+$HOME/.molecule-runtime/settings}
 # Where each setting came from (env, install or default), and every problem
 # found, one line each, naming the setting and the fix.
 declare -A SETTING_FROM=()
-SETTING_PROBLEMS=()
+SETTING_PROBLEMS=() SETTING_NOTES=()
 
 load_settings() {
     local name line key text=''
@@ -250,6 +274,7 @@ case ${1:-} in
     *)
         # A number out of shape is worth one line wherever it is used.
         for REPLY in "${SETTING_PROBLEMS[@]}"; do say "$REPLY"; done
+        [[ -z ${TOKEN_FETCH_CLIENT:-} ]] || say "TOKEN_FETCH_CLIENT is retired (curl is the one HTTP client); unset it"
         ;;
 esac
 
@@ -264,11 +289,7 @@ check_settings() {
     if [[ ! $PLATFORM_URL =~ $PLATFORM_URL_RE ]]; then
         SETTING_PROBLEMS+=("PLATFORM_URL: \"$platform\" (from ${SETTING_FROM[PLATFORM_URL]}) is not http(s)://host[:port][/path]; fix: set it to the platform's base URL, e.g. http://host.docker.internal:8080, then run \`molecule-credential-helper install\` again")
     elif ! command -v curl >/dev/null; then
-        if [[ $PLATFORM_URL == https:* ]]; then
-            SETTING_PROBLEMS+=("PLATFORM_URL: \"$platform\" is https, which needs curl, and curl is not on PATH; fix: install curl (Debian: apt-get install curl)")
-        elif [[ -n ${http_proxy:-}${all_proxy:-}${ALL_PROXY:-} ]]; then
-            SETTING_PROBLEMS+=("PLATFORM_URL: a proxy is set (http_proxy/all_proxy), which needs curl, and curl is not on PATH; fix: install curl (Debian: apt-get install curl)")
-        fi
+        SETTING_PROBLEMS+=("PLATFORM_URL: fetching from the platform needs curl, and curl is not on PATH; fix: install curl (Debian: apt-get install curl)")
     fi
     if [[ -n ${WORKSPACE_ID:-} ]] && ! workspace_id_ok; then
         shown WORKSPACE_ID
@@ -298,11 +319,14 @@ check_settings() {
     elif [[ ${GITHUB_SERVER_URL,,} != https://github.com?(:443)?(/) ]]; then
         SETTING_PROBLEMS+=("GITHUB_SERVER_URL: \"$REPLY\" (from ${SETTING_FROM[GITHUB_SERVER_URL]}) is not github.com, and this version serves github.com only; fix: unset it, or upgrade to a version that serves GitHub Enterprise")
     fi
-    case ${TOKEN_FETCH_CLIENT:-auto} in
-        auto | curl | bash) ;;
+    case ${TOKEN_FETCH_CLIENT:-} in
+        '') ;;
+        auto | curl | bash)
+            SETTING_NOTES+=("TOKEN_FETCH_CLIENT: retired: curl is the one HTTP client now, so \"${TOKEN_FETCH_CLIENT}\" changes nothing; fix: unset it")
+            ;;
         *)
             shown TOKEN_FETCH_CLIENT
-            SETTING_PROBLEMS+=("TOKEN_FETCH_CLIENT: \"$REPLY\" is not auto, curl or bash; fix: unset it")
+            SETTING_PROBLEMS+=("TOKEN_FETCH_CLIENT: \"$REPLY\" is not a known value (the variable is retired: curl is the one HTTP client); fix: unset it")
             ;;
     esac
     if [[ -n ${TOKEN_HELPER_SCRIPT:-} && ($TOKEN_HELPER_SCRIPT != /* || ! -f $TOKEN_HELPER_SCRIPT) ]]; then
@@ -354,7 +378,7 @@ cache_dir_ok() {
 CACHE_PRIVATE=''
 start_private_check() {
     [[ -z $CACHE_PRIVATE && -z $PRIVATE_FD ]] || return 0
-    { exec {PRIVATE_FD}< <(exec stat -c '%u %a %F' -- "$CACHE_DIR"); } 2>/dev/null
+    { exec {PRIVATE_FD}< <(without_lock stat -c '%u %a %F' -- "$CACHE_DIR"); } 2>/dev/null
 }
 cache_dir_private() {
     if [[ -z $CACHE_PRIVATE ]]; then
@@ -395,7 +419,7 @@ ensure_cache_dir() {
 # Atomically replaces one cache file (temp file in the same dir + rename).
 write_cache_file() {
     local tmp="$1.tmp.$$.$RANDOM"
-    if printf '%s\n' "$2" >"$tmp" && mv -f -- "$tmp" "$1"; then
+    if printf '%s\n' "$2" >"$tmp" && without_lock mv -f -- "$tmp" "$1"; then
         return 0
     fi
     rm -f -- "$tmp" 2>/dev/null
@@ -419,7 +443,7 @@ store_cache() {
         ours_or_absent "$STAGING_DIR/${TOKEN_FILE##*/}" && ours_or_absent "$STAGING_DIR/${EXPIRY_FILE##*/}"; then
         if printf '%s\n' "$token" "$gen" >"$STAGING_DIR/${TOKEN_FILE##*/}" &&
             printf '%s\n' "$cache_expiry" "$expires_at" "$gen" >"$STAGING_DIR/${EXPIRY_FILE##*/}" &&
-            mv -f -- "$STAGING_DIR/${TOKEN_FILE##*/}" "$STAGING_DIR/${EXPIRY_FILE##*/}" "$CACHE_DIR/"; then
+            without_lock mv -f -- "$STAGING_DIR/${TOKEN_FILE##*/}" "$STAGING_DIR/${EXPIRY_FILE##*/}" "$CACHE_DIR/"; then
             return 0
         fi
         return 1
@@ -434,7 +458,7 @@ staging_dir_ok() {
     [[ -d $STAGING_DIR && ! -L $STAGING_DIR && -O $STAGING_DIR ]]
 }
 ensure_staging_dir() {
-    staging_dir_ok || { [[ ! -e $STAGING_DIR && ! -L $STAGING_DIR ]] && mkdir -m 700 -- "$STAGING_DIR" 2>/dev/null; }
+    staging_dir_ok || { [[ ! -e $STAGING_DIR && ! -L $STAGING_DIR ]] && without_lock mkdir -m 700 -- "$STAGING_DIR" 2>/dev/null; }
 }
 
 invalidate_cache() {
@@ -467,31 +491,32 @@ rfc3339_to_epoch() {
     REPLY=$epoch
 }
 
-# Why a request failed, from curl's exit codes (the bash client uses the
-# same ones). Sets REPLY.
+# Why a request failed, from curl's exit codes. Sets REPLY.
 fetch_failure() {
     case $1 in
         6) REPLY="cannot resolve the platform host" ;;
-        7) REPLY=${CONNECT_ERROR:+cannot connect ($CONNECT_ERROR)} REPLY=${REPLY:-connection refused} ;;
+        7) REPLY="connection refused" ;;
         28) REPLY="timed out after ${TOKEN_FETCH_TIMEOUT_SEC}s" ;;
         18 | 52 | 56) REPLY="the platform closed the connection without a whole reply" ;;
+        35 | 60 | 51 | 58 | 59 | 77 | 83 | 90 | 91) REPLY="TLS with the platform failed (curl exit $1)" ;;
         63) REPLY="the platform's reply is larger than 64 KiB" ;;
         *) REPLY="curl exit $1" ;;
     esac
 }
 
-# --- two HTTP clients --------------------------------------------------------
-# Both set REPLY to the response body (at most MAX_REPLY_BYTES), a newline
-# and the HTTP status code, and return 0 or one of curl's exit codes. They
-# skip interim 1xx replies and never follow a redirect. The bearer reaches
-# neither argv nor the environment.
-
-# curl: any URL, proxies, TLS. Its config comes on stdin (-K -): the URL
-# (which may carry userinfo) and the bearer never reach argv. Values are in
-# double quotes, where curl unescapes \\ and \" (control characters were
-# refused before). Its output is cut after 64 KiB by a reader in the pipe:
-# --max-filesize stops only a reply that announces its length.
-http_get_curl() {
+# --- the HTTP client: curl ---------------------------------------------------
+# curl is the one HTTP client, for http and https alike: every image has
+# it, and HTTP framing (lengths, chunks, duplicate headers) is no job for a
+# shell. Sets REPLY to the body (at most MAX_REPLY_BYTES), a newline and the
+# status code, and returns 0 or curl's exit code. curl skips interim 1xx
+# replies, never follows a redirect, and has one deadline for the whole
+# request. Its config comes on stdin (-K -): the URL (which may carry
+# userinfo) and the bearer never reach argv. Values are in double quotes,
+# where curl unescapes \\ and \" (control characters were refused before).
+# Its output is cut after 64 KiB by a reader in the pipe: --max-filesize
+# stops only a reply that announces its length. The fetch lock's descriptor
+# is closed for curl: a child must never hold the lock.
+http_get() {
     local url=$1 bearer=$2 LC_ALL=C
     url=${url//\\/\\\\} bearer=${bearer//\\/\\\\}
     url=${url//\"/\\\"} bearer=${bearer//\"/\\\"}
@@ -500,6 +525,7 @@ http_get_curl() {
     {
         REPLY=$(
             set -o pipefail
+            [[ -n $LOCK_FD ]] && exec {LOCK_FD}>&-
             curl -q -sS -K - --max-time "$TOKEN_FETCH_TIMEOUT_SEC" --connect-timeout "$TOKEN_FETCH_TIMEOUT_SEC" \
                 --max-filesize "$MAX_REPLY_BYTES" --max-redirs 0 --proto =http,https \
                 -A "molecule-git-token-helper/${HELPER_ACTION:-}" \
@@ -516,232 +542,135 @@ http_get_curl() {
     return "$rc"
 }
 
-# Plain http:// without a proxy needs no curl: curl's start-up alone (it
-# loads OpenSSL and ~30 libraries) is ~5 ms, four times bash's own. A forked
-# copy of this shell (no exec) speaks HTTP/1.1 over bash's /dev/tcp, while
-# this one waits at most TOKEN_FETCH_TIMEOUT_SEC for the whole exchange and
-# then kills it: bash cannot bound a connect() or a DNS lookup by itself.
-# Sets NO_DEV_TCP when this bash was built without /dev/tcp (use curl then).
-NO_DEV_TCP='' CONNECT_ERROR=''
-http_get_bash() {
-    local out pid rc REPLY_FILE=''
-    # The reply file only in our staging dir, under the lock, never a link.
-    if [[ -n $LOCK_HELD ]] && staging_dir_ok && ours_or_absent "$STAGING_DIR/reply" && cache_dir_private; then
-        REPLY_FILE=$STAGING_DIR/reply
-    fi
-    # A process substitution, not a coproc: bash closes a coproc's pipe as
-    # soon as it reaps it, losing a reply that came back quickly.
-    exec {out}< <(http_exchange "$@")
-    pid=${!:-} # bash >= 4.4 sets $! for a process substitution
-    REPLY=''
-    IFS= read -r -d '' -t "$TOKEN_FETCH_TIMEOUT_SEC" -u "$out" REPLY
-    rc=$?
-    exec {out}<&-
-    if ((rc > 128)); then
-        [[ -n $pid ]] && { kill -KILL "$pid" && wait "$pid"; } 2>/dev/null
-        return 28
-    fi
-    if [[ $REPLY == F && -n ${REPLY_FILE:-} ]]; then
-        REPLY=''
-        { IFS= read -r -d '' REPLY; } 2>/dev/null <"$REPLY_FILE"
-        : >"$REPLY_FILE" # from here on the token lives only in the cache
-        return 0
-    fi
-    # The exchange's last line is its status, like curl's exit code.
-    rc=${REPLY##*$'\n'} REPLY=${REPLY%$'\n'*}
-    [[ -n $rc && ${#rc} -le 3 && $rc != *[!0-9]* ]] || return 56
-    ((rc == 7)) || return "$rc"
-    # It could not connect, and REPLY holds bash's reason.
-    case $REPLY in
-        *"No such file or directory"*) NO_DEV_TCP=1 && return 1 ;;
-        *refused*) return 7 ;;
-        *"not known"* | *"name resolution"* | *"No address associated"*) return 6 ;;
-    esac
-    REPLY=${REPLY%$'\n'} && printable "${REPLY##*: }" && CONNECT_ERROR=$REPLY
-    return 7
-}
-
-# The forked side of http_get_bash (host port authority path bearer), its
-# stdout the pipe to the parent: body, status code and exit code, a line
-# each. HTTP/1.1 with `Connection: close` (some proxies refuse HTTP/1.0);
-# the body is read by Content-Length, by chunks, or to the close. Every
-# read is bounded in size and by one deadline for the whole exchange, so a
-# server trickling bytes cannot keep an orphaned exchange alive.
-http_exchange() {
-    local host=$1 port=$2 authority=$3 path=$4 bearer=$5 sock line code='' length='' chunked='' size chunk n headers
-    local LC_ALL=C # read -N counts bytes
-    local deadline=$((EPOCHSECONDS + TOKEN_FETCH_TIMEOUT_SEC))
-    # Should the parent die, this child must neither hold the cache lock
-    # nor wait forever: no lock descriptor, and the deadline on every read.
-    [[ -n ${LOCK_FD:-} ]] && exec {LOCK_FD}>&-
-    # bash says on stderr why a /dev/tcp open failed: pass that on.
-    if ! { exec {sock}<>"/dev/tcp/$host/$port"; } 2>&1; then
-        printf '\n7'
-        return
-    fi
-    if ! printf 'GET %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nAccept: application/json\r\nUser-Agent: molecule-git-token-helper/%s\r\nConnection: close\r\n\r\n' \
-        "$path" "$authority" "$bearer" "${HELPER_ACTION:-}" 2>/dev/null 1>&"$sock"; then
-        exchange_failed 56
-        return
-    fi
-    # The status line and headers, skipping interim 1xx replies.
-    for ((n = 0; n < 8; n++)); do
-        exchange_line || { exchange_failed 52 && return; }
-        [[ $line =~ ^HTTP/[0-9.]+\ ([0-9]{3})([^0-9]|$) ]] || { exchange_failed 56 && return; }
-        code=${BASH_REMATCH[1]} length='' chunked='' headers=0
-        while true; do
-            exchange_line || { exchange_failed 52 && return; }
-            [[ -n $line ]] || break
-            ((++headers <= 100)) || { exchange_failed 56 && return; }
-            case ${line,,} in
-                content-length:*)
-                    length=${line#*:} length=${length//[[:space:]]/}
-                    [[ -n $length && $length != *[!0-9]* && ${#length} -le 9 ]] || { exchange_failed 56 && return; }
-                    ;;
-                transfer-encoding:*chunked*) chunked=1 ;;
-            esac
-        done
-        [[ $code == 1?? ]] || break
-    done
-    [[ $code != 1?? ]] || { exchange_failed 56 && return; }
-    REPLY=''
-    if [[ -n $chunked ]]; then
-        while exchange_line; do
-            size=${line%%;*} size=${size//[[:space:]]/}
-            [[ -n $size && $size != *[!0-9A-Fa-f]* && ${#size} -le 8 ]] || { exchange_failed 56 && return; }
-            ((size = 16#$size)) || break
-            ((${#REPLY} + size <= MAX_REPLY_BYTES)) || { exchange_failed 63 && return; }
-            { exchange_read "$size" && ((${#chunk} == size)); } || { exchange_failed 56 && return; }
-            REPLY+=$chunk
-            exchange_line # the CRLF after the chunk
-        done
-    elif [[ -n $length ]]; then
-        length=$((10#$length))
-        ((length <= MAX_REPLY_BYTES)) || { exchange_failed 63 && return; }
-        # Just that much: a server that keeps the connection open anyway
-        # cannot hold us until the timeout.
-        ((length == 0)) || { exchange_read "$length" && ((${#chunk} == length)); } || { exchange_failed 56 && return; }
-        REPLY=${chunk:-}
-    else
-        exchange_read "$((MAX_REPLY_BYTES + 1))"
-        ((${#chunk} <= MAX_REPLY_BYTES)) || { exchange_failed 63 && return; }
-        REPLY=$chunk
-    fi
-    # Under the lock the reply goes through a file in the private staging
-    # dir: bash reads a pipe one byte per read(2), a file in blocks, and a
-    # ~600-byte reply is most of a cold fetch's reads.
-    if [[ -n ${REPLY_FILE:-} ]] && printf '%s\n%s' "$REPLY" "$code" 2>/dev/null >"$REPLY_FILE"; then
-        printf 'F'
-    else
-        printf '%s\n%s\n0' "$REPLY" "$code"
-    fi
-}
-
-# Helpers of http_exchange, which see its locals (bash scopes dynamically).
-exchange_failed() { printf '\n\n%s' "$1"; }
-
-# One line of at most 8 KiB into `line` (CR dropped), before the deadline.
-exchange_line() {
-    local left=$((deadline - EPOCHSECONDS))
-    line=''
-    ((left > 0)) || return 1
-    IFS= read -r -t "$left" -n 8192 line <&"$sock" || return 1
-    ((${#line} < 8192)) || return 1
-    line=${line%$'\r'}
-}
-
-# Up to N bytes into `chunk` (fewer at the close), before the deadline.
-exchange_read() {
-    local left=$((deadline - EPOCHSECONDS))
-    chunk=''
-    ((left > 0)) || return 1
-    IFS= read -r -t "$left" -N "$1" chunk <&"$sock"
-    (($? <= 128))
-}
-
-# Whether http_get_bash can serve this URL: plain http://host[:port][/path],
-# no proxy configured (curl honours http_proxy/all_proxy; we do not), and
-# TOKEN_FETCH_CLIENT is not `curl`. Sets BASH_TARGET=(host port authority path).
-BASH_TARGET=()
-bash_can_fetch() {
-    [[ ${TOKEN_FETCH_CLIENT:-auto} != curl && -z ${http_proxy:-}${all_proxy:-}${ALL_PROXY:-} ]] || return 1
-    local re='^http://(([A-Za-z0-9.-]+)|\[([0-9A-Fa-f:.]+)\])(:([0-9]{1,5}))?(/[[:graph:]]*)?$'
-    [[ $1 =~ $re ]] || return 1
-    local host=${BASH_REMATCH[2]:-${BASH_REMATCH[3]}} port=${BASH_REMATCH[5]:-80} path=${BASH_REMATCH[6]:-/}
-    # A path of RFC 3986 path characters only, sent as is: a query, a
-    # fragment or anything that needs encoding is left to curl.
-    local pchar="A-Za-z0-9._~!\$&'()*+,;=:@%/-"
-    [[ $path != *[!$pchar]* ]] || return 1
-    BASH_TARGET=("$host" "$((10#$port))" "${BASH_REMATCH[1]}${BASH_REMATCH[4]}" "$path")
-}
-
 # --- the reply -----------------------------------------------------------------
 
-# Reads the top-level string members of a JSON object in time linear in its
-# size (no trims or regexes over the whole body, which bash runs in
-# quadratic time): one split at every `"` (read -a), escaped quotes joined
-# back, bracket depth counted outside strings. Sets JSON_token,
-# JSON_expires_at and JSON_error (strings at depth 1 only; values kept up to
-# 8 KiB) and JSON_DUPLICATE (the first of `token`/`expires_at` seen twice).
-# Returns 1 unless the body is one object with at most 512 brackets.
-JSON_token='' JSON_expires_at='' JSON_error='' JSON_DUPLICATE=''
-json_top_strings() {
+# Reads the platform's reply strictly, in time linear in its size: it must
+# be one valid JSON object (RFC 8259), nothing before or after it but
+# whitespace, nested at most 64 deep. Sets JSON_token, JSON_expires_at and
+# JSON_error to the raw text of those top-level members when they are
+# strings (escapes left as they are: a token or a time with one is refused
+# by its own shape check later), and JSON_PROBLEM to what is wrong. `token`
+# or `expires_at` named twice at the top level is a problem; so is any
+# syntax error: an unterminated string, a bad escape, a raw control
+# character in a string, a value where a key belongs, trailing data.
+#
+# How, without a quadratic step: the body is split at every `"` (word
+# splitting), the pieces rejoined where a quote was escaped, so strings and
+# the text between them alternate. The text between, with each string
+# replaced by one `"`, is the skeleton: it is split into structural
+# characters and scalars, and one pass of a pushdown machine checks it.
+JSON_token='' JSON_expires_at='' JSON_error='' JSON_PROBLEM=''
+read_reply_json() {
     local - LC_ALL=C IFS='"'
-    local -a parts=()
-    # Word splitting at `"` (globbing off), not `read <<<`: a here-string
-    # this large would go through a temp file. The newline ends the text
-    # outside any string, so a trailing quote is seen.
+    local -a parts=() strings=() skeleton=() pending=() chunks=()
+    JSON_token='' JSON_expires_at='' JSON_error='' JSON_PROBLEM=''
     set -f
+    # The newline ends the text outside any string, so a trailing quote is
+    # seen as one.
     # shellcheck disable=SC2206  # splitting is the point
     parts=($1$'\n')
     IFS=$' \t\n'
-    local n=${#parts[@]} i k depth=0 brackets=0 in_string='' str='' piece seq value_of='' seen=' '
-    JSON_token='' JSON_expires_at='' JSON_error='' JSON_DUPLICATE=''
-    [[ ${parts[0]-} =~ ^[[:space:]]*\{ ]] || return 1
+    local n=${#parts[@]} i piece str rest in_string=''
     for ((i = 0; i < n; i++)); do
         piece=${parts[i]}
-        if [[ -n $in_string ]]; then
-            # Text after the last quote is inside a string: unterminated.
-            ((i < n - 1)) || return 1
-            ((${#str} > 8192)) || str+=$piece
-            # A quote after an odd run of backslashes is part of the string.
-            if [[ ${piece: -1} == \\ && $piece =~ (\\+)$ ]] && ((${#BASH_REMATCH[1]} % 2)); then
-                ((${#str} > 8192)) || str+='"'
-                continue
-            fi
-            in_string=''
-            if [[ -n $value_of ]]; then
-                printf -v "JSON_$value_of" '%s' "$str"
-                value_of=''
-            fi
+        if [[ -z $in_string ]]; then
+            skeleton+=("$piece")
+            ((i == n - 1)) || { skeleton+=('"') && in_string=1; }
             continue
         fi
-        # Outside a string: a key just ended when this starts with `:`.
-        if ((i > 0 && depth == 1)) && [[ $piece =~ ^[[:space:]]*: ]]; then
-            case $str in
-                token | expires_at | error)
-                    [[ $seen == *" $str "* && $str != error ]] && JSON_DUPLICATE=${JSON_DUPLICATE:-$str}
-                    seen+="$str "
-                    # Only a string value counts; anything else leaves it empty.
-                    if [[ $piece =~ ^[[:space:]]*:[[:space:]]*$ ]] && ((i + 1 < n)); then
-                        value_of=$str
-                    fi
-                    ;;
-            esac
+        ((i < n - 1)) || { JSON_PROBLEM="an unterminated string" && return 1; }
+        # A quote after an odd run of backslashes is part of the string.
+        if [[ ${piece: -1} == \\ && $piece =~ (\\+)$ ]] && ((${#BASH_REMATCH[1]} % 2)); then
+            pending+=("$piece" '"')
+            continue
         fi
-        seq=${piece//[^\{\}\[\]]/}
-        ((brackets += ${#seq}, brackets <= 512)) || return 1
-        for ((k = 0; k < ${#seq}; k++)); do
-            case ${seq:k:1} in
-                '{' | '[') ((depth += 1)) ;;
-                *) ((depth -= 1)) ;;
-            esac
-            # The object closes only at the very end of the body.
-            ((depth > 0)) || ((i == n - 1 && k == ${#seq} - 1)) || return 1
-        done
-        ((i == n - 1)) || { in_string=1 str=''; }
+        pending+=("$piece")
+        printf -v str '%s' "${pending[@]}"
+        pending=() in_string=''
+        if [[ $str == *[$'\x01'-$'\x1f']* ]]; then
+            JSON_PROBLEM="a control character inside a string" && return 1
+        fi
+        rest=${str//\\[\"\\\/bfnrt]/}
+        rest=${rest//\\u[0-9A-Fa-f][0-9A-Fa-f][0-9A-Fa-f][0-9A-Fa-f]/}
+        [[ $rest != *\\* ]] || { JSON_PROBLEM="an invalid escape in a string" && return 1; }
+        strings+=("$str")
     done
-    ((depth == 0)) && [[ $piece =~ \}[[:space:]]*$ ]]
+    local sk
+    printf -v sk '%s' "${skeleton[@]}"
+    # Each structural character on a line of its own, then one field a line.
+    local c
+    for c in '{' '}' '[' ']' ':' ','; do
+        sk=${sk//"$c"/$'\n'$c$'\n'}
+    done
+    IFS=$'\n'
+    # shellcheck disable=SC2206  # splitting is the point
+    chunks=($sk)
+    IFS=$' \t\n'
+    local stack='' state=value key='' top_key='' si=0 seen=' ' number_re='^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$'
+    for c in "${chunks[@]}"; do
+        c=${c//[ $'\t\r']/}
+        [[ -n $c ]] || continue
+        if [[ $state == closed ]]; then
+            JSON_PROBLEM="data after the object" && return 1
+        fi
+        case $state:$c in
+            value:'{' | value_or_end:'{')
+                ((${#stack} < 64)) || { JSON_PROBLEM="nested deeper than 64" && return 1; }
+                stack+=o state=key_or_end
+                ;;
+            value:'[' | value_or_end:'[')
+                [[ -n $stack ]] || { JSON_PROBLEM="not an object" && return 1; }
+                ((${#stack} < 64)) || { JSON_PROBLEM="nested deeper than 64" && return 1; }
+                stack+=a state=value_or_end
+                ;;
+            value_or_end:']' | after:']' | key_or_end:'}' | after:'}')
+                if [[ $c == ']' && $stack != *a ]] || [[ $c == '}' && $stack != *o ]]; then
+                    JSON_PROBLEM="a mismatched \"$c\"" && return 1
+                fi
+                stack=${stack%?}
+                state=after
+                [[ -n $stack ]] || state=closed
+                ;;
+            key_or_end:'"' | key:'"')
+                key=${strings[si]} si=$((si + 1)) state=colon
+                if [[ $stack == o ]]; then
+                    top_key=$key
+                    case $key in
+                        token | expires_at)
+                            [[ $seen != *" $key "* ]] || { JSON_PROBLEM="\"$key\" named twice" && return 1; }
+                            seen+="$key "
+                            ;;
+                    esac
+                else
+                    top_key=''
+                fi
+                ;;
+            colon:':') state=value ;;
+            after:',') [[ $stack == *o ]] && state=key || state=value ;;
+            value:* | value_or_end:*)
+                [[ -n $stack ]] || { JSON_PROBLEM="not an object" && return 1; }
+                if [[ $c == '"' ]]; then
+                    str=${strings[si]} si=$((si + 1))
+                    if [[ $stack == o ]]; then
+                        case $top_key in
+                            token) JSON_token=$str ;;
+                            expires_at) JSON_expires_at=$str ;;
+                            error) JSON_error=${str:0:8192} ;;
+                        esac
+                    fi
+                elif [[ $c != true && $c != false && $c != null && ! $c =~ $number_re ]]; then
+                    printable "${c:0:20}"
+                    JSON_PROBLEM="\"$REPLY\" is not a JSON value" && return 1
+                fi
+                state=after
+                ;;
+            *)
+                printable "${c:0:20}"
+                JSON_PROBLEM="unexpected \"$REPLY\"" && return 1
+                ;;
+        esac
+    done
+    [[ $state == closed ]] || { JSON_PROBLEM="the object is not closed" && return 1; }
 }
 
 # Fetches a token from the platform. On success sets FETCHED_TOKEN,
@@ -778,22 +707,13 @@ fetch_from_platform() {
     fi
     MISCONFIGURED=''
     local bearer=$BEARER
-    local client=curl
-    bash_can_fetch "$url" && client=bash
-    if [[ $client == bash ]]; then
-        http_get_bash "${BASH_TARGET[@]}" "$bearer"
-        rc=$?
-        [[ -n $NO_DEV_TCP ]] && client=curl
+    if ! command -v curl >/dev/null; then
+        FAIL_REASON="curl is not on PATH, and every platform fetch needs it (Debian: apt-get install curl)"
+        MISCONFIGURED=1
+        return 1
     fi
-    if [[ $client == curl ]]; then
-        if ! command -v curl >/dev/null; then
-            FAIL_REASON="curl is not on PATH, and this PLATFORM_URL (https, or through a proxy) needs it (Debian: apt-get install curl)"
-            MISCONFIGURED=1
-            return 1
-        fi
-        http_get_curl "$url" "$bearer"
-        rc=$?
-    fi
+    http_get "$url" "$bearer"
+    rc=$?
     resp=$REPLY
     if ((rc != 0)); then
         fetch_failure "$rc"
@@ -806,18 +726,14 @@ fetch_from_platform() {
         printable "$code"
         FAIL_REASON="platform fetch failed: HTTP $REPLY"
         [[ $code == 3?? ]] && FAIL_REASON+=" (a redirect; not followed)"
-        if json_top_strings "$body" && [[ -n $JSON_error ]]; then
+        if read_reply_json "$body" && [[ -n $JSON_error ]]; then
             printable "$JSON_error"
             FAIL_REASON+=" ($REPLY)"
         fi
         return 1
     fi
-    if ! json_top_strings "$body"; then
-        FAIL_REASON="platform fetch failed: malformed JSON"
-        return 1
-    fi
-    if [[ -n $JSON_DUPLICATE ]]; then
-        FAIL_REASON="platform fetch failed: the reply names \"$JSON_DUPLICATE\" twice"
+    if ! read_reply_json "$body"; then
+        FAIL_REASON="platform fetch failed: the reply is not the expected JSON object: $JSON_PROBLEM"
         return 1
     fi
     if [[ -z $JSON_token ]]; then
@@ -859,7 +775,7 @@ fetch_from_platform() {
 # Fetches under the cache lock so concurrent callers make one request:
 # whoever waited re-reads the cache first. With `force`, always fetches.
 # Without flock (or a lockable cache dir) it proceeds unlocked.
-LOCK_FD='' LOCK_HELD=''
+LOCK_HELD=''
 locked_fetch() {
     local force=${1:-}
     if ensure_cache_dir && command -v flock >/dev/null && open_lock_file; then
@@ -951,8 +867,7 @@ release_lock() {
 
 action_get() {
     [[ $ATTRS_READ == ok ]] || { say "malformed credential request; declining"; return 0; }
-    [[ -z $ATTR_protocol || $ATTR_protocol == https ]] || return 0
-    [[ -z $ATTR_host || $ATTR_host == github.com ]] || return 0
+    [[ $ATTR_protocol == https && $ATTR_host == github.com ]] || return 0
 
     if read_valid_cache; then
         answer "$CACHE_TOKEN" "$CACHE_EXPIRES_AT"
@@ -1022,8 +937,7 @@ fallback_note() {
 
 action_erase() {
     [[ $ATTRS_READ == ok ]] || return 0
-    [[ -z $ATTR_protocol || $ATTR_protocol == https ]] || return 0
-    [[ -z $ATTR_host || $ATTR_host == github.com ]] || return 0
+    [[ $ATTR_protocol == https && $ATTR_host == github.com ]] || return 0
     [[ -n $ATTR_password ]] || return 0
     # Fresh or stale: git erases what GitHub refused, and a stale token may
     # have been served through an outage.
@@ -1091,25 +1005,27 @@ action_login_gh_stdin() {
 # On failure one line with gh's own reason: control characters and the
 # token removed, 200 characters.
 gh_login() {
-    local token=$1 what=$2 out rc lock_fd=''
+    local token=$1 what=$2 out rc
     if ! command -v gh >/dev/null; then
         say "gh not on PATH; cache refreshed only"
         return 0
     fi
+    # The lock file only when it is ours (or absent: made 0600 by our umask).
     local lock_file="${HOME:-}/.molecule-runtime/gh-login.lock"
-    if [[ -n ${HOME:-} && -d ${lock_file%/*} && ! -L $lock_file ]] && command -v flock >/dev/null &&
-        { exec {lock_fd}>>"$lock_file"; } 2>/dev/null; then
+    if [[ -n ${HOME:-} && -d ${lock_file%/*} ]] && ours_or_absent "$lock_file" && command -v flock >/dev/null &&
+        { exec {GH_LOCK_FD}>>"$lock_file"; } 2>/dev/null; then
         if [[ ${GH_LOCK_WAIT:-} == no ]]; then
-            flock -n "$lock_fd" || { say "another gh login is running; this one skipped"; return 4; }
+            flock -n "$GH_LOCK_FD" || { say "another gh login is running; this one skipped"; return 4; }
         else
-            flock -w "$((GH_LOGIN_TIMEOUT_SEC + 5))" "$lock_fd" || say "gh login lock busy; logging in anyway"
+            flock -w "$((GH_LOGIN_TIMEOUT_SEC + 5))" "$GH_LOCK_FD" || say "gh login lock busy; logging in anyway"
         fi
     fi
     local -a bound=()
     command -v timeout >/dev/null && bound=(timeout -k 2 "$GH_LOGIN_TIMEOUT_SEC")
-    out=$(printf '%s\n' "$token" | env -u GH_TOKEN -u GITHUB_TOKEN "${bound[@]}" \
+    out=$(printf '%s\n' "$token" | without_lock env -u GH_TOKEN -u GITHUB_TOKEN "${bound[@]}" \
         gh auth login --hostname github.com --with-token 2>&1 >/dev/null)
     rc=$?
+    [[ -z $GH_LOCK_FD ]] || { exec {GH_LOCK_FD}>&- && GH_LOCK_FD=''; }
     if ((rc == 0)); then
         say "gh logged in with $what"
         return 0
@@ -1121,6 +1037,7 @@ gh_login() {
     say "gh auth login failed (exit $rc): ${REPLY:-no reason given}"
     return 1
 }
+
 
 # GitHub's audit-log `hashed_token` of TOKEN: base64 of its SHA-256, so an
 # operator can search the audit log for what a token did, never seeing it.
@@ -1142,6 +1059,8 @@ fingerprint() {
 # the setting and the fix; exit 1 when there is any. No network.
 action_check_settings() {
     check_settings
+    local note
+    for note in "${SETTING_NOTES[@]}"; do printf 'note: %s\n' "$note"; done
     ((${#SETTING_PROBLEMS[@]})) || return 0
     printf '%s\n' "${SETTING_PROBLEMS[@]}"
     return 1

@@ -23,8 +23,10 @@ pub struct Layout {
     pub helper_script: PathBuf,
     /// The extracted refresh daemon (and, with `--supervise`, its supervisor).
     pub daemon_script: PathBuf,
-    /// The supervisor's PID.
+    /// The supervisor's PID (informational: the lock decides liveness).
     pub pid_file: PathBuf,
+    /// Held (`flock`) by the live supervisor for its whole life.
+    pub supervisor_lock: PathBuf,
     /// The daemon's log (rotated at 1 MiB to `.1`).
     pub log_file: PathBuf,
     /// Serialises concurrent installs in one HOME.
@@ -50,6 +52,7 @@ impl Layout {
             helper_script: scripts_dir.join(HELPER_SCRIPT),
             daemon_script: scripts_dir.join(DAEMON_SCRIPT),
             pid_file: runtime_dir.join("refresh-daemon.pid"),
+            supervisor_lock: runtime_dir.join("supervisor.lock"),
             log_file: runtime_dir.join("refresh-daemon.log"),
             install_lock: runtime_dir.join("install.lock"),
             settings_file: runtime_dir.join("settings"),

@@ -1,6 +1,11 @@
-//! Is our refresh-daemon supervisor running? The PID file names it, but a
-//! PID alone proves nothing after a container restart: the process must be
-//! alive (not a zombie) and its command line must name our daemon script.
+//! Is our refresh-daemon supervisor running? A lock, not a PID or an argv,
+//! decides (as cargo's `flock.rs` does): the live supervisor holds
+//! `supervisor.lock` (`flock`) for its whole life, in a directory only we
+//! can write. A process is our supervisor only when it runs as our uid,
+//! leads its own session with our exact argv, and has that lock file open
+//! while the lock is held. The PID file only names it. A process of another
+//! user is never ours, whatever its argv: install never adopts or signals
+//! one, and status never counts one.
 
 use std::io;
 
@@ -50,9 +55,15 @@ fn is_bash_running(cmdline: &[String], layout: &Layout, extra: &[&str]) -> bool 
     }
 }
 
-/// Whether the PID file names a live supervisor of ours (not a zombie, not a reused PID).
-pub fn state<F: Fs, P: ProcTable>(fs: &F, procs: &P, layout: &Layout) -> SupervisorState {
+/// Whether the PID file names the live supervisor of ours: alive (not a
+/// zombie), ours by uid, argv and session, holding the lock.
+pub fn state<F: Fs, P: ProcTable>(fs: &F, procs: &P, layout: &Layout, uid: u32) -> SupervisorState {
     use SupervisorState::NotRunning;
+    match fs.lock_held(&layout.supervisor_lock) {
+        Ok(true) => {}
+        Ok(false) => return NotRunning("no supervisor holds supervisor.lock".into()),
+        Err(e) => return NotRunning(format!("supervisor.lock: {e}")),
+    }
     // Only a regular file we wrote, and only a few bytes of it: a FIFO, a
     // device or a link to /dev/zero means "not running", never a hang.
     match fs.metadata(&layout.pid_file) {
@@ -74,13 +85,34 @@ pub fn state<F: Fs, P: ProcTable>(fs: &F, procs: &P, layout: &Layout) -> Supervi
         Liveness::Zombie => return NotRunning(format!("PID {pid} is a zombie")),
         Liveness::Alive => {}
     }
+    if procs.uid(pid) != Some(uid) {
+        return NotRunning(format!("PID {pid} is another user's process"));
+    }
     match procs.cmdline(pid) {
-        Ok(cmdline) if is_our_supervisor(&cmdline, layout) && leads_its_session(procs, pid) => {
+        Ok(cmdline) if is_supervisor(procs, pid, &cmdline, layout, uid) => {
             SupervisorState::Running(pid)
         }
+        Ok(cmdline) if is_our_supervisor(&cmdline, layout) => NotRunning(format!(
+            "PID {pid} looks like our supervisor but does not hold supervisor.lock"
+        )),
         Ok(_) => NotRunning(format!("PID {pid} is another program (reused PID)")),
         Err(e) => NotRunning(format!("PID {pid}: cannot read its command line ({e})")),
     }
+}
+
+/// Our supervisor: our uid, our exact argv, leading its session, with the
+/// lock file open.
+fn is_supervisor<P: ProcTable>(
+    procs: &P,
+    pid: i32,
+    cmdline: &[String],
+    layout: &Layout,
+    uid: u32,
+) -> bool {
+    procs.uid(pid) == Some(uid)
+        && is_our_supervisor(cmdline, layout)
+        && leads_its_session(procs, pid)
+        && procs.has_open(pid, &layout.supervisor_lock)
 }
 
 /// Whether `cmdline` is exactly how our supervisor starts a daemon:
@@ -96,28 +128,30 @@ fn leads_its_session<P: ProcTable>(procs: &P, pid: i32) -> bool {
 }
 
 /// Live (non-zombie) processes of ours for this layout: (supervisors,
-/// daemons). Identity is lineage, never an argv alone: a supervisor has our
-/// exact argv and leads its own session; a daemon has our exact daemon argv
-/// and lives in a session led by one of our supervisors, or in the session
+/// daemons). Identity is uid, lock and lineage, never an argv alone: a
+/// supervisor is ours by [`state`]'s rules (our uid, our exact argv, leading
+/// its session, the lock file open); a daemon runs as our uid with our exact
+/// daemon argv in a session led by one of our supervisors, or in the session
 /// of one that died (`kill -9` orphans its daemon; the daemon keeps the
 /// session id). A `bash -p <script>` someone ran from a terminal sits in the
 /// terminal's session, led by a live shell: not ours. A forked child that
 /// has not exec'd yet carries its parent's argv; it is counted as neither.
-pub fn running<P: ProcTable>(procs: &P, layout: &Layout) -> (Vec<i32>, Vec<i32>) {
+/// Another user's processes are never counted.
+pub fn running<P: ProcTable>(procs: &P, layout: &Layout, uid: u32) -> (Vec<i32>, Vec<i32>) {
     let mut supervisors = Vec::new();
     let mut daemons = Vec::new();
     for pid in procs.pids() {
-        if procs.liveness(pid) != Liveness::Alive {
+        if procs.liveness(pid) != Liveness::Alive || procs.uid(pid) != Some(uid) {
             continue;
         }
         let Ok(cmdline) = procs.cmdline(pid) else {
             continue;
         };
-        if is_our_supervisor(&cmdline, layout) {
-            if leads_its_session(procs, pid) {
-                supervisors.push(pid);
-            }
-        } else if is_our_daemon(&cmdline, layout) && in_a_supervisor_session(procs, pid, layout) {
+        if is_supervisor(procs, pid, &cmdline, layout, uid) {
+            supervisors.push(pid);
+        } else if is_our_daemon(&cmdline, layout)
+            && in_a_supervisor_session(procs, pid, layout, uid)
+        {
             let parent_is_daemon = procs
                 .lineage(pid)
                 .and_then(|l| procs.cmdline(l.ppid).ok())
@@ -130,8 +164,27 @@ pub fn running<P: ProcTable>(procs: &P, layout: &Layout) -> (Vec<i32>, Vec<i32>)
     (supervisors, daemons)
 }
 
+/// Processes of ours that lead their session with our supervisor's argv but
+/// hold no lock: a supervisor of an older version, or one on its way out.
+/// Install stops them before starting the one that holds the lock.
+pub fn lockless_lookalikes<P: ProcTable>(procs: &P, layout: &Layout, uid: u32) -> Vec<i32> {
+    procs
+        .pids()
+        .into_iter()
+        .filter(|&pid| {
+            procs.liveness(pid) == Liveness::Alive
+                && procs.uid(pid) == Some(uid)
+                && procs
+                    .cmdline(pid)
+                    .is_ok_and(|c| is_our_supervisor(&c, layout))
+                && leads_its_session(procs, pid)
+                && !procs.has_open(pid, &layout.supervisor_lock)
+        })
+        .collect()
+}
+
 /// The daemon's session is led by our supervisor, or its leader is gone.
-fn in_a_supervisor_session<P: ProcTable>(procs: &P, pid: i32, layout: &Layout) -> bool {
+fn in_a_supervisor_session<P: ProcTable>(procs: &P, pid: i32, layout: &Layout, uid: u32) -> bool {
     let Some(lineage) = procs.lineage(pid) else {
         return false;
     };
@@ -141,7 +194,7 @@ fn in_a_supervisor_session<P: ProcTable>(procs: &P, pid: i32, layout: &Layout) -
     match procs.liveness(lineage.sid) {
         Liveness::Alive => procs
             .cmdline(lineage.sid)
-            .is_ok_and(|leader| is_our_supervisor(&leader, layout)),
+            .is_ok_and(|leader| is_supervisor(procs, lineage.sid, &leader, layout, uid)),
         Liveness::Zombie | Liveness::Dead => true,
     }
 }

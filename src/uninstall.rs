@@ -61,7 +61,7 @@ fn stop_processes<F: Fs, P: ProcTable>(
     report: &mut UninstallReport,
 ) {
     let layout = &config.layout;
-    if let SupervisorState::Running(pid) = supervisor::state(fs, procs, layout) {
+    if let SupervisorState::Running(pid) = supervisor::state(fs, procs, layout, config.uid) {
         match procs.terminate_group(pid) {
             Ok(()) => {
                 report.stopped.push(pid);
@@ -74,9 +74,11 @@ fn stop_processes<F: Fs, P: ProcTable>(
                 .push(format!("stopping supervisor {pid}: {e}")),
         }
     }
-    // Strays too: a daemon whose supervisor was killed, a second supervisor.
-    let (supervisors, daemons) = supervisor::running(procs, layout);
-    for pid in supervisors.iter().chain(&daemons) {
+    // Strays too: a daemon whose supervisor was killed, a second supervisor,
+    // a look-alike of ours holding no lock (an older version's supervisor).
+    let (supervisors, daemons) = supervisor::running(procs, layout, config.uid);
+    let lookalikes = supervisor::lockless_lookalikes(procs, layout, config.uid);
+    for pid in supervisors.iter().chain(&daemons).chain(&lookalikes) {
         // The stopped supervisor's own daemon got the group's SIGTERM.
         let in_stopped_group = procs
             .lineage(*pid)
@@ -98,14 +100,14 @@ fn stop_processes<F: Fs, P: ProcTable>(
         crate::install::SUPERVISOR_WAIT,
         Duration::from_millis(20),
         || {
-            let (s, d) = supervisor::running(procs, layout);
+            let (s, d) = supervisor::running(procs, layout, config.uid);
             s.is_empty() && d.is_empty()
         },
     );
     if all_gone {
         return;
     }
-    let (s, d) = supervisor::running(procs, layout);
+    let (s, d) = supervisor::running(procs, layout, config.uid);
     let left: Vec<i32> = s.into_iter().chain(d).collect();
     if !left.is_empty() {
         report

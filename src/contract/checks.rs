@@ -296,7 +296,7 @@ pub fn run_contract() -> ContractReport {
     run_in(&world, &mut suite);
     // Whatever happened above, nothing we started may outlive the suite.
     let procs = RealProcTable;
-    let (s, d) = supervisor::running(&procs, &world.layout);
+    let (s, d) = supervisor::running(&procs, &world.layout, nix::unistd::geteuid().as_raw());
     for pid in s.into_iter().chain(d) {
         let _ = nix::sys::signal::killpg(
             nix::unistd::Pid::from_raw(pid),
@@ -595,10 +595,18 @@ fn second_install_is_a_no_op(world: &World) -> (crate::InstallReport, Result<(),
 
 fn one_daemon(world: &World) -> Result<(), String> {
     let settled = wait_until(Duration::from_secs(5), Duration::from_millis(50), || {
-        let (s, d) = supervisor::running(&RealProcTable, &world.layout);
+        let (s, d) = supervisor::running(
+            &RealProcTable,
+            &world.layout,
+            nix::unistd::geteuid().as_raw(),
+        );
         s.len() == 1 && d.len() == 1
     });
-    let (s, d) = supervisor::running(&RealProcTable, &world.layout);
+    let (s, d) = supervisor::running(
+        &RealProcTable,
+        &world.layout,
+        nix::unistd::geteuid().as_raw(),
+    );
     ensure(settled, || {
         format!("{} supervisors, {} daemons", s.len(), d.len())
     })
@@ -713,7 +721,7 @@ fn uninstall_clean(world: &World) -> Result<(), String> {
     let result =
         crate::uninstall::uninstall(&RealFs, &RealSpawner, &RealProcTable, &which, &config);
     ensure(result.errors.is_empty(), || result.errors.join("; "))?;
-    let (s, d) = supervisor::running(&RealProcTable, layout);
+    let (s, d) = supervisor::running(&RealProcTable, layout, nix::unistd::geteuid().as_raw());
     ensure(s.is_empty() && d.is_empty(), || {
         format!("still running: {s:?} {d:?}")
     })?;

@@ -55,27 +55,39 @@ pub(crate) fn run<F: Fs, S: Spawner, P: ProcTable, W: Which>(
     settings_saved: bool,
 ) -> Outcome {
     let layout = &config.layout;
-    let why_start = match supervisor::state(fs, procs, layout) {
+    let why_start = match supervisor::state(fs, procs, layout, config.uid) {
         SupervisorState::Running(pid) => {
             return Outcome::Unchanged(format!("supervisor {pid} is running"))
         }
         SupervisorState::NotRunning(why) => why,
     };
-    // The PID file is stale, but one of our supervisors may still run (its
-    // PID file lost or overwritten): adopt it rather than start a second.
-    // Daemons without a live supervisor (it was `kill -9`ed) are strays.
-    let (supervisors, daemons) = supervisor::running(procs, layout);
-    if let Some((&adopt, others)) = supervisors.split_first() {
-        for pid in others {
-            let _ = procs.terminate_group(*pid);
+    // The PID file is stale, but our supervisor may hold the lock all the
+    // same (its PID file lost or overwritten): adopt that one, the only one
+    // that can hold the lock. Only a process of our uid can be adopted or
+    // signalled. Daemons without a live supervisor (it was `kill -9`ed), and
+    // look-alikes of ours that hold no lock (an older version's supervisor),
+    // are strays.
+    let (supervisors, daemons) = supervisor::running(procs, layout, config.uid);
+    if fs.lock_held(&layout.supervisor_lock).unwrap_or(false) {
+        if let [adopt] = supervisors.as_slice() {
+            return match write_pid_file(fs, layout, *adopt) {
+                Ok(()) => Outcome::Changed(format!(
+                    "adopted supervisor {adopt}, which holds supervisor.lock ({why_start})"
+                )),
+                Err(e) => Outcome::Failed(e),
+            };
         }
-        return match write_pid_file(fs, layout, adopt) {
-            Ok(()) => Outcome::Changed(format!("adopted running supervisor {adopt} ({why_start})")),
-            Err(e) => Outcome::Failed(e),
-        };
+    }
+    for pid in supervisor::lockless_lookalikes(procs, layout, config.uid) {
+        let _ = procs.terminate_group(pid);
     }
     for pid in daemons {
         let _ = procs.terminate(pid);
+    }
+    if which.which("flock").is_none() {
+        return Outcome::Failed(
+            "flock not on PATH: the supervisor holds a lock for its whole life (Debian: apt-get install util-linux)".into(),
+        );
     }
     let Some(bash) = which.which("bash") else {
         return Outcome::Skipped("bash not on PATH".into());
@@ -104,6 +116,6 @@ pub(crate) fn run<F: Fs, S: Spawner, P: ProcTable, W: Which>(
 }
 
 fn write_pid_file<F: Fs>(fs: &F, layout: &crate::config::Layout, pid: i32) -> Result<(), String> {
-    fs.write_atomic(&layout.pid_file, format!("{pid}\n").as_bytes(), 0o644)
+    fs.write_atomic(&layout.pid_file, format!("{pid}\n").as_bytes(), 0o600)
         .map_err(|e| describe(&layout.pid_file, &e))
 }

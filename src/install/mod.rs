@@ -77,7 +77,7 @@ impl<F: Fs, S: Spawner, P: ProcTable, W: Which> Installer<F, S, P, W> {
             return InstallReport::all_failed(&refusal);
         }
         let mut report = InstallReport::default();
-        let _lock = match acquire_install_lock(&self.fs, layout) {
+        let _lock = match acquire_install_lock(&self.fs, layout, self.config.uid) {
             Ok(lock) => Some(lock),
             Err(e) => {
                 report
@@ -113,8 +113,14 @@ impl<F: Fs, S: Spawner, P: ProcTable, W: Which> Installer<F, S, P, W> {
         });
 
         let needs_scripts = || Outcome::Skipped("the scripts step failed".into());
+        let home_check = home_safety(&self.fs, &self.config);
+        if let HomeSafety::Warn(w) = &home_check {
+            report.warnings.push(w.clone());
+        }
         let git = if scripts_failed {
             needs_scripts()
+        } else if let HomeSafety::Refuse(why) = home_check {
+            Outcome::Failed(why)
         } else {
             git_config::run(&self.spawner, &self.which, &self.config)
         };
@@ -204,6 +210,47 @@ fn foreign_home<F: Fs>(fs: &F, config: &Config) -> Option<String> {
     })
 }
 
+/// Whether git may be pointed at a helper under this home.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HomeSafety {
+    /// Only we can rename what is in it.
+    Safe,
+    /// Others can write it, on purpose or harmlessly: say so.
+    Warn(String),
+    /// Anyone can rename `.molecule-runtime` away and plant a helper that
+    /// git would run as this user: do not wire git there.
+    Refuse(String),
+}
+
+/// HOME's own mode: world-writable without the sticky bit lets any user
+/// replace the helper git runs (refused); group-writable is a warning, since
+/// images for arbitrary UIDs (OpenShift) make homes group-writable on
+/// purpose; world-writable with the sticky bit (like /tmp) keeps others from
+/// renaming our entries, and is a warning.
+pub fn home_safety<F: Fs>(fs: &F, config: &Config) -> HomeSafety {
+    let home = &config.layout.home;
+    let Ok(meta) = fs.metadata(home) else {
+        return HomeSafety::Safe;
+    };
+    let mode = meta.mode & 0o7777;
+    let shown = home.display();
+    if mode & 0o002 != 0 && mode & 0o1000 == 0 {
+        HomeSafety::Refuse(format!(
+            "{shown} is writable by every user (mode {mode:04o}): anyone could rename .molecule-runtime away and plant a helper git would run as you; not wiring git there; fix: chmod o-w {shown}"
+        ))
+    } else if mode & 0o002 != 0 {
+        HomeSafety::Warn(format!(
+            "{shown} is writable by every user (mode {mode:04o}, sticky): others cannot rename our files there, but can create their own; consider chmod o-w {shown}"
+        ))
+    } else if mode & 0o020 != 0 {
+        HomeSafety::Warn(format!(
+            "{shown} is group-writable (mode {mode:04o}): members of its group could replace the helper git runs; fine for images that run as an arbitrary uid in that group, otherwise chmod g-w {shown}"
+        ))
+    } else {
+        HomeSafety::Safe
+    }
+}
+
 /// Creates `path` (and parents) with `mode` unless it is already a directory.
 /// Returns whether it created anything.
 pub(crate) fn ensure_dir<F: Fs>(fs: &F, path: &Path, mode: u32) -> io::Result<bool> {
@@ -220,9 +267,25 @@ pub(crate) fn ensure_dir<F: Fs>(fs: &F, path: &Path, mode: u32) -> io::Result<bo
     }
 }
 
-fn acquire_install_lock<F: Fs>(fs: &F, layout: &crate::config::Layout) -> io::Result<FileLock> {
+fn acquire_install_lock<F: Fs>(
+    fs: &F,
+    layout: &crate::config::Layout,
+    uid: u32,
+) -> io::Result<FileLock> {
     ensure_dir(fs, &layout.runtime_dir, 0o755)?;
+    // A lock file someone else planted (they could hold it and make every
+    // install wait) is replaced, never used.
+    replace_if_not_ours(fs, &layout.install_lock, uid);
     fs.lock(&layout.install_lock, INSTALL_LOCK_WAIT)
+}
+
+/// Removes `path` when it is anything but a regular file we own (a link,
+/// a FIFO, another user's file). Returns whether it did.
+pub(crate) fn replace_if_not_ours<F: Fs>(fs: &F, path: &Path, uid: u32) -> bool {
+    match fs.metadata(path) {
+        Ok(m) if m.kind != FileKind::File || m.uid != uid => fs.remove_file(path).is_ok(),
+        _ => false,
+    }
 }
 
 /// The first line of an error, with the path it concerns.

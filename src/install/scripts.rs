@@ -73,8 +73,9 @@ fn extract<F: Fs>(fs: &F, layout: &Layout, uid: u32) -> Outcome {
             Err(refusal) => return Outcome::Failed(refusal),
         }
     }
-    let mut written = Vec::new();
     let mut errors = Vec::new();
+    let replaced = runtime_entries_ours(fs, layout, uid, &mut errors);
+    let mut written = Vec::new();
     for (name, contents) in crate::scripts::embedded() {
         let path = layout.scripts_dir.join(name);
         // A link, another owner's file or anything but a regular file is
@@ -110,6 +111,12 @@ fn extract<F: Fs>(fs: &F, layout: &Layout, uid: u32) -> Outcome {
             tightened.join(", ")
         ));
     }
+    if !replaced.is_empty() {
+        changes.push(format!(
+            "removed {} (not a regular file of ours: planted, or left by another user; recreated as ours when needed)",
+            replaced.join(", ")
+        ));
+    }
     if !errors.is_empty() {
         Outcome::Failed(errors.join("; "))
     } else if changes.is_empty() {
@@ -117,6 +124,45 @@ fn extract<F: Fs>(fs: &F, layout: &Layout, uid: u32) -> Outcome {
     } else {
         Outcome::Changed(changes.join("; "))
     }
+}
+
+/// The files of ours in the runtime dir, besides the scripts. Every one
+/// must be ours: after the dir is tightened, one another user planted (a
+/// log they could read and forge lines in, a lock they could hold, a PID or
+/// settings file) is removed, never reused; ours get 0600.
+const RUNTIME_FILES: [&str; 7] = [
+    "refresh-daemon.log",
+    "refresh-daemon.log.1",
+    "refresh-daemon.pid",
+    "install.lock",
+    "supervisor.lock",
+    "gh-login.lock",
+    "settings",
+];
+
+fn runtime_entries_ours<F: Fs>(
+    fs: &F,
+    layout: &Layout,
+    uid: u32,
+    errors: &mut Vec<String>,
+) -> Vec<String> {
+    let mut replaced = Vec::new();
+    for name in RUNTIME_FILES {
+        let path = layout.runtime_dir.join(name);
+        match fs.metadata(&path) {
+            Ok(m) if m.kind != FileKind::File || m.uid != uid => match fs.remove_file(&path) {
+                Ok(()) => replaced.push(name.to_string()),
+                Err(e) => errors.push(describe(&path, &e)),
+            },
+            Ok(m) if m.mode & 0o077 != 0 => {
+                if let Err(e) = fs.set_mode(&path, 0o600) {
+                    errors.push(describe(&path, &e));
+                }
+            }
+            _ => {}
+        }
+    }
+    replaced
 }
 
 /// A directory git's helper path runs through: a real directory we own

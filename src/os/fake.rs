@@ -115,6 +115,8 @@ pub struct FakeProcess {
     pub ppid: Option<i32>,
     /// Session ID; `None` means the process leads its own session.
     pub sid: Option<i32>,
+    /// Files it holds open and locked (a supervisor holds its lock).
+    pub holds: Vec<PathBuf>,
 }
 
 #[derive(Debug, Default)]
@@ -540,6 +542,13 @@ impl Fs for FakeSystem {
         check_parent(&w, path)?;
         Ok(FileLock::unlocked())
     }
+
+    fn lock_held(&self, path: &Path) -> io::Result<bool> {
+        let w = self.enter(OpKind::Metadata, &path.to_string_lossy(), &[])?;
+        Ok(w.processes
+            .values()
+            .any(|p| !p.zombie && p.holds.iter().any(|h| h == path)))
+    }
 }
 
 impl FakeSystem {
@@ -761,14 +770,22 @@ impl Spawner for FakeSystem {
         let cmdline = std::iter::once(cmd.program.to_string_lossy().into_owned())
             .chain(cmd.args.iter().cloned())
             .collect();
+        // A supervisor takes its lock (`<runtime dir>/supervisor.lock`,
+        // beside the scripts dir) as it starts.
+        let holds = match cmd.args.as_slice() {
+            [_, script, arg] if arg == crate::scripts::SUPERVISE_ARG => Path::new(script)
+                .parent()
+                .and_then(Path::parent)
+                .map(|runtime| vec![runtime.join("supervisor.lock")])
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
         w.processes.insert(
             pid,
             FakeProcess {
                 cmdline,
-                zombie: false,
-                foreign: false,
-                ppid: None,
-                sid: None,
+                holds,
+                ..FakeProcess::default()
             },
         );
         Ok(pid)
@@ -823,6 +840,21 @@ impl ProcTable for FakeSystem {
             ppid: p.ppid.unwrap_or(1),
             sid: p.sid.unwrap_or(pid),
         })
+    }
+
+    fn uid(&self, pid: i32) -> Option<u32> {
+        let w = self.lock();
+        // A foreign process runs as another user than the world's.
+        w.processes
+            .get(&pid)
+            .map(|p| if p.foreign { w.uid + 1 } else { w.uid })
+    }
+
+    fn has_open(&self, pid: i32, path: &Path) -> bool {
+        self.lock()
+            .processes
+            .get(&pid)
+            .is_some_and(|p| !p.zombie && p.holds.iter().any(|h| h == path))
     }
 }
 

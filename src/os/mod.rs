@@ -84,9 +84,14 @@ pub trait Fs {
     fn remove_file(&self, path: &Path) -> io::Result<()>;
     /// Removes a directory and everything in it.
     fn remove_dir_all(&self, path: &Path) -> io::Result<()>;
-    /// An exclusive advisory lock on `path` (created if missing), waiting at
-    /// most `wait`. Where the filesystem cannot lock, an unlocked guard.
+    /// An exclusive advisory lock on `path` (created if missing, 0600),
+    /// waiting at most `wait`. Where the filesystem cannot lock, an
+    /// unlocked guard.
     fn lock(&self, path: &Path, wait: Duration) -> io::Result<FileLock>;
+    /// Whether some process holds a lock on `path` right now: a read-only
+    /// probe that creates nothing (a missing file is "not held"), follows
+    /// no link and refuses anything but a regular file.
+    fn lock_held(&self, path: &Path) -> io::Result<bool>;
 }
 
 /// A child process to run. Tokens only ever travel in `stdin`.
@@ -258,6 +263,11 @@ pub trait ProcTable {
     fn pids(&self) -> Vec<i32>;
     /// Parent and session of a process (`/proc/PID/stat` fields 4 and 6).
     fn lineage(&self, pid: i32) -> Option<Lineage>;
+    /// The real uid a process runs as (`/proc/PID/status`), if it can be read.
+    fn uid(&self, pid: i32) -> Option<u32>;
+    /// Whether the process has `path` (the same file: device and inode)
+    /// open, among its first 1024 descriptors (`/proc/PID/fd`).
+    fn has_open(&self, pid: i32, path: &Path) -> bool;
 }
 
 /// Polls `cond` every `every` until it holds or `limit` passes; returns

@@ -136,7 +136,7 @@ impl Fs for RealFs {
             .write(true)
             .create(true)
             .truncate(false)
-            .mode(0o644)
+            .mode(0o600)
             .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
             .open(path)?;
         let deadline = Instant::now() + wait;
@@ -165,6 +165,31 @@ impl Fs for RealFs {
                 }
                 Err((_, errno)) => return Err(io::Error::from(errno)),
             }
+        }
+    }
+
+    fn lock_held(&self, path: &Path) -> io::Result<bool> {
+        let file = match fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
+            .open(path)
+        {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        if !file.metadata()?.is_file() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{} is not a regular file", path.display()),
+            ));
+        }
+        // A shared probe conflicts with the holder's exclusive lock only;
+        // when it is granted, it is released at once (dropped).
+        match Flock::lock(file, FlockArg::LockSharedNonblock) {
+            Ok(_probe) => Ok(false),
+            Err((_, Errno::EWOULDBLOCK)) => Ok(true),
+            Err((_, errno)) => Err(io::Error::from(errno)),
         }
     }
 }
@@ -434,6 +459,39 @@ impl ProcTable for RealProcTable {
         Some(Lineage {
             ppid: fields.get(1)?.parse().ok()?,
             sid: fields.get(3)?.parse().ok()?,
+        })
+    }
+
+    fn uid(&self, pid: i32) -> Option<u32> {
+        if pid <= 0 {
+            return None;
+        }
+        let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        // `Uid:\treal\teffective\tsaved\tfs`: the real uid.
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("Uid:"))?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()
+    }
+
+    fn has_open(&self, pid: i32, path: &Path) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(wanted) = fs::symlink_metadata(path) else {
+            return false;
+        };
+        if pid <= 0 || !wanted.is_file() {
+            return false;
+        }
+        let Ok(entries) = fs::read_dir(format!("/proc/{pid}/fd")) else {
+            return false;
+        };
+        // stat of /proc/PID/fd/N is the open file's: compare device and inode.
+        entries.flatten().take(1024).any(|entry| {
+            fs::metadata(entry.path())
+                .is_ok_and(|m| m.dev() == wanted.dev() && m.ino() == wanted.ino())
         })
     }
 

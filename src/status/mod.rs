@@ -145,7 +145,17 @@ pub fn status<F: Fs, S: Spawner, P: ProcTable, W: Which>(
     }
     let log = daemon_log::read(fs, layout);
     let (settings_check, settings) = settings(fs, spawner, which, config);
+    let home = match crate::install::home_safety(fs, config) {
+        crate::install::HomeSafety::Safe => check(
+            "home",
+            Level::Ok,
+            format!("{} is writable by its owner only", layout.home.display()),
+        ),
+        crate::install::HomeSafety::Warn(w) => check("home", Level::Warn, w),
+        crate::install::HomeSafety::Refuse(why) => check("home", Level::Fail, why),
+    };
     let mut checks = vec![
+        home,
         settings_check,
         scripts(fs, config),
         git_config(spawner, which, config),
@@ -491,8 +501,8 @@ fn gh_login(log: &DaemonLog) -> Check {
 }
 
 fn daemon<F: Fs, P: ProcTable>(fs: &F, procs: &P, config: &Config, log: &DaemonLog) -> Check {
-    let (supervisors, daemons) = supervisor::running(procs, &config.layout);
-    match supervisor::state(fs, procs, &config.layout) {
+    let (supervisors, daemons) = supervisor::running(procs, &config.layout, config.uid);
+    match supervisor::state(fs, procs, &config.layout, config.uid) {
         SupervisorState::NotRunning(why) => check(
             "daemon",
             Level::Fail,
