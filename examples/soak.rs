@@ -366,6 +366,7 @@ impl Soak {
         let (_, daemons) = molecule_credential_helper::supervisor::running(
             &molecule_credential_helper::os::RealProcTable,
             &Layout::new(&self.home),
+            nix::unistd::geteuid().as_raw(),
         );
         daemons.first().copied()
     }

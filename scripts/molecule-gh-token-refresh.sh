@@ -74,8 +74,10 @@ log() {
 # Keeps a setting that is whole seconds (1-9 digits; 0 only where ZERO_OK),
 # else logs one line naming it and uses the default. Checked as a glob
 # before any arithmetic sees it: bash arithmetic would run `$(…)` inside an
-# array subscript, and 20 digits overflow into a tight loop. No subshell:
-# forks at start-up would look like daemons.
+# array subscript, and 20 digits overflow into a tight loop. No subshell
+# here (load_settings' one fork is harmless: a fork of the daemon has a
+# daemon parent, and one of the supervisor happens before it holds its lock,
+# so neither is counted as ours).
 whole_seconds() {
     local var=$1 env=$2 default=$3 zero_ok=${4:-} value=${!1}
     if [[ -n $value && $value != *[!0-9]* && ${#value} -le 9 ]] && { [[ -n $zero_ok ]] || ((10#$value > 0)); }; then

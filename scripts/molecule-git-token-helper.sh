@@ -183,18 +183,33 @@ declare -A SETTING_FROM=()
 SETTING_PROBLEMS=() SETTING_NOTES=()
 
 load_settings() {
-    local name line key text=''
+    local name line key text='' junk=0 ignore=''
     local -A from_file=()
+    local LC_ALL=C # sizes in bytes
     if [[ -n $SETTINGS_FILE && (-e $SETTINGS_FILE || -L $SETTINGS_FILE) ]]; then
+        # Whoever can write this file decides where the platform bearer
+        # goes: only a regular file of ours that nobody else can write is
+        # read (its mode takes a process: `stat`, on the slow path only).
+        local -a st=()
         if [[ ! -L $SETTINGS_FILE && -f $SETTINGS_FILE && -O $SETTINGS_FILE ]]; then
-            { IFS= read -r -d '' -N "$((SETTINGS_FILE_MAX_BYTES + 1))" text; } 2>/dev/null <"$SETTINGS_FILE"
-        else
-            SETTING_PROBLEMS+=("settings: $SETTINGS_FILE is not a regular file of ours, so it is ignored; fix: run \`molecule-credential-helper install\` again")
+            # shellcheck disable=SC2207  # three words, split on purpose
+            st=($(without_lock stat -c '%u %a %s' -- "$SETTINGS_FILE" 2>/dev/null))
         fi
-    fi
-    if ((${#text} > SETTINGS_FILE_MAX_BYTES)); then
-        SETTING_PROBLEMS+=("settings: $SETTINGS_FILE is larger than $SETTINGS_FILE_MAX_BYTES bytes, so it is ignored; fix: run \`molecule-credential-helper install\` again")
-        text=''
+        if ((${#st[@]} != 3)); then
+            ignore="is not a regular file of ours"
+        elif [[ ${st[1]} != [0-7]00 ]]; then
+            ignore="is writable or readable by group or others (mode 0${st[1]}): whoever can write it decides where the platform bearer goes"
+        elif [[ ! -r $SETTINGS_FILE ]]; then
+            ignore="is not readable by uid $EUID"
+        elif ((${#st[2]} > 9 || 10#${st[2]} > SETTINGS_FILE_MAX_BYTES)); then
+            ignore="is larger than $SETTINGS_FILE_MAX_BYTES bytes"
+        else
+            { IFS= read -r -d '' -N "$((SETTINGS_FILE_MAX_BYTES + 1))" text; } 2>/dev/null <"$SETTINGS_FILE"
+            # bash drops NUL bytes as it reads: a shorter text held one.
+            ((${#text} == 10#${st[2]})) || ignore="holds a NUL byte" text=''
+        fi
+        [[ -z $ignore ]] ||
+            SETTING_PROBLEMS+=("settings: $SETTINGS_FILE $ignore, so it is ignored; fix: run \`molecule-credential-helper install\` again (it writes the file 0600)")
     fi
     local -a lines=()
     # Split at newlines by word splitting (linear; globbing off).
@@ -207,14 +222,20 @@ load_settings() {
         [[ $line == '#'* ]] && continue
         key=${line%%=*}
         if [[ $line != *=* || -z $key || $key == *[!A-Z_]* || " ${SETTING_NAMES[*]} " != *" $key "* ]]; then
-            printable "${line:0:60}"
-            SETTING_PROBLEMS+=("settings: line \"$REPLY\" of $SETTINGS_FILE is not KEY=value with a known key; ignored; fix: run \`molecule-credential-helper install\` again")
+            # A few named, then a count: a file of junk is not a flood.
+            if ((++junk <= 3)); then
+                printable "${line:0:60}"
+                SETTING_PROBLEMS+=("settings: line \"$REPLY\" of $SETTINGS_FILE is not KEY=value with a known key; ignored; fix: run \`molecule-credential-helper install\` again")
+            fi
             continue
         fi
         from_file[$key]=${line#*=}
     done
+    ((junk <= 3)) || SETTING_PROBLEMS+=("settings: $((junk - 3)) more lines of $SETTINGS_FILE like those; ignored")
+    # Set in the environment, even to nothing, wins: `WORKSPACE_ID= git …`
+    # takes the default (the admin route) whatever install saved.
     for name in "${SETTING_NAMES[@]}"; do
-        if [[ -n ${!name:-} ]]; then
+        if [[ -n ${!name+set} ]]; then
             SETTING_FROM[$name]='env'
         elif [[ -n ${from_file[$name]:-} ]]; then
             printf -v "$name" '%s' "${from_file[$name]}"
@@ -228,9 +249,18 @@ load_settings() {
 # A setting's value for a message: userinfo redacted, control characters
 # removed, cut short. Sets REPLY.
 shown() {
-    local value=${!1:-}
-    [[ $value =~ ^([A-Za-z][A-Za-z0-9+.-]*://)[^/]*@(.*)$ ]] && value="${BASH_REMATCH[1]}***@${BASH_REMATCH[2]}"
-    printable "${value:0:120}"
+    redacted "${!1:-}"
+    printable "${REPLY:0:120}"
+}
+
+# A URL with its userinfo, everything between `://` and the last `@`
+# before any `?` or `#` (a password may hold an unencoded `/`), replaced by
+# `***`. Sets REPLY.
+redacted() {
+    local url=$1 rest=''
+    [[ $url == *[?#]* ]] && rest=${url#*[?#]} rest=${url:${#url}-${#rest}-1} url=${url%%[?#]*}
+    [[ $url =~ ^([A-Za-z][A-Za-z0-9+.-]*://)(.*)@([^@]*)$ ]] && url="${BASH_REMATCH[1]}***@${BASH_REMATCH[3]}"
+    REPLY=$url$rest
 }
 
 # Keeps a numeric setting that is whole seconds (1-9 digits; 0 only where
@@ -295,22 +325,8 @@ check_settings() {
         shown WORKSPACE_ID
         SETTING_PROBLEMS+=("WORKSPACE_ID: \"$REPLY\" (from ${SETTING_FROM[WORKSPACE_ID]}) is not 1-128 characters of A-Z a-z 0-9 . _ - (nor . or ..), so no request is sent; fix: set it to the workspace's id, or unset it for the admin route")
     fi
-    shown CONFIGS_DIR
-    local bearer_file="$REPLY/.auth_token" bearer=''
-    if [[ $CONFIGS_DIR != /* ]]; then
-        SETTING_PROBLEMS+=("CONFIGS_DIR: \"$REPLY\" (from ${SETTING_FROM[CONFIGS_DIR]}) is not an absolute path (git runs the helper from any directory); fix: set it to an absolute path such as /configs")
-    elif [[ ! -e $CONFIGS_DIR/.auth_token ]]; then
-        SETTING_PROBLEMS+=("CONFIGS_DIR: the platform bearer $bearer_file is missing (CONFIGS_DIR from ${SETTING_FROM[CONFIGS_DIR]}); fix: mount the platform's auth token there, or set CONFIGS_DIR to the directory that holds .auth_token")
-    elif [[ ! -f $CONFIGS_DIR/.auth_token ]]; then
-        SETTING_PROBLEMS+=("CONFIGS_DIR: the platform bearer $bearer_file is not a regular file; fix: make it a regular file holding the platform's auth token")
-    elif [[ ! -r $CONFIGS_DIR/.auth_token ]]; then
-        SETTING_PROBLEMS+=("CONFIGS_DIR: the platform bearer $bearer_file is not readable by uid $EUID; fix: make it readable by this user (e.g. chown or chmod the file)")
-    else
-        read_bearer
-        case $? in
-            1) SETTING_PROBLEMS+=("CONFIGS_DIR: the platform bearer $bearer_file is empty; fix: write the platform's auth token into it") ;;
-            2) SETTING_PROBLEMS+=("CONFIGS_DIR: the platform bearer $bearer_file contains a control character; fix: write the token alone on one line") ;;
-        esac
+    if ! check_bearer; then
+        SETTING_PROBLEMS+=("CONFIGS_DIR: $BEARER_PROBLEM")
     fi
     local server_re='^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?/?$'
     shown GITHUB_SERVER_URL
@@ -340,15 +356,34 @@ workspace_id_ok() {
     ((${#WORKSPACE_ID} <= 128)) && [[ $WORKSPACE_ID != *[!A-Za-z0-9._-]* && $WORKSPACE_ID != . && $WORKSPACE_ID != .. ]]
 }
 
-# The platform bearer's first line into BEARER (bounded; a FIFO is refused
-# by the callers' -f test). Returns 1 when empty, 2 with a control character.
-BEARER=''
-read_bearer() {
-    BEARER=''
-    { IFS= read -r -n 4096 -t 2 BEARER; } 2>/dev/null <"$CONFIGS_DIR/.auth_token"
-    BEARER=${BEARER%$'\r'}
-    [[ -n $BEARER ]] || return 1
-    [[ $BEARER != *[[:cntrl:]]* ]] || return 2
+# The platform bearer: CONFIGS_DIR/.auth_token's first line into BEARER
+# (bounded; a FIFO is refused before the open could block), or what is
+# wrong into BEARER_PROBLEM, naming the fix (return 1). The one check of it:
+# `_check_settings` and every fetch say the same.
+BEARER='' BEARER_PROBLEM=''
+check_bearer() {
+    local file
+    BEARER='' BEARER_PROBLEM=''
+    shown CONFIGS_DIR
+    file="$REPLY/.auth_token"
+    if [[ $CONFIGS_DIR != /* ]]; then
+        BEARER_PROBLEM="\"$REPLY\" (CONFIGS_DIR from ${SETTING_FROM[CONFIGS_DIR]}) is not an absolute path (git runs the helper from any directory); fix: set it to an absolute path such as /configs"
+    elif [[ ! -e $CONFIGS_DIR/.auth_token ]]; then
+        BEARER_PROBLEM="the platform bearer $file is missing (CONFIGS_DIR from ${SETTING_FROM[CONFIGS_DIR]}); fix: mount the platform's auth token there, or set CONFIGS_DIR to the directory that holds .auth_token"
+    elif [[ ! -f $CONFIGS_DIR/.auth_token ]]; then
+        BEARER_PROBLEM="the platform bearer $file is not a regular file; fix: make it a regular file holding the platform's auth token"
+    elif [[ ! -r $CONFIGS_DIR/.auth_token ]]; then
+        BEARER_PROBLEM="the platform bearer $file is not readable by uid $EUID; fix: make it readable by this user (chown or chmod the file)"
+    else
+        { IFS= read -r -n 4096 -t 2 BEARER; } 2>/dev/null <"$CONFIGS_DIR/.auth_token"
+        BEARER=${BEARER%$'\r'}
+        if [[ -z $BEARER ]]; then
+            BEARER_PROBLEM="the platform bearer $file is empty; fix: write the platform's auth token into it"
+        elif [[ $BEARER == *[[:cntrl:]]* ]]; then
+            BEARER='' BEARER_PROBLEM="the platform bearer $file contains a control character; fix: write the token alone on one line"
+        fi
+    fi
+    [[ -z $BEARER_PROBLEM ]]
 }
 
 # Sets NOW to the epoch seconds, without starting a process.
@@ -682,15 +717,10 @@ fetch_from_platform() {
     # Settings that cannot work send no request; the reason names the
     # setting (as `_check_settings` does), not a client's exit code.
     MISCONFIGURED=1
-    if [[ ! -f $CONFIGS_DIR/.auth_token ]]; then
-        FAIL_REASON="$CONFIGS_DIR/.auth_token missing or not a regular file: cannot authenticate to the platform (CONFIGS_DIR from ${SETTING_FROM[CONFIGS_DIR]})"
+    if ! check_bearer; then
+        FAIL_REASON="cannot authenticate to the platform: $BEARER_PROBLEM"
         return 1
     fi
-    read_bearer
-    case $? in
-        1) FAIL_REASON="$CONFIGS_DIR/.auth_token is empty" && return 1 ;;
-        2) FAIL_REASON="$CONFIGS_DIR/.auth_token contains a control character" && return 1 ;;
-    esac
     if [[ ! $PLATFORM_URL =~ $PLATFORM_URL_RE ]]; then
         shown PLATFORM_URL
         FAIL_REASON="PLATFORM_URL \"$REPLY\" (from ${SETTING_FROM[PLATFORM_URL]}) is not http(s)://host[:port][/path]; no request sent"
@@ -816,8 +846,8 @@ read_failure_file() {
     ours_or_absent "$FAILURE_FILE" && [[ -f $FAILURE_FILE ]] || return 1
     { mapfile -t -n 4 f; } 2>/dev/null <"$FAILURE_FILE"
     local at=${f[0]-} first=${f[2]-}
-    shown PLATFORM_URL
-    [[ -n $at && ${#at} -le 12 && $at != *[!0-9]* && ${f[3]-} == "$REPLY${WORKSPACE_ID:+ $WORKSPACE_ID}" ]] || return 1
+    failure_key
+    [[ -n $at && ${#at} -le 12 && $at != *[!0-9]* && ${f[3]-} == "$REPLY" ]] || return 1
     [[ -n $first && ${#first} -le 12 && $first != *[!0-9]* ]] || first=$at
     FAIL_AT=$((10#$at)) FAIL_WHY=${f[1]-} FAIL_FIRST=$((10#$first))
 }
@@ -831,8 +861,15 @@ note_failure() {
     read_failure_file && FAIL_SINCE=$FAIL_FIRST
     printable "${FAIL_REASON:-platform fetch failed}"
     local why=$REPLY
-    shown PLATFORM_URL
-    printf '%s\n%s\n%s\n%s\n' "$NOW" "$why" "$FAIL_SINCE" "$REPLY${WORKSPACE_ID:+ $WORKSPACE_ID}" 2>/dev/null >"$FAILURE_FILE"
+    failure_key
+    printf '%s\n%s\n%s\n%s\n' "$NOW" "$why" "$FAIL_SINCE" "$REPLY" 2>/dev/null >"$FAILURE_FILE"
+}
+
+# What a failure record is about: the request's URL (userinfo redacted),
+# workspace and bearer directory, whole. Sets REPLY.
+failure_key() {
+    redacted "$PLATFORM_URL"
+    REPLY="${REPLY//[[:cntrl:]]/} ${WORKSPACE_ID:-} ${CONFIGS_DIR//[[:cntrl:]]/}"
 }
 
 # Whether a fetch of this URL failed less than TOKEN_FETCH_TIMEOUT_SEC ago;
@@ -911,7 +948,8 @@ action_get() {
     else
         expired="no token is cached"
     fi
-    say "no GitHub token: $why (failing since $since); $expired; GITHUB_TOKEN/GH_TOKEN unset or invalid; no valid $CONFIGS_DIR/.github-token; run \`molecule-credential-helper status --probe\` to see why"
+    shown PLATFORM_URL
+    say "no GitHub token: $why (platform $REPLY; failing since $since); $expired; GITHUB_TOKEN/GH_TOKEN unset or invalid; no valid $CONFIGS_DIR/.github-token; run \`molecule-credential-helper status --probe\` to see why"
     return 1
 }
 
@@ -1076,7 +1114,7 @@ action_settings() {
         value=${!name:-}
         [[ $name == PLATFORM_URL ]] && shown PLATFORM_URL && value=$REPLY
         # The daemon's default helper is this script.
-        [[ $name == TOKEN_HELPER_SCRIPT && -z $value ]] && value=${BASH_SOURCE[0]}
+        [[ $name == TOKEN_HELPER_SCRIPT && -z $value ]] && value=${BASH_SOURCE[0]:-(the extracted helper)}
         printf '%s\t%s\t%s\n' "$name" "${SETTING_FROM[$name]}" "${value//[[:cntrl:]]/}"
     done
 }

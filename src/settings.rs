@@ -41,26 +41,93 @@ pub const SETTING_KEYS: [&str; 16] = [
 /// The settings file's mode: it may hold PLATFORM_URL's userinfo.
 pub const SETTINGS_MODE: u32 = 0o600;
 
-/// What install writes: a header, then `KEY=value` for every setting set in
-/// its environment (unset ones are omitted, so the helper's default holds).
-/// A value with a control character cannot be one line and is left out,
-/// named in the second result.
-pub fn render(config: &Config) -> (String, Vec<&'static str>) {
-    let mut text = String::from(
-        "# Written by `molecule-credential-helper install`: the settings it saw, for\n\
-         # processes that never saw its environment. The environment still wins.\n",
-    );
-    let mut left_out = Vec::new();
+/// What a value with a control character is saved as: it cannot be one
+/// line, and dropping it would silently switch git to the default (a
+/// `WORKSPACE_ID` of `ws-42\r` from a CRLF env file would become the admin
+/// route). Every check of the helper refuses this value, by name.
+pub const REFUSED_VALUE: &str = "!refused:control-character";
+
+/// The keys whose change makes a cached token belong to something else
+/// (another platform, workspace or bearer): install drops the cache then.
+pub const TOKEN_KEYS: [&str; 4] = [
+    "PLATFORM_URL",
+    "WORKSPACE_ID",
+    "CONFIGS_DIR",
+    "GITHUB_SERVER_URL",
+];
+
+/// The settings to save, from install's environment over what was saved
+/// before (`saved`, the file's text): a key set in the environment wins
+/// (set to the empty string, it is removed: back to the default); a key
+/// unset there keeps its saved value, so a re-install from a shell without
+/// the runtime's environment (a `docker exec` shell) loses nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Saved {
+    /// The file's new text.
+    pub text: String,
+    /// Keys kept from the saved file because the environment does not set them.
+    pub kept: Vec<&'static str>,
+    /// Keys whose value holds a control character, saved as [`REFUSED_VALUE`].
+    pub refused: Vec<&'static str>,
+    /// Token keys ([`TOKEN_KEYS`]) whose value differs from the saved one.
+    pub token_keys_changed: Vec<&'static str>,
+}
+
+/// The `KEY=value` pairs of a settings file's text (keys from the list
+/// only; anything else is left out).
+pub fn parse_saved(text: &str) -> Vec<(&'static str, String)> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let (key, value) = l.split_once('=')?;
+            let key = SETTING_KEYS.into_iter().find(|k| *k == key)?;
+            Some((key, value.to_string()))
+        })
+        .collect()
+}
+
+/// Merges install's environment over the saved settings (see [`Saved`]).
+pub fn render(config: &Config, saved: &str) -> Saved {
+    let previous = parse_saved(saved);
+    let before = |key: &str| {
+        previous
+            .iter()
+            .rev()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.as_str())
+    };
+    let mut out = Saved {
+        text: String::from(
+            "# Written by `molecule-credential-helper install`: the settings it saw, for\n\
+             # processes that never saw its environment. The environment still wins.\n",
+        ),
+        ..Saved::default()
+    };
     for key in SETTING_KEYS {
-        if let Some(value) = config.var(key) {
-            if value.chars().any(char::is_control) {
-                left_out.push(key);
-            } else {
-                text.push_str(&format!("{key}={value}\n"));
+        let value = match config.env.get(key).map(String::as_str) {
+            Some("") => None,
+            Some(v) if v.chars().any(char::is_control) => {
+                out.refused.push(key);
+                Some(REFUSED_VALUE.to_string())
             }
+            Some(v) => Some(v.to_string()),
+            None => before(key).map(|v| {
+                out.kept.push(key);
+                v.to_string()
+            }),
+        };
+        if TOKEN_KEYS.contains(&key) && value.as_deref() != before(key) {
+            out.token_keys_changed.push(key);
+        }
+        if let Some(value) = value {
+            out.text.push_str(&format!("{key}={value}\n"));
         }
     }
-    (text, left_out)
+    // A first install has nothing cached for another platform.
+    if previous.is_empty() {
+        out.token_keys_changed.clear();
+    }
+    out
 }
 
 /// Where a setting's value came from.
@@ -101,15 +168,15 @@ pub struct Verdict {
 /// The most read of one answer of the helper (16 settings, a few problems).
 const ANSWER_LIMIT: usize = 64 * 1024;
 
-/// Asks the helper at `helper` (run by `bash -p`, as git runs it) for its
-/// problems with the settings. `Err` when the helper could not be asked.
+/// Asks the helper (the embedded copy, run by `bash -p` on its stdin: never
+/// a script file someone could have edited) for its problems with the
+/// settings. `Err` when it could not be asked.
 pub fn problems<S: Spawner>(
     spawner: &S,
     bash: &Path,
-    helper: &Path,
     config: &Config,
 ) -> Result<Vec<String>, String> {
-    let out = run_helper(spawner, bash, helper, config, "_check_settings")?;
+    let out = run_helper(spawner, bash, config, "_check_settings")?;
     match out.code {
         Some(0) | Some(1) => Ok(lines(&out.stdout).map(str::to_string).collect()),
         _ => Err(out.failure_reason("the helper's _check_settings")),
@@ -117,14 +184,9 @@ pub fn problems<S: Spawner>(
 }
 
 /// The helper's problems with the settings and every setting it would use.
-pub fn verdict<S: Spawner>(
-    spawner: &S,
-    bash: &Path,
-    helper: &Path,
-    config: &Config,
-) -> Result<Verdict, String> {
-    let problems = problems(spawner, bash, helper, config)?;
-    let out = run_helper(spawner, bash, helper, config, "_settings")?;
+pub fn verdict<S: Spawner>(spawner: &S, bash: &Path, config: &Config) -> Result<Verdict, String> {
+    let problems = problems(spawner, bash, config)?;
+    let out = run_helper(spawner, bash, config, "_settings")?;
     if !out.success() {
         return Err(out.failure_reason("the helper's _settings"));
     }
@@ -135,17 +197,14 @@ pub fn verdict<S: Spawner>(
 fn run_helper<S: Spawner>(
     spawner: &S,
     bash: &Path,
-    helper: &Path,
     config: &Config,
     action: &str,
 ) -> Result<crate::os::RunOutput, String> {
+    let script = crate::scripts::contents(crate::scripts::HELPER_SCRIPT).to_vec();
     let cmd = config
         .command(bash)
-        .args([
-            "-p".to_string(),
-            helper.display().to_string(),
-            action.into(),
-        ])
+        .args(["-p", "-s", action])
+        .stdin(crate::secret::Secret::new(script))
         .timeout(std::time::Duration::from_secs(10));
     spawner
         .run(&cmd)
@@ -197,16 +256,32 @@ mod tests {
     }
 
     #[test]
-    fn only_set_single_line_values_are_written() {
+    fn the_environment_wins_unset_keeps_the_saved_value_and_empty_removes_it() {
+        let saved =
+            "# header\nPLATFORM_URL=http://old:1\nWORKSPACE_ID=ws-1\nCONFIGS_DIR=/c\nJUNK=1\n";
         let config = Config::new("/h", Default::default())
             .with_var("PLATFORM_URL", "http://p:1")
-            .with_var("WORKSPACE_ID", "bad\nline")
-            .with_var("GH_TOKEN", "ghs_x")
-            .with_var("UNRELATED", "x");
-        let (text, left_out) = render(&config);
-        assert!(text.contains("\nPLATFORM_URL=http://p:1\n"));
-        assert!(!text.contains("GH_TOKEN") && !text.contains("UNRELATED"));
-        assert_eq!(left_out, ["WORKSPACE_ID"]);
+            .with_var("WORKSPACE_ID", "")
+            .with_var("TOKEN_CACHE_TTL_SEC", "ab\rc")
+            .with_var("GH_TOKEN", "ghs_x");
+        let out = render(&config, saved);
+        let pairs = parse_saved(&out.text);
+        assert_eq!(
+            pairs,
+            [
+                ("PLATFORM_URL", "http://p:1".to_string()),
+                ("CONFIGS_DIR", "/c".to_string()),
+                ("TOKEN_CACHE_TTL_SEC", REFUSED_VALUE.to_string()),
+            ]
+        );
+        assert_eq!(out.kept, ["CONFIGS_DIR"]);
+        assert_eq!(out.refused, ["TOKEN_CACHE_TTL_SEC"]);
+        assert_eq!(out.token_keys_changed, ["PLATFORM_URL", "WORKSPACE_ID"]);
+        assert!(!out.text.contains("GH_TOKEN") && !out.text.contains("JUNK"));
+        // The same environment over its own result changes nothing.
+        let again = render(&config, &out.text);
+        assert_eq!(again.text, out.text);
+        assert!(again.token_keys_changed.is_empty());
     }
 
     #[test]

@@ -87,15 +87,21 @@ impl<F: Fs, S: Spawner, P: ProcTable, W: Which> Installer<F, S, P, W> {
             }
         };
 
-        let (settings_text, left_out) = crate::settings::render(&self.config);
-        for key in left_out {
+        let saved = self.saved_settings();
+        let settings = crate::settings::render(&self.config, &saved);
+        if !settings.kept.is_empty() {
             report.warnings.push(format!(
-                "{key} holds a control character: not saved in {}",
-                layout.settings_file.display()
+                "kept {} from the saved settings (not set in this environment; set one to the empty string to remove it)",
+                settings.kept.join(", ")
+            ));
+        }
+        for key in &settings.refused {
+            report.warnings.push(format!(
+                "{key} holds a control character: saved as a value the helper refuses, so git gets no platform token until it is fixed and install runs again"
             ));
         }
         let (scripts, scripts_in_place) =
-            scripts::run(&self.fs, layout, self.config.uid, &settings_text);
+            scripts::run(&self.fs, layout, self.config.uid, &settings.text);
         let scripts_failed = !scripts_in_place;
         let settings_saved = !scripts.is_failed();
         report.steps.push(StepReport {
@@ -106,7 +112,12 @@ impl<F: Fs, S: Spawner, P: ProcTable, W: Which> Installer<F, S, P, W> {
             report.warnings.extend(self.settings_warnings());
         }
 
-        let cache = token_cache::run(&self.fs, layout, self.config.uid);
+        let changed: &[&str] = if settings_saved {
+            &settings.token_keys_changed
+        } else {
+            &[]
+        };
+        let cache = token_cache::run(&self.fs, layout, self.config.uid, changed);
         report.steps.push(StepReport {
             step: Step::TokenCache,
             outcome: cache,
@@ -183,13 +194,28 @@ impl<F: Fs, S: Spawner, P: ProcTable, W: Which> Installer<F, S, P, W> {
         let Some(bash) = self.which.which("bash") else {
             return vec!["settings not checked: bash not on PATH".into()];
         };
-        let helper = &self.config.layout.helper_script;
-        match crate::settings::problems(&self.spawner, &bash, helper, &self.config) {
+        match crate::settings::problems(&self.spawner, &bash, &self.config) {
             Ok(problems) => problems
                 .into_iter()
                 .map(|p| format!("settings: {p}"))
                 .collect(),
             Err(e) => vec![format!("settings not checked: {e}")],
+        }
+    }
+}
+
+impl<F: Fs, S: Spawner, P: ProcTable, W: Which> Installer<F, S, P, W> {
+    /// The settings file's text, when it is a regular file of ours (anything
+    /// else is replaced, never read).
+    fn saved_settings(&self) -> String {
+        let path = &self.config.layout.settings_file;
+        match self.fs.metadata(path) {
+            Ok(m) if m.kind == FileKind::File && m.uid == self.config.uid => self
+                .fs
+                .read(path, 64 * 1024)
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_default(),
+            _ => String::new(),
         }
     }
 }

@@ -49,10 +49,7 @@ fn save_settings<F: Fs>(fs: &F, layout: &Layout, uid: u32, text: &str) -> Result
     let ours = fs.metadata(path).is_ok_and(|m| {
         m.kind == FileKind::File && m.uid == uid && m.mode & 0o777 == crate::settings::SETTINGS_MODE
     });
-    let same = ours
-        && fs
-            .read(path, text.len() as u64 + 1)
-            .is_ok_and(|b| b == text.as_bytes());
+    let same = ours && fs.read(path, 64 * 1024).is_ok_and(|b| b == text.as_bytes());
     if same {
         return Ok(false);
     }

@@ -10,7 +10,36 @@ use super::describe;
 
 pub(crate) const CACHE_DIR_MODE: u32 = 0o700;
 
-pub(crate) fn run<F: Fs>(fs: &F, layout: &Layout, uid: u32) -> Outcome {
+/// The cache dir's step; with `settings_changed` (the token keys that
+/// changed), a cached token that belongs to the old settings is dropped, so
+/// the next git call fetches one with the new.
+pub(crate) fn run<F: Fs>(fs: &F, layout: &Layout, uid: u32, settings_changed: &[&str]) -> Outcome {
+    let outcome = prepare(fs, layout, uid);
+    if settings_changed.is_empty() || outcome.is_failed() {
+        return outcome;
+    }
+    let mut dropped = false;
+    for file in [&layout.cache_expiry, &layout.cache_token] {
+        match fs.remove_file(file) {
+            Ok(()) => dropped = true,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Outcome::Failed(describe(file, &e)),
+        }
+    }
+    if !dropped {
+        return outcome;
+    }
+    let why = format!(
+        "dropped the cached token: {} changed, so git fetches one with the new settings",
+        settings_changed.join(", ")
+    );
+    match outcome {
+        Outcome::Changed(d) => Outcome::Changed(format!("{d}; {why}")),
+        _ => Outcome::Changed(why),
+    }
+}
+
+fn prepare<F: Fs>(fs: &F, layout: &Layout, uid: u32) -> Outcome {
     let dir = &layout.cache_dir;
     let meta = match fs.metadata(dir) {
         Ok(meta) => meta,

@@ -212,16 +212,24 @@ fn settings<F: Fs, S: Spawner, W: Which>(
     which: &W,
     config: &Config,
 ) -> (Check, Vec<Setting>) {
-    let helper = &config.layout.helper_script;
-    if fs.metadata(helper).is_err() {
-        return (
-            check(
-                "settings",
-                Level::Fail,
-                "the helper is missing, so nothing judges the settings; run install",
-            ),
-            Vec::new(),
-        );
+    let home = &config.layout.home;
+    if let Ok(owner) = fs.metadata(home).map(|m| m.uid) {
+        if owner != config.uid {
+            // The helper trusts only a settings file of the uid running it:
+            // asked as another user, it would judge settings git never sees.
+            return (
+                check(
+                    "settings",
+                    Level::Warn,
+                    format!(
+                        "not checked: {} belongs to uid {owner}, and this runs as uid {}; run status as that user (e.g. `setpriv --reuid={owner} --regid=<gid> --init-groups molecule-credential-helper status`)",
+                        home.display(),
+                        config.uid
+                    ),
+                ),
+                Vec::new(),
+            );
+        }
     }
     let Some(bash) = which.which("bash") else {
         return (
@@ -233,29 +241,36 @@ fn settings<F: Fs, S: Spawner, W: Which>(
             Vec::new(),
         );
     };
-    match crate::settings::verdict(spawner, &bash, helper, config) {
-        Err(e) => (check("settings", Level::Fail, e), Vec::new()),
-        Ok(v) if v.problems.is_empty() => {
-            let saved = v
-                .settings
-                .iter()
-                .filter(|s| s.source == Source::Install)
-                .count();
-            let from_env = v
-                .settings
-                .iter()
-                .filter(|s| s.source == Source::Env)
-                .count();
-            let detail = format!(
-                "git can get a platform token with these ({saved} saved at install, {from_env} from this environment, the rest defaults)"
-            );
-            (check("settings", Level::Ok, detail), v.settings)
-        }
-        Ok(v) => (
-            check("settings", Level::Fail, v.problems.join(" | ")),
-            v.settings,
-        ),
-    }
+    let v = match crate::settings::verdict(spawner, &bash, config) {
+        Ok(v) => v,
+        Err(e) => return (check("settings", Level::Fail, e), Vec::new()),
+    };
+    let (notes, problems): (Vec<&String>, Vec<&String>) =
+        v.problems.iter().partition(|p| p.starts_with("note: "));
+    let join = |lines: &[&String]| {
+        lines
+            .iter()
+            .map(|l| l.as_str())
+            .collect::<Vec<_>>()
+            .join(" | ")
+    };
+    let result = if !problems.is_empty() {
+        check("settings", Level::Fail, join(&problems))
+    } else if !notes.is_empty() {
+        check("settings", Level::Warn, join(&notes))
+    } else {
+        let count = |source| v.settings.iter().filter(|s| s.source == source).count();
+        check(
+            "settings",
+            Level::Ok,
+            format!(
+                "git can get a platform token with these ({} saved at install, {} from this environment, the rest defaults)",
+                count(Source::Install),
+                count(Source::Env)
+            ),
+        )
+    };
+    (result, v.settings)
 }
 
 fn scripts<F: Fs>(fs: &F, config: &Config) -> Check {

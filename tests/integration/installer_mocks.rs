@@ -66,8 +66,15 @@ fn expect_git(
 /// The settings check install runs once the scripts are in place: the
 /// helper's `_check_settings`, run by `bash -p` as git runs it.
 fn is_settings_check(cmd: &CommandSpec) -> bool {
+    // The embedded helper on stdin, never the file in the home.
     cmd.program == std::path::Path::new("/usr/bin/bash")
-        && cmd.args == ["-p", HELPER, "_check_settings"]
+        && cmd.args == ["-p", "-s", "_check_settings"]
+        && cmd.stdin.as_ref().is_some_and(|s| {
+            s.expose().as_slice()
+                == molecule_credential_helper::scripts::contents(
+                    molecule_credential_helper::scripts::HELPER_SCRIPT,
+                )
+        })
         && cmd.env_value("HOME") == Some(HOME)
 }
 
@@ -122,10 +129,11 @@ fn world_with_supervisor(cfg: &Config) -> FakeSystem {
             ],
             zombie: false,
             foreign: false,
+            holds: vec![cfg.layout.supervisor_lock.clone()],
             ..Default::default()
         },
     );
-    fs.add_file(&cfg.layout.pid_file, "77\n", 0o644);
+    fs.add_file(&cfg.layout.pid_file, "77\n", 0o600);
     fs
 }
 

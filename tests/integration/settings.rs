@@ -295,7 +295,10 @@ fn the_failure_line_says_what_since_when_and_what_to_run() {
     // An outage that began at 2026-01-02T00:00:00Z, last seen long ago.
     std::fs::write(
         &failure,
-        "1767312000\nconnection refused\n1767312000\nhttp://127.0.0.1:9\n",
+        format!(
+            "1767312000\nconnection refused\n1767312000\nhttp://127.0.0.1:9  {}\n",
+            env.configs.display()
+        ),
     )
     .unwrap();
     let out = env.direct_get();

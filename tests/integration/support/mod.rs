@@ -605,7 +605,8 @@ pub fn fake_installer(
     world.installer(config)
 }
 
-/// A fake process that is our supervisor for `layout`.
+/// A fake process that is our supervisor for `layout`: our argv, leading
+/// its session, holding the supervisor lock.
 pub fn our_supervisor(layout: &Layout) -> molecule_credential_helper::testing::FakeProcess {
     molecule_credential_helper::testing::FakeProcess {
         cmdline: vec![
@@ -616,6 +617,7 @@ pub fn our_supervisor(layout: &Layout) -> molecule_credential_helper::testing::F
         ],
         zombie: false,
         foreign: false,
+        holds: vec![layout.supervisor_lock.clone()],
         ..Default::default()
     }
 }

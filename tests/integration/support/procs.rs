@@ -41,6 +41,7 @@ fn running(home: &Path) -> (Vec<i32>, Vec<i32>) {
     molecule_credential_helper::supervisor::running(
         &molecule_credential_helper::os::RealProcTable,
         &layout,
+        nix::unistd::geteuid().as_raw(),
     )
 }
 
