@@ -252,6 +252,34 @@ pub fn files_holding(dir: &Path, needles: &[String]) -> Vec<PathBuf> {
     found
 }
 
+/// `gh --version`'s first line, control characters removed, or why not.
+fn gh_version(gh: &Path) -> String {
+    use crate::os::Spawner;
+    let cmd = crate::os::CommandSpec::new(gh)
+        .args(["--version"])
+        .env("GH_NO_UPDATE_NOTIFIER", "1")
+        .timeout(Duration::from_secs(10));
+    match RealSpawner.run(&cmd) {
+        Ok(out) if out.success() => {
+            let line: String = out
+                .stdout
+                .lines()
+                .next()
+                .unwrap_or("no version printed")
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(200)
+                .collect();
+            line
+        }
+        Ok(out) => format!(
+            "`gh --version` failed: {}",
+            out.stderr.lines().next().unwrap_or("")
+        ),
+        Err(e) => format!("`gh --version` could not run: {e}"),
+    }
+}
+
 /// Runs the whole suite. Never panics; a check that cannot run fails.
 pub fn run_contract() -> ContractReport {
     let mut report = ContractReport::default();
@@ -270,8 +298,10 @@ pub fn run_contract() -> ContractReport {
     // gh is optional for the wiring (the installer skips gh-auth without
     // it), so its absence is a visible skip, not a failure.
     let gh_check = "gh is on PATH (the image's real gh; the checks marked [gh: recording shim] use a shim, since a real login needs GitHub)";
-    if which.which("gh").is_some() {
-        report.record(gh_check, Ok(()));
+    if let Some(gh) = which.which("gh") {
+        // Which gh the image has: its first `--version` line.
+        let version = gh_version(&gh);
+        report.record(&format!("{gh_check}: {version}"), Ok(()));
     } else {
         report.skip(
             gh_check,
