@@ -31,10 +31,23 @@ pub(crate) struct InstallArgs {
 
 pub(crate) fn run(args: InstallArgs) -> Result<ExitCode, CliError> {
     let home = match &args.user {
-        Some(name) => Some(become_user(name)?),
-        None => args.home.clone(),
+        Some(name) => {
+            let home = Some(become_user(name)?);
+            // The passwd database's home must exist and be the user's to write.
+            check_home(&home).map_err(|e| match e {
+                CliError::Usage(msg) => CliError::Usage(format!(
+                    "--user {name}: {}",
+                    msg.trim_start_matches("--home ")
+                )),
+                other => other,
+            })?;
+            home
+        }
+        None => {
+            check_home(&args.home)?;
+            args.home.clone()
+        }
     };
-    check_home(&home)?;
     let report = match Config::from_env(home) {
         Ok(mut config) => {
             config.wait_for_gh_login = args.strict;

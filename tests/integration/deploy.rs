@@ -37,12 +37,25 @@ struct ThrowawayUser {
 
 impl ThrowawayUser {
     fn create() -> ThrowawayUser {
+        ThrowawayUser::create_with("-m")
+    }
+
+    /// `home_flag`: `-m` (make the home) or `-M` (leave it missing).
+    fn create_with(home_flag: &str) -> ThrowawayUser {
         static N: AtomicUsize = AtomicUsize::new(0);
         let n = N.fetch_add(1, Ordering::SeqCst);
         let name = format!("mch{}x{n}", std::process::id());
         let group = format!("{name}g");
         run_ok(Command::new("groupadd").arg(&group));
-        run_ok(Command::new("useradd").args(["-m", "-U", "-s", "/bin/bash", "-G", &group, &name]));
+        run_ok(Command::new("useradd").args([
+            home_flag,
+            "-U",
+            "-s",
+            "/bin/bash",
+            "-G",
+            &group,
+            &name,
+        ]));
         let user = nix::unistd::User::from_name(&name)
             .unwrap()
             .expect("the user just added");
@@ -291,6 +304,29 @@ fn a_caller_other_than_root_naming_another_user_gets_exit_2_and_one_line() {
     assert!(err.contains("only root"), "{err}");
     assert!(stdout(&out).is_empty());
     assert!(!user.home.join(".molecule-runtime").exists());
+}
+
+#[test]
+fn a_user_whose_home_is_missing_is_exit_2_naming_the_user_and_the_home() {
+    if !is_root() {
+        println!("SKIP: install --user needs root");
+        return;
+    }
+    let user = ThrowawayUser::create_with("-M");
+    assert!(!user.home.exists());
+    let out = Command::new(BIN)
+        .args(["install", "--user", &user.name])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(
+        err.contains(&format!("--user {}", user.name))
+            && err.contains(&*user.home.to_string_lossy()),
+        "{err}"
+    );
+    assert!(!user.home.exists(), "nothing made");
 }
 
 #[test]
