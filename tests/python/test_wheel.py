@@ -118,6 +118,11 @@ def test_the_wheel_is_what_is_tested():
     version = subprocess.run([COMMAND, "--version"], capture_output=True, check=True)
     assert version.stdout.decode().startswith(COMMAND + " ")
     assert "(commit " in version.stdout.decode()
+    # python -m runs the same command.
+    as_module = subprocess.run(
+        [sys.executable, "-m", "molecule_credential_helper", "--version"], capture_output=True, check=True
+    )
+    assert as_module.stdout == version.stdout
 
 
 def test_install_then_git_gets_a_platform_token_status_is_healthy_and_uninstall_leaves_nothing(world):
@@ -129,6 +134,8 @@ def test_install_then_git_gets_a_platform_token_status_is_healthy_and_uninstall_
     assert failed == [], report
     assert (home / ".molecule-runtime" / "refresh-daemon.pid").exists()
 
+    # No env token and no .github-token: after the empty cache, the
+    # platform is the helper's only source.
     token = fill(home)
     cache = (home / ".molecule-token-cache" / "gh_installation_token").read_text()
     # (compared as a bool: a failure message must not print the token)
