@@ -17,7 +17,8 @@
 //! - [`config`], [`scripts`], [`cache`], [`supervisor`], [`git_helpers`],
 //!   [`clock`]: paths and settings, the embedded scripts, the token cache,
 //!   which processes are ours, which helpers git runs, timestamps;
-//! - [`fake_platform`]: the fake platform server for tests and `contract`;
+//! - `fake_platform` (public with the `testing` feature): the fake platform
+//!   server for tests and `contract`;
 //! - `testing` (with the `testing` feature): fakes with fault injection,
 //!   mockall mocks, the fake platform, and the github.com stand-in with its
 //!   private network namespace, for a runtime's own tests.
@@ -30,7 +31,14 @@ pub mod config;
 pub mod contract;
 #[cfg(feature = "testing")]
 pub mod fake_github;
+/// The fake platform server. Public (and documented) with the `testing`
+/// feature; without it, compiled for `contract` and the `fake-platform`
+/// command only.
+#[cfg(feature = "testing")]
 pub mod fake_platform;
+#[cfg(not(feature = "testing"))]
+#[allow(dead_code, unreachable_pub)]
+mod fake_platform;
 pub mod git_helpers;
 pub mod install;
 pub mod os;
@@ -59,6 +67,17 @@ pub mod testing {
     pub use crate::os::{MockFs, MockProcTable, MockSpawner, MockWhich};
 }
 
+/// What the `molecule-credential-helper` command needs from the library
+/// beyond its public API (the `cli` feature): the fake platform as a
+/// process, without making the fake platform's types public.
+#[cfg(feature = "cli")]
+#[doc(hidden)]
+pub mod cli_support {
+    pub use crate::fake_platform::serve::{
+        serve, ServeError, ServeOptions, MODE_NAMES, TOKEN_FORMAT_NAMES,
+    };
+}
+
 use std::path::Path;
 
 pub use config::{Config, Layout};
@@ -73,6 +92,7 @@ pub struct ReadmeDoctests;
 
 /// Errors before an install can even start.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// No home directory could be found.
     #[error("cannot find a home directory: HOME is unset and the user has no passwd entry")]
@@ -118,6 +138,53 @@ pub fn install_credential_helper_in(home: &Path) -> InstallReport {
     match Config::from_env(Some(home.to_path_buf())) {
         Ok(config) => Installer::real(config).install(),
         Err(e) => report_of_error(&e),
+    }
+}
+
+/// Undoes an install in an explicit home with the real OS: stops the
+/// supervisor and any stray daemon, removes our git values, the scripts,
+/// the log and the cache. Never panics and never fails: what could not be
+/// done is in the report's `errors`.
+pub fn uninstall_credential_helper_in(home: &Path) -> uninstall::UninstallReport {
+    match Config::from_env(Some(home.to_path_buf())) {
+        Ok(config) => {
+            let which = os::RealWhich::for_config(&config);
+            uninstall::uninstall(
+                &os::RealFs,
+                &os::RealSpawner,
+                &os::RealProcTable,
+                &which,
+                &config,
+            )
+        }
+        Err(e) => uninstall::UninstallReport {
+            errors: vec![e.to_string()],
+            ..Default::default()
+        },
+    }
+}
+
+/// The read-only health check of the install in an explicit home, with the
+/// real OS (no `--probe`: it never calls the platform). Never panics: a home
+/// that cannot be used is one failed `home` check.
+pub fn status_in(home: &Path) -> status::StatusReport {
+    match Config::from_env(Some(home.to_path_buf())) {
+        Ok(config) => {
+            let which = os::RealWhich::for_config(&config);
+            status::status(
+                &os::RealFs,
+                &os::RealSpawner,
+                &os::RealProcTable,
+                &which,
+                &config,
+                None,
+            )
+        }
+        Err(e) => status::StatusReport::new(vec![status::check(
+            "home",
+            status::Level::Fail,
+            e.to_string(),
+        )]),
     }
 }
 

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 /// The five installer steps, in the order they run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Step {
     /// Extract the bundled scripts.
     Scripts,
@@ -52,6 +53,7 @@ impl fmt::Display for Step {
 /// How one step ended. `detail` says what was done or why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "outcome", content = "detail", rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Outcome {
     /// The step changed something; what.
     Changed(String),
@@ -101,6 +103,7 @@ impl Outcome {
 
 /// One step's outcome.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct StepReport {
     /// Which step.
     pub step: Step,
@@ -111,6 +114,7 @@ pub struct StepReport {
 
 /// The result of `install_credential_helper()`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct InstallReport {
     /// One entry per step, in order.
     pub steps: Vec<StepReport>,

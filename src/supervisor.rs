@@ -18,6 +18,7 @@ const PID_FILE_LIMIT: u64 = 64;
 
 /// What the PID file and the process table say.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SupervisorState {
     /// Our supervisor, alive, with this PID.
     Running(i32),

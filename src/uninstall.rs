@@ -11,7 +11,8 @@ use crate::os::{wait_until, FileKind, Fs, ProcTable, Spawner, Which};
 use crate::supervisor::{self, SupervisorState};
 
 /// What uninstall did, and what it could not do.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct UninstallReport {
     /// Each thing done, as a line for people.
     pub done: Vec<String>,

@@ -36,7 +36,8 @@ Environment (all optional):
 #[derive(Debug, Parser)]
 #[command(
     name = "molecule-credential-helper",
-    version,
+    // The version and the commit it was built from (build.rs).
+    version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("MOLECULE_GIT_COMMIT"), ")"),
     about,
     arg_required_else_help = true,
     after_help = ENV_HELP

@@ -76,26 +76,13 @@ fn probe(config: &Config) -> Probe {
                     )
                 })
                 .unwrap_or_else(|| "no expiry known".into());
-            Probe {
-                ok: true,
-                latency_ms,
-                detail: format!("platform fetch ok; {lifetime}"),
-            }
+            Probe::new(true, latency_ms, format!("platform fetch ok; {lifetime}"))
         }
-        Ok(out) => Probe {
-            ok: false,
+        Ok(out) => Probe::new(
+            false,
             latency_ms,
-            detail: out
-                .stderr
-                .lines()
-                .last()
-                .unwrap_or("platform fetch failed")
-                .to_string(),
-        },
-        Err(e) => Probe {
-            ok: false,
-            latency_ms,
-            detail: format!("cannot run the helper: {e}"),
-        },
+            out.stderr.lines().last().unwrap_or("platform fetch failed"),
+        ),
+        Err(e) => Probe::new(false, latency_ms, format!("cannot run the helper: {e}")),
     }
 }

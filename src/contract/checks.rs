@@ -259,6 +259,34 @@ pub fn files_holding(dir: &Path, needles: &[String]) -> Vec<PathBuf> {
     found
 }
 
+/// `gh --version`'s first line, control characters removed, or why not.
+fn gh_version(gh: &Path) -> String {
+    use crate::os::Spawner;
+    let cmd = crate::os::CommandSpec::new(gh)
+        .args(["--version"])
+        .env("GH_NO_UPDATE_NOTIFIER", "1")
+        .timeout(Duration::from_secs(10));
+    match RealSpawner.run(&cmd) {
+        Ok(out) if out.success() => {
+            let line: String = out
+                .stdout
+                .lines()
+                .next()
+                .unwrap_or("no version printed")
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(200)
+                .collect();
+            line
+        }
+        Ok(out) => format!(
+            "`gh --version` failed: {}",
+            out.stderr.lines().next().unwrap_or("")
+        ),
+        Err(e) => format!("`gh --version` could not run: {e}"),
+    }
+}
+
 /// Runs the whole suite. Never panics; a check that cannot run fails.
 pub fn run_contract() -> ContractReport {
     let mut report = ContractReport::default();
@@ -315,18 +343,6 @@ pub fn run_contract() -> ContractReport {
         );
     }
     report
-}
-
-/// The first line of `gh --version`, bounded (the image's real gh, printed
-/// so a template author sees which one the image ships).
-fn gh_version(gh: &Path) -> String {
-    let mut cmd = Command::new(gh);
-    cmd.arg("--version");
-    match run_bounded(cmd, b"", Duration::from_secs(10)) {
-        Ok(out) if out.status.success() => first_line(&out.stdout),
-        Ok(out) => format!("`gh --version` failed: {}", first_line(&out.stderr)),
-        Err(e) => format!("`gh --version`: {e}"),
-    }
 }
 
 /// The report, and the tools found missing up front.

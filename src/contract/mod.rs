@@ -19,6 +19,7 @@ pub const GH_SHIM: &str = include_str!("../../fixtures/gh-shim.sh");
 
 /// One named check of the suite.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ContractCheck {
     /// Its number, from 1, as printed.
     pub n: usize,
@@ -34,6 +35,7 @@ pub struct ContractCheck {
 
 /// The whole suite's result, printable as TAP-like text and as JSON.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ContractReport {
     /// Every check, in order.
     pub checks: Vec<ContractCheck>,

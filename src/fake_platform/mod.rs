@@ -3,6 +3,8 @@
 //! the bearer, issuing distinct tokens (GitHub's current stateless format
 //! by default, see [`tokens`]) and counting requests.
 
+#[cfg(feature = "cli")]
+pub mod serve;
 pub mod tokens;
 
 pub use tokens::{sample_token, TokenFormat};

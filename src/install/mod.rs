@@ -73,8 +73,12 @@ impl<F: Fs, S: Spawner, P: ProcTable, W: Which> Installer<F, S, P, W> {
     /// a `failed` entry and the steps that do not depend on it still run.
     pub fn install(&self) -> InstallReport {
         let layout = &self.config.layout;
-        if let Some(refusal) = foreign_home(&self.fs, &self.config) {
-            return InstallReport::all_failed(&refusal);
+        if let Some((refusal, what_to_run)) = foreign_home(&self.fs, &self.config) {
+            // Each step says why in a few words; what to run instead is
+            // said once.
+            let mut report = InstallReport::all_failed(&refusal);
+            report.warnings.push(what_to_run);
+            return report;
         }
         let mut report = InstallReport::default();
         let _lock = match acquire_install_lock(&self.fs, layout, self.config.uid) {
@@ -223,17 +227,28 @@ impl<F: Fs, S: Spawner, P: ProcTable, W: Which> Installer<F, S, P, W> {
 /// Why not to install into a home another user owns (root with `--home
 /// /home/agent`): the cache, the scripts and git's config would be the
 /// installer's, which the user's helper cannot write or trust, and the
-/// daemon would run as the installer. Run the install as that user instead.
-fn foreign_home<F: Fs>(fs: &F, config: &Config) -> Option<String> {
+/// daemon would run as the installer. Returns the refusal (a few words, for
+/// every step) and what to run instead (said once).
+fn foreign_home<F: Fs>(fs: &F, config: &Config) -> Option<(String, String)> {
     let home = &config.layout.home;
     let owner = fs.metadata(home).ok()?.uid;
-    (owner != config.uid).then(|| {
-        format!(
-            "{} belongs to uid {owner}, not to the installing uid {}: install as that user (e.g. `setpriv --reuid={owner} --regid=<gid> --init-groups molecule-credential-helper install`), so the files and the daemon are theirs",
-            home.display(),
-            config.uid
-        )
-    })
+    if owner == config.uid {
+        return None;
+    }
+    let refusal = format!(
+        "not installed: {} belongs to uid {owner}, not to the installing uid {}",
+        home.display(),
+        config.uid
+    );
+    let name = nix::unistd::User::from_uid(owner.into())
+        .ok()
+        .flatten()
+        .map(|u| u.name);
+    let user = name.as_deref().unwrap_or("NAME");
+    let what_to_run = format!(
+        "install for that user, so the files, the daemon and gh's login are theirs: as root run `molecule-credential-helper install --user {user}`; as that user, `molecule-credential-helper install` (e.g. under `setpriv --reuid={owner} --regid=<gid> --init-groups`)"
+    );
+    Some((refusal, what_to_run))
 }
 
 /// Whether git may be pointed at a helper under this home.

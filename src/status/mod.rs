@@ -18,6 +18,7 @@ use daemon_log::DaemonLog;
 /// How a check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Level {
     /// As it should be.
     Ok,
@@ -29,6 +30,7 @@ pub enum Level {
 
 /// One line of the health check.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Check {
     /// The check's name (`scripts`, `git-config`, …).
     pub name: String,
@@ -40,6 +42,7 @@ pub struct Check {
 
 /// The health check of one install.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct StatusReport {
     /// No check failed.
     pub healthy: bool,
@@ -52,7 +55,7 @@ pub struct StatusReport {
 }
 
 impl StatusReport {
-    fn new(checks: Vec<Check>) -> Self {
+    pub(crate) fn new(checks: Vec<Check>) -> Self {
         StatusReport {
             healthy: checks.iter().all(|c| c.level != Level::Fail),
             checks,
@@ -99,7 +102,7 @@ impl fmt::Display for StatusReport {
     }
 }
 
-fn check(name: &str, level: Level, detail: impl Into<String>) -> Check {
+pub(crate) fn check(name: &str, level: Level, detail: impl Into<String>) -> Check {
     Check {
         name: name.into(),
         level,
@@ -109,6 +112,7 @@ fn check(name: &str, level: Level, detail: impl Into<String>) -> Check {
 
 /// Optional extra: a live platform fetch (`--probe`).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Probe {
     /// Whether the helper fetched a token.
     pub ok: bool,
@@ -116,6 +120,18 @@ pub struct Probe {
     pub latency_ms: u128,
     /// What it said (never the token).
     pub detail: String,
+}
+
+impl Probe {
+    /// A probe's result: whether the helper fetched a token, how long it
+    /// took, and what it said (never the token).
+    pub fn new(ok: bool, latency_ms: u128, detail: impl Into<String>) -> Self {
+        Probe {
+            ok,
+            latency_ms,
+            detail: detail.into(),
+        }
+    }
 }
 
 /// Checks the install in `config`'s home, read-only (with `probe`, the result of a live fetch).

@@ -35,6 +35,8 @@ fn fault_for(step: Step, layout: &Layout) -> Fault {
             kind: OpKind::Run,
             target: "gh".into(),
         },
+        // `Step` is non-exhaustive: a new step needs its own fault here.
+        other => panic!("no fault known to break step {other}"),
     }
 }
 

@@ -4,6 +4,7 @@ mod support;
 
 mod cli;
 mod daemon;
+mod deploy;
 mod e2e;
 mod fake_platform;
 mod fleet;

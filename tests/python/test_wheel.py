@@ -1,0 +1,208 @@
+"""The wheel as a Python runtime uses it: installed in a fresh virtual
+environment (.ci/python-tests), imported, and called at start-up.
+
+Every test runs in a temp HOME with GIT_CONFIG_NOSYSTEM=1 against the
+wheel's own fake platform, and uninstalls (stopping the daemon it started)
+whatever happens."""
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+import molecule_credential_helper as mch
+
+SECRET = "pytest-bearer-5e2a"
+COMMAND = "molecule-credential-helper"
+STEPS = ["scripts", "token-cache", "git-config", "refresh-daemon", "gh-auth"]
+
+
+def wait_for(cond, limit=10.0):
+    """Polls `cond` until it holds or `limit` seconds pass (a bound on the
+    wait, never a timing assertion)."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return cond()
+
+
+def alive(pid):
+    """A live, non-zombie process."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def platform(tmp_path):
+    """The wheel's command serving the fake platform on 127.0.0.1."""
+    url_file = tmp_path / "platform-url"
+    with open(url_file, "w") as out:
+        proc = subprocess.Popen(
+            [COMMAND, "fake-platform", "--port", "0", "--secret", SECRET, "--max-seconds", "600"],
+            stdout=out,
+            stderr=subprocess.DEVNULL,
+        )
+    try:
+        assert wait_for(lambda: url_file.read_text().strip() != ""), "no URL printed"
+        yield url_file.read_text().splitlines()[0]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture
+def world(tmp_path, platform, monkeypatch):
+    """A temp HOME and configs dir, the environment a runtime would have
+    (no provision token), and an uninstall at the end whatever happened."""
+    home = tmp_path / "home"
+    configs = tmp_path / "configs"
+    home.mkdir()
+    configs.mkdir()
+    (configs / ".auth_token").write_text(SECRET + "\n")
+    for key in ("GH_TOKEN", "GITHUB_TOKEN", "XDG_CONFIG_HOME", "GIT_CONFIG_GLOBAL", "GH_CONFIG_DIR"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in {
+        "HOME": str(home),
+        "CONFIGS_DIR": str(configs),
+        "PLATFORM_URL": platform,
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_TERMINAL_PROMPT": "0",
+        "TOKEN_REFRESH_INITIAL_DELAY_SEC": "3600",
+        "TOKEN_REFRESH_JITTER_SEC": "0",
+    }.items():
+        monkeypatch.setenv(key, value)
+    pid_file = home / ".molecule-runtime" / "refresh-daemon.pid"
+    try:
+        yield home
+    finally:
+        pid = int(pid_file.read_text().strip()) if pid_file.exists() else None
+        mch.uninstall(str(home))
+        if pid is not None and alive(pid):
+            try:
+                os.killpg(pid, 9)
+            except OSError:
+                pass
+
+
+def fill(home):
+    """`git credential fill` for github.com, as git asks; the password."""
+    out = subprocess.run(
+        ["git", "credential", "fill"],
+        input=b"protocol=https\nhost=github.com\npath=o/r.git\n\n",
+        capture_output=True,
+        cwd=str(home),
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr.decode()
+    lines = out.stdout.decode().splitlines()
+    passwords = [line[len("password="):] for line in lines if line.startswith("password=")]
+    assert len(passwords) == 1, lines
+    return passwords[0]
+
+
+def test_the_wheel_is_what_is_tested():
+    # The module comes from the virtual environment, not from the source tree.
+    assert os.path.realpath(mch.__file__).startswith(os.path.realpath(sys.prefix))
+    # The command is on PATH, and it is the wheel's.
+    on_path = shutil.which(COMMAND)
+    assert on_path is not None
+    assert os.path.realpath(on_path) == os.path.realpath(mch.binary_path())
+    version = subprocess.run([COMMAND, "--version"], capture_output=True, check=True)
+    assert version.stdout.decode().startswith(COMMAND + " ")
+    assert "(commit " in version.stdout.decode()
+    # python -m runs the same command.
+    as_module = subprocess.run(
+        [sys.executable, "-m", "molecule_credential_helper", "--version"], capture_output=True, check=True
+    )
+    assert as_module.stdout == version.stdout
+
+
+def test_install_then_git_gets_a_platform_token_status_is_healthy_and_uninstall_leaves_nothing(world):
+    home = world
+    report = mch.install_credential_helper()
+    assert isinstance(report, dict)
+    assert [s["step"] for s in report["steps"]] == STEPS
+    failed = [s for s in report["steps"] if s["outcome"] == "failed"]
+    assert failed == [], report
+    assert (home / ".molecule-runtime" / "refresh-daemon.pid").exists()
+
+    # No env token and no .github-token: after the empty cache, the
+    # platform is the helper's only source.
+    token = fill(home)
+    cache = (home / ".molecule-token-cache" / "gh_installation_token").read_text()
+    # (compared as a bool: a failure message must not print the token)
+    same = token == cache.splitlines()[0]
+    assert same, "git got a token other than the one the helper fetched"
+    assert len(token) > 40
+
+    # A second call changes nothing.
+    again = mch.install_credential_helper()
+    assert [s["outcome"] for s in again["steps"][:4]] == ["unchanged"] * 4, again
+
+    health = mch.status()
+    assert health["healthy"] is True, health
+    assert {c["name"] for c in health["checks"]} >= {"scripts", "git-config", "daemon"}
+    leaked = token in str(health) or token in str(report)
+    assert not leaked, "a report holds the token"
+
+    pid = int((home / ".molecule-runtime" / "refresh-daemon.pid").read_text().strip())
+    assert alive(pid)
+    done = mch.uninstall()
+    assert done["errors"] == [], done
+    assert pid in done["stopped"], done
+    assert wait_for(lambda: not alive(pid)), "the supervisor outlived uninstall"
+    assert sorted(os.listdir(str(home))) == [], "uninstall left files behind"
+    assert mch.status()["healthy"] is False
+
+
+def test_an_explicit_home_is_used_and_the_real_one_untouched(world, tmp_path):
+    other = tmp_path / "agent-home"
+    other.mkdir()
+    try:
+        report = mch.install_credential_helper(home=other)
+        assert not [s for s in report["steps"] if s["outcome"] == "failed"], report
+        assert (other / ".molecule-runtime").is_dir()
+        assert not (world / ".molecule-runtime").exists()
+        assert mch.status(home=str(other))["healthy"] is True
+    finally:
+        done = mch.uninstall(home=other)
+    assert done["errors"] == [], done
+    assert os.listdir(str(other)) == []
+
+
+def test_without_git_on_path_install_still_reports_and_raises_nothing(world, tmp_path, monkeypatch):
+    # Every program on the usual PATH but git.
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    for d in os.environ["PATH"].split(os.pathsep):
+        if not os.path.isdir(d):
+            continue
+        for name in os.listdir(d):
+            link = tools / name
+            if name != "git" and not link.exists() and not link.is_symlink():
+                link.symlink_to(os.path.join(d, name))
+    monkeypatch.setenv("PATH", str(tools))
+    assert shutil.which("git") is None
+
+    report = mch.install_credential_helper()
+    outcomes = {s["step"]: s["outcome"] for s in report["steps"]}
+    assert list(outcomes) == STEPS
+    assert outcomes["git-config"] == "skipped", report
+    assert outcomes["scripts"] in ("changed", "unchanged"), report
+
+
+def test_a_command_that_cannot_run_is_a_report_not_an_exception(world, monkeypatch):
+    monkeypatch.setattr(mch, "binary_path", lambda: str(world / "no-such-binary"))
+    report = mch.install_credential_helper()
+    assert [s["outcome"] for s in report["steps"]] == ["failed"] * 5
+    assert "no-such-binary" in report["steps"][0]["detail"]
+    assert mch.status()["healthy"] is False
+    assert mch.uninstall()["errors"] != []
