@@ -88,6 +88,27 @@ whole_seconds() {
         printf -v "$var" '%s' "$default"
     fi
 }
+# The lock, held for the supervisor's whole life, is what makes it the live
+# supervisor of this home (install and status check it, never an argv or a
+# PID alone): one per home. Taken first thing, before any fork; only a lock
+# file of ours is used.
+take_supervisor_lock() {
+    if ! command -v flock >/dev/null; then
+        log "flock not on PATH: the supervisor needs it (Debian: apt-get install util-linux); not starting"
+        exit 1
+    fi
+    if [[ -L $SUPERVISOR_LOCK ]] || [[ -e $SUPERVISOR_LOCK && ! (-f $SUPERVISOR_LOCK && -O $SUPERVISOR_LOCK) ]] ||
+        ! { exec {SUPERVISOR_LOCK_FD}>>"$SUPERVISOR_LOCK"; } 2>/dev/null; then
+        log "cannot open $SUPERVISOR_LOCK as a regular file of ours; not starting"
+        exit 1
+    fi
+    if ! flock -n "$SUPERVISOR_LOCK_FD"; then
+        log "another supervisor holds $SUPERVISOR_LOCK; supervisor $$ not starting"
+        exit 0
+    fi
+}
+[[ ${1:-} == --supervise ]] && take_supervisor_lock
+
 # The settings as the helper, their one judge, takes them: the environment's
 # value when set, else the one install saved (docker exec, cron and a
 # restarted supervisor see no runtime environment), else the default. Read
@@ -131,7 +152,13 @@ CHILD=''
 # Runs a command in the background, the supervisor's lock closed for it, and
 # waits, so signals are handled at once.
 run_waiting() {
-    without_lock "$@" &
+    # One fork: the child is this subshell, exec'd into the command (a
+    # function here would fork twice, and the daemon's parent would not be
+    # its supervisor).
+    (
+        [[ -z $SUPERVISOR_LOCK_FD ]] || exec {SUPERVISOR_LOCK_FD}>&-
+        exec "$@"
+    ) &
     CHILD=$!
     wait "$CHILD"
     local rc=$?
@@ -278,22 +305,6 @@ supervise() {
         exit 0
     }
     trap on_term TERM INT
-    # The lock, held for the supervisor's whole life, is what makes it the
-    # live supervisor of this home (install and status check it, never an
-    # argv or a PID alone): one per home. Only a lock file of ours is used.
-    if ! command -v flock >/dev/null; then
-        log "flock not on PATH: the supervisor needs it (Debian: apt-get install util-linux); not starting"
-        exit 1
-    fi
-    if [[ -L $SUPERVISOR_LOCK ]] || [[ -e $SUPERVISOR_LOCK && ! (-f $SUPERVISOR_LOCK && -O $SUPERVISOR_LOCK) ]] ||
-        ! { exec {SUPERVISOR_LOCK_FD}>>"$SUPERVISOR_LOCK"; } 2>/dev/null; then
-        log "cannot open $SUPERVISOR_LOCK as a regular file of ours; not starting"
-        exit 1
-    fi
-    if ! flock -n "$SUPERVISOR_LOCK_FD"; then
-        log "another supervisor holds $SUPERVISOR_LOCK; supervisor $$ not starting"
-        exit 0
-    fi
     export MOLECULE_SUPERVISOR_PID=$$
     log "supervisor $$ started"
     while true; do

@@ -189,11 +189,12 @@ load_settings() {
     if [[ -n $SETTINGS_FILE && (-e $SETTINGS_FILE || -L $SETTINGS_FILE) ]]; then
         # Whoever can write this file decides where the platform bearer
         # goes: only a regular file of ours that nobody else can write is
-        # read (its mode takes a process: `stat`, on the slow path only).
+        # read (its mode takes a process: `stat`, on the slow path only; no
+        # lock is open yet).
         local -a st=()
         if [[ ! -L $SETTINGS_FILE && -f $SETTINGS_FILE && -O $SETTINGS_FILE ]]; then
             # shellcheck disable=SC2207  # three words, split on purpose
-            st=($(without_lock stat -c '%u %a %s' -- "$SETTINGS_FILE" 2>/dev/null))
+            st=($(exec stat -c '%u %a %s' -- "$SETTINGS_FILE" 2>/dev/null))
         fi
         if ((${#st[@]} != 3)); then
             ignore="is not a regular file of ours"
@@ -413,7 +414,10 @@ cache_dir_ok() {
 CACHE_PRIVATE=''
 start_private_check() {
     [[ -z $CACHE_PRIVATE && -z $PRIVATE_FD ]] || return 0
-    { exec {PRIVATE_FD}< <(without_lock stat -c '%u %a %F' -- "$CACHE_DIR"); } 2>/dev/null
+    { exec {PRIVATE_FD}< <(
+        [[ -z $LOCK_FD ]] || exec {LOCK_FD}>&-
+        exec stat -c '%u %a %F' -- "$CACHE_DIR"
+    ); } 2>/dev/null
 }
 cache_dir_private() {
     if [[ -z $CACHE_PRIVATE ]]; then
@@ -533,6 +537,7 @@ fetch_failure() {
         7) REPLY="connection refused" ;;
         28) REPLY="timed out after ${TOKEN_FETCH_TIMEOUT_SEC}s" ;;
         18 | 52 | 56) REPLY="the platform closed the connection without a whole reply" ;;
+        1 | 8) REPLY="the platform's reply is not HTTP (curl exit $1)" ;;
         35 | 60 | 51 | 58 | 59 | 77 | 83 | 90 | 91) REPLY="TLS with the platform failed (curl exit $1)" ;;
         63) REPLY="the platform's reply is larger than 64 KiB" ;;
         *) REPLY="curl exit $1" ;;

@@ -60,11 +60,6 @@ fn is_bash_running(cmdline: &[String], layout: &Layout, extra: &[&str]) -> bool 
 /// zombie), ours by uid, argv and session, holding the lock.
 pub fn state<F: Fs, P: ProcTable>(fs: &F, procs: &P, layout: &Layout, uid: u32) -> SupervisorState {
     use SupervisorState::NotRunning;
-    match fs.lock_held(&layout.supervisor_lock) {
-        Ok(true) => {}
-        Ok(false) => return NotRunning("no supervisor holds supervisor.lock".into()),
-        Err(e) => return NotRunning(format!("supervisor.lock: {e}")),
-    }
     // Only a regular file we wrote, and only a few bytes of it: a FIFO, a
     // device or a link to /dev/zero means "not running", never a hang.
     match fs.metadata(&layout.pid_file) {
@@ -91,7 +86,11 @@ pub fn state<F: Fs, P: ProcTable>(fs: &F, procs: &P, layout: &Layout, uid: u32) 
     }
     match procs.cmdline(pid) {
         Ok(cmdline) if is_supervisor(procs, pid, &cmdline, layout, uid) => {
-            SupervisorState::Running(pid)
+            match fs.lock_held(&layout.supervisor_lock) {
+                Ok(true) => SupervisorState::Running(pid),
+                Ok(false) => NotRunning(format!("PID {pid} does not hold supervisor.lock")),
+                Err(e) => NotRunning(format!("supervisor.lock: {e}")),
+            }
         }
         Ok(cmdline) if is_our_supervisor(&cmdline, layout) => NotRunning(format!(
             "PID {pid} looks like our supervisor but does not hold supervisor.lock"

@@ -376,9 +376,11 @@ impl Suite<'_> {
 
 fn run_in(world: &World, suite: &mut Suite<'_>) {
     let first = world.install();
+    // Without flock the refresh-daemon step fails (the supervisor holds a
+    // lock): that is flock's own check, not a second failure here.
     suite.run(
         "install reports no failed step and no settings problem",
-        &[],
+        &["flock", "curl"],
         || install_clean(&first),
     );
     suite.run(
@@ -392,22 +394,19 @@ fn run_in(world: &World, suite: &mut Suite<'_>) {
         || no_other_helper(world),
     );
     suite.run(
-        "git credential fill returns a platform-issued token",
-        &["git", "bash"],
+        "git credential fill returns a platform-issued token (through the image's curl)",
+        &["git", "bash", "curl"],
         || fill_is_platform_token(world),
     );
     suite.run(
-        "the same fill through curl (the client for https and proxies)",
-        &["git", "bash", "curl"],
-        || fill_through_curl(world),
+        "files have their documented modes",
+        &["git", "curl", "flock"],
+        || modes(world),
     );
-    suite.run("files have their documented modes", &["git"], || {
-        modes(world)
-    });
     let mut second = None;
     suite.run(
         "a second install changes nothing and starts no daemon",
-        &["git"],
+        &["git", "flock"],
         || {
             let (report, result) = second_install_is_a_no_op(world);
             second = Some(report);
@@ -416,27 +415,27 @@ fn run_in(world: &World, suite: &mut Suite<'_>) {
     );
     suite.run(
         "exactly one daemon supervisor and one daemon run",
-        &["bash"],
+        &["bash", "flock"],
         || one_daemon(world),
     );
     suite.run(
         "the daemon refreshes the token and logs gh in [gh: recording shim]",
-        &["bash"],
+        &["bash", "curl", "flock"],
         || daemon_refreshes(world),
     );
     suite.run(
         "gh logged in with GH_TOKEN/GITHUB_TOKEN removed, token on stdin [gh: recording shim]",
-        &["bash"],
+        &["bash", "curl", "flock"],
         || gh_login_clean(world),
     );
     suite.run(
         "erase after a 401, then fill, gets a new token",
-        &["git", "bash"],
+        &["git", "bash", "curl"],
         || erase_then_fill(world),
     );
     suite.run(
         "8 concurrent fills on a cold cache make one platform request",
-        &["git", "bash", "flock"],
+        &["git", "bash", "curl", "flock"],
         || single_flight(world),
     );
     let second = second.unwrap_or_default();
@@ -538,37 +537,6 @@ fn fill_is_platform_token(world: &World) -> Result<(), String> {
     })
 }
 
-/// The fake platform is plain http, which the helper fetches with bash's
-/// own client; `TOKEN_FETCH_CLIENT=curl` proves the image's curl path too.
-fn fill_through_curl(world: &World) -> Result<(), String> {
-    let _ = std::fs::remove_file(&world.layout.cache_expiry);
-    let before = world.platform.requests();
-    let result = world
-        .fill_with(&[("TOKEN_FETCH_CLIENT", "curl")])
-        .and_then(|token| {
-            ensure(world.issued().contains(&token), || {
-                "the fill through curl returned a token the platform never issued".into()
-            })
-        })
-        .and_then(|()| {
-            ensure(world.platform.requests() > before, || {
-                "no request reached the platform".into()
-            })
-        });
-    // A failure here must not fail the checks after it: refill the cache
-    // (a forced fetch: a plain fill would, rightly, not ask the platform
-    // again so soon after a failed fetch).
-    if !world.layout.cache_expiry.exists() {
-        let mut refill = world.command("bash");
-        refill
-            .arg("-p")
-            .arg(&world.layout.helper_script)
-            .arg("_fetch_token");
-        let _ = run_bounded(refill, b"", Duration::from_secs(30));
-    }
-    result
-}
-
 fn modes(world: &World) -> Result<(), String> {
     let layout = &world.layout;
     for (path, want) in [
@@ -577,8 +545,11 @@ fn modes(world: &World) -> Result<(), String> {
         (&layout.cache_dir, 0o700),
         (&layout.cache_token, 0o600),
         (&layout.cache_expiry, 0o600),
-        (&layout.pid_file, 0o644),
+        (&layout.pid_file, 0o600),
         (&layout.log_file, 0o600),
+        (&layout.install_lock, 0o600),
+        (&layout.supervisor_lock, 0o600),
+        (&layout.settings_file, 0o600),
     ] {
         let got = mode_of(path)?;
         ensure(got == want, || {

@@ -14,6 +14,9 @@ use super::describe;
 /// How long tests and `uninstall` wait for a supervisor to go.
 pub const SUPERVISOR_WAIT: Duration = Duration::from_secs(10);
 
+/// How long install waits for a new supervisor to take its lock.
+const SUPERVISOR_LOCK_WAIT: Duration = Duration::from_secs(5);
+
 /// The supervisor's command: `bash -p <daemon script> --supervise`, with the
 /// helper path the daemon calls.
 ///
@@ -105,6 +108,20 @@ pub(crate) fn run<F: Fs, S: Spawner, P: ProcTable, W: Which>(
         Ok(pid) => pid,
         Err(e) => return Outcome::Failed(format!("starting the supervisor: {e}")),
     };
+    // Started means holding the lock: until it does, a second install could
+    // not tell it is there. It takes it at once (a few ms); a supervisor
+    // that cannot says why in the log.
+    let locked = crate::os::wait_until(SUPERVISOR_LOCK_WAIT, Duration::from_millis(5), || {
+        fs.lock_held(&layout.supervisor_lock).unwrap_or(false)
+    });
+    if !locked {
+        let _ = procs.terminate_group(pid);
+        return Outcome::Failed(format!(
+            "supervisor {pid} did not take supervisor.lock within {}s; see {}",
+            SUPERVISOR_LOCK_WAIT.as_secs(),
+            layout.log_file.display()
+        ));
+    }
     match write_pid_file(fs, layout, pid) {
         Ok(()) => Outcome::Changed(format!("started supervisor {pid} ({why_start})")),
         Err(e) => {

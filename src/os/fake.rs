@@ -170,7 +170,7 @@ impl FakeSystem {
             let mut w = sys.lock();
             w.next_pid = 1000;
             w.uid = 1000;
-            for name in ["git", "gh", "bash"] {
+            for name in ["git", "gh", "bash", "flock"] {
                 w.binaries
                     .insert(name.into(), PathBuf::from(format!("/usr/bin/{name}")));
             }

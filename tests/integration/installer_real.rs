@@ -64,8 +64,15 @@ fn install_wires_git_with_reset_then_helper() {
     }
     let cache_mode = crate::support::mode(&layout.cache_dir);
     assert_eq!(cache_mode, 0o700);
-    let pid_mode = crate::support::mode(&layout.pid_file);
-    assert_eq!(pid_mode, 0o644);
+    // Every file of ours in the runtime dir is private.
+    for file in [
+        &layout.pid_file,
+        &layout.install_lock,
+        &layout.supervisor_lock,
+        &layout.settings_file,
+    ] {
+        assert_eq!(crate::support::mode(file), 0o600, "{}", file.display());
+    }
     let log_mode = crate::support::mode(&layout.log_file);
     assert_eq!(log_mode, 0o600);
 }
@@ -282,17 +289,20 @@ fn missing_git_and_gh_only_skip_their_steps() {
         .build();
     let _guard = SupervisorGuard::new(&env.home);
     // A PATH with bash but without git or gh.
+    // bash and flock: what the supervisor needs.
     let only = env.dir.path().join("only-bash");
     std::fs::create_dir_all(&only).unwrap();
-    let bash = std::process::Command::new("bash")
-        .args(["-c", "command -v bash"])
-        .output()
+    for tool in ["bash", "flock"] {
+        let found = std::process::Command::new("bash")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .unwrap();
+        std::os::unix::fs::symlink(
+            String::from_utf8_lossy(&found.stdout).trim(),
+            only.join(tool),
+        )
         .unwrap();
-    std::os::unix::fs::symlink(
-        String::from_utf8_lossy(&bash.stdout).trim(),
-        only.join("bash"),
-    )
-    .unwrap();
+    }
     env.set("PATH", &only.to_string_lossy());
     let report = env.installer().install();
     assert_eq!(

@@ -91,7 +91,9 @@ enum PidFile {
 #[case::pid_1_init(PidFile::Pid1, true)]
 #[case::fork_of_a_supervisor(PidFile::ForkOfSupervisor, true)]
 #[case::ours_alive(PidFile::OursAlive, false)]
-#[case::ours_eperm_is_alive(PidFile::OursForeignUser, false)]
+// Another user's look-alike (our exact argv, leading its session, even
+// "holding" a lock) is never ours: install starts its own.
+#[case::another_users_lookalike_is_not_ours(PidFile::OursForeignUser, true)]
 fn refresh_daemon_step(#[case] start: PidFile, #[case] spawns: bool) {
     let world = FakeSystem::new();
     let layout = Layout::new(FAKE_HOME);

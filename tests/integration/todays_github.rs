@@ -113,7 +113,7 @@ fn a_4096_character_token_round_trips_through_git() {
     assert!(!env.layout().cache_token.exists(), "reject did not evict");
 }
 
-// --- hostile and broken replies, through both clients ------------------------
+// --- hostile and broken replies --------------------------------------------------
 
 fn json_reply(status: &str, extra_headers: &str, body: &str) -> String {
     format!(
@@ -227,7 +227,7 @@ fn huge_chunk_size() -> String {
 #[case::trailing_whitespace(trailing_whitespace(), Ok(()))]
 #[case::nested_and_top_level(nested_and_top_level(), Ok(()))]
 #[case::nested_only(nested_only(), Err("no token in the response"))]
-#[case::duplicate_token(duplicate_token(), Err("names \"token\" twice"))]
+#[case::duplicate_token(duplicate_token(), Err("\"token\" named twice"))]
 #[case::continue_first(continue_first(), Ok(()))]
 #[case::redirect(redirect(), Err("HTTP 301 (a redirect; not followed) (moved)"))]
 #[case::forged_error(forged_error(), Err("HTTP 500 ("))]
@@ -235,13 +235,11 @@ fn huge_chunk_size() -> String {
 fn a_hostile_reply_is_read_within_bounds(
     #[case] reply: String,
     #[case] expected: Result<(), &str>,
-    #[values("auto", "curl")] client: &str,
 ) {
     let server = RawServer::start(reply.as_bytes(), Duration::ZERO);
     let mut env = TestEnv::builder().no_platform().build();
     env.set("PLATFORM_URL", &server.url());
     env.set("TOKEN_FETCH_TIMEOUT_SEC", "5");
-    env.set("TOKEN_FETCH_CLIENT", client);
     let started = Instant::now();
     let out = env.direct_get();
     // A hang, or seconds of CPU in a parser, would show here.
@@ -275,8 +273,14 @@ fn a_hostile_reply_is_read_within_bounds(
             // Text from the body arrives without control characters, cut
             // to 200 characters.
             assert!(!lines[0].chars().any(|c| c.is_control()), "{lines:?}");
-            if let Some(rest) = lines[0].split("HTTP 500 (").nth(1) {
-                let text = rest.split(") (failing since").next().unwrap();
+            // A body that is not strict JSON (raw control characters in a
+            // string) shows no error text at all.
+            if let Some(rest) = lines[0]
+                .split("HTTP 500 (")
+                .nth(1)
+                .filter(|r| !r.starts_with("platform "))
+            {
+                let text = rest.split(") (platform ").next().unwrap();
                 assert!(text.len() <= 200, "{} characters", text.len());
                 assert!(!text.contains("\u{1b}"));
             }
@@ -304,9 +308,7 @@ fn concurrent_fills_of_a_padded_reply_make_one_request() {
 }
 
 #[rstest]
-fn an_expiry_that_is_not_rfc3339_caches_for_the_ttl_and_says_so(
-    #[values("auto", "curl")] client: &str,
-) {
+fn an_expiry_that_is_not_rfc3339_caches_for_the_ttl_and_says_so() {
     let body = format!(
         r#"{{"token":"{}","expires_at":"tomorrow\u0007"}}"#,
         token(5)
@@ -317,7 +319,6 @@ fn an_expiry_that_is_not_rfc3339_caches_for_the_ttl_and_says_so(
         .var("TOKEN_CACHE_TTL_SEC", "1234")
         .build();
     env.set("PLATFORM_URL", &server.url());
-    env.set("TOKEN_FETCH_CLIENT", client);
     let before = now();
     let out = env.direct_get();
     assert_eq!(
@@ -371,13 +372,9 @@ fn a_setting_that_is_not_whole_seconds_means_its_default(#[case] var: &str, #[ca
 #[case::space("ws 1")]
 #[case::query("ws?x=1")]
 #[case::too_long(&"w".repeat(129))]
-fn a_workspace_id_that_is_not_a_plain_name_sends_no_request(
-    #[case] id: &str,
-    #[values("auto", "curl")] client: &str,
-) {
+fn a_workspace_id_that_is_not_a_plain_name_sends_no_request(#[case] id: &str) {
     let env = TestEnv::builder()
         .var("WORKSPACE_ID", id)
-        .var("TOKEN_FETCH_CLIENT", client)
         .var("GITHUB_TOKEN", token(6))
         .build();
     let out = env.direct_get();
