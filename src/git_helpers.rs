@@ -10,6 +10,25 @@ pub const GITHUB_PROBE_URL: &str = "https://github.com/o/r.git";
 const PROBE_HOST: &str = "github.com";
 const PROBE_PATH: &str = "o/r.git";
 
+/// Where git really sends a request for [`GITHUB_PROBE_URL`]: `git
+/// ls-remote --get-url` applies every `url.<base>.insteadOf` (talking to no
+/// remote). `Some(url)` when a rewrite sends it elsewhere: git then asks
+/// that URL's helpers, never ours for github.com.
+pub fn rewritten_probe<S: crate::os::Spawner>(
+    spawner: &S,
+    git: &std::path::Path,
+    config: &crate::config::Config,
+) -> Option<String> {
+    let cmd = config
+        .command(git)
+        .args(["ls-remote", "--get-url", GITHUB_PROBE_URL])
+        .timeout(std::time::Duration::from_secs(10));
+    let out = spawner.run(&cmd).ok()?;
+    let url = out.stdout.lines().next()?.trim();
+    (out.success() && !url.is_empty() && url != GITHUB_PROBE_URL)
+        .then(|| url.chars().filter(|c| !c.is_control()).take(300).collect())
+}
+
 /// The helper chain for [`GITHUB_PROBE_URL`] from `git config --list -z`
 /// output (`key\nvalue\0` entries), first to last.
 pub fn helpers_for_github(config_list: &str) -> Vec<String> {
@@ -47,10 +66,13 @@ fn applies_to_github(key: &str) -> bool {
     }
 }
 
-/// git's urlmatch: same scheme, no user unless the URL has one (ours has
-/// none), host equal label by label with `*` matching one label, the same
-/// port after defaults (443 for https), and a path that is a prefix of ours
-/// at a `/` boundary.
+/// git's urlmatch, after git's URL normalisation (`urlmatch.c`
+/// `url_normalize`): the scheme and host compared without case; `%XX`
+/// escapes of unreserved characters decoded (`%67ithub.com`, `/%6f`); a
+/// trailing dot on the host and an empty or default port (`:`, `:443`)
+/// dropped; `.` and `..` path segments resolved. Then: same scheme, no user
+/// (ours has none), host equal label by label with `*` matching one label,
+/// the same port, and a path that is a prefix of ours at a `/` boundary.
 fn url_matches(url: &str) -> bool {
     let Some((scheme, rest)) = url.split_once("://") else {
         return false;
@@ -58,18 +80,85 @@ fn url_matches(url: &str) -> bool {
     if !scheme.eq_ignore_ascii_case("https") {
         return false;
     }
-    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let (authority, path) = match rest.find(['/', '?', '#']) {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
     if authority.contains('@') {
         return false;
     }
+    // IPv6 literals are not github.com; split the port off the last colon.
     let (host, port) = match authority.rsplit_once(':') {
         Some((host, port)) => (host, port),
-        None => (authority, "443"),
+        None => (authority, ""),
     };
-    if port.parse::<u16>() != Ok(443) {
+    let port_ok = port.is_empty()
+        || (port.bytes().all(|b| b.is_ascii_digit()) && port.parse::<u32>() == Ok(443));
+    if !port_ok {
         return false;
     }
-    host_matches(host) && path_matches(path)
+    let Some(host) = decode_unreserved(host) else {
+        return false;
+    };
+    let host = host.strip_suffix('.').unwrap_or(&host);
+    let path = path.split(['?', '#']).next().unwrap_or("");
+    let Some(path) = decode_unreserved(path) else {
+        return false;
+    };
+    host_matches(host) && path_matches(&remove_dot_segments(&path))
+}
+
+/// Decodes `%XX` escapes of unreserved characters (`A-Z a-z 0-9 - . _ ~`),
+/// as git's normalisation does, and keeps the others escaped (upper-cased).
+/// `None` for a malformed escape: git refuses such a URL, so it matches
+/// nothing.
+fn decode_unreserved(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = text.get(i + 1..i + 3)?;
+            let byte = u8::from_str_radix(hex, 16).ok()?;
+            if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+                out.push(byte as char);
+            } else {
+                out.push('%');
+                out.push_str(&hex.to_ascii_uppercase());
+            }
+            i += 3;
+        } else {
+            out.push(text[i..].chars().next()?);
+            i += text[i..].chars().next()?.len_utf8();
+        }
+    }
+    Some(out)
+}
+
+/// RFC 3986 `remove_dot_segments`, as git applies it to a URL's path.
+fn remove_dot_segments(path: &str) -> String {
+    let mut segments: Vec<&str> = Vec::new();
+    let parts: Vec<&str> = path.split('/').collect();
+    for (i, part) in parts.iter().enumerate() {
+        let last = i + 1 == parts.len();
+        match *part {
+            "." => {
+                if last {
+                    segments.push("");
+                }
+            }
+            ".." => {
+                if segments.len() > 1 {
+                    segments.pop();
+                }
+                if last {
+                    segments.push("");
+                }
+            }
+            other => segments.push(other),
+        }
+    }
+    segments.join("/")
 }
 
 fn host_matches(pattern: &str) -> bool {

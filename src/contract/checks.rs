@@ -470,17 +470,12 @@ fn install_clean(report: &crate::InstallReport) -> Result<(), String> {
     ensure(settings.is_empty(), || settings.join("; "))
 }
 
-/// Every helper git runs for github.com, replayed over all of git's config
-/// files including the image's system config (the rest of the suite runs
-/// with GIT_CONFIG_NOSYSTEM=1 for isolation): ours must come first and
-/// alone, or git hands our token to the others to store after a push.
-fn no_other_helper(world: &World) -> Result<(), String> {
+/// git with the image's own settings: its system config (wherever it is),
+/// and config given in the environment (GIT_CONFIG_COUNT/KEY_n/VALUE_n, or
+/// GIT_CONFIG_PARAMETERS), which git reads after the global file.
+fn image_git(world: &World, args: &[&str]) -> Command {
     let mut cmd = world.command("git");
-    cmd.args(["config", "--list", "-z"])
-        .env_remove("GIT_CONFIG_NOSYSTEM");
-    // The image's own git settings: its system config (wherever it is), and
-    // config given in the environment (GIT_CONFIG_COUNT/KEY_n/VALUE_n, or
-    // GIT_CONFIG_PARAMETERS), which git reads after the global file.
+    cmd.args(args).env_remove("GIT_CONFIG_NOSYSTEM");
     for (key, value) in std::env::vars_os() {
         let name = key.to_string_lossy();
         if name == "GIT_CONFIG_SYSTEM"
@@ -492,6 +487,35 @@ fn no_other_helper(world: &World) -> Result<(), String> {
             cmd.env(key, value);
         }
     }
+    cmd
+}
+
+/// Every helper git runs for github.com, replayed over all of git's config
+/// files including the image's system config (the rest of the suite runs
+/// with GIT_CONFIG_NOSYSTEM=1 for isolation): ours must come first and
+/// alone, or git hands our token to the others to store after a push.
+fn no_other_helper(world: &World) -> Result<(), String> {
+    // An `insteadOf` rewrite of github.com sends git's requests elsewhere.
+    let out = run_bounded(
+        image_git(
+            world,
+            &[
+                "ls-remote",
+                "--get-url",
+                crate::git_helpers::GITHUB_PROBE_URL,
+            ],
+        ),
+        b"",
+        Duration::from_secs(30),
+    )?;
+    let url = first_line(&out.stdout);
+    ensure(url == crate::git_helpers::GITHUB_PROBE_URL, || {
+        format!(
+            "git rewrites {} to {url:?} (url.<base>.insteadOf): our helper is never asked",
+            crate::git_helpers::GITHUB_PROBE_URL
+        )
+    })?;
+    let cmd = image_git(world, &["config", "--list", "-z"]);
     let out = run_bounded(cmd, b"", Duration::from_secs(30))?;
     let chain = crate::git_helpers::helpers_for_github(&String::from_utf8_lossy(&out.stdout));
     let ours = &crate::install::wanted_helpers(&world.layout.helper_script)[1];

@@ -349,6 +349,13 @@ fn git_config<S: Spawner, W: Which>(spawner: &S, which: &W, config: &Config) -> 
             "useHttpPath is not true; run install",
         );
     }
+    if let Some(url) = crate::git_helpers::rewritten_probe(spawner, &git, config) {
+        return check(
+            "git-config",
+            Level::Fail,
+            format!("git rewrites {GITHUB_PROBE_URL} to {url} (url.<base>.insteadOf): it asks that URL's helpers, never ours; remove the rewrite or point it at https://github.com/"),
+        );
+    }
     let chain = match github_helper_chain(spawner, &git, config) {
         Ok(chain) => chain,
         Err(e) => return check("git-config", Level::Fail, e),

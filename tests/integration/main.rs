@@ -21,3 +21,4 @@ mod settings;
 mod startup;
 mod todays_github;
 mod trust;
+mod trust3;
