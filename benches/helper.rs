@@ -1,7 +1,10 @@
 //! Side-by-side benchmarks (ratios matter; absolute times here are noisy):
 //! - helper `get` through the real `git credential fill`: ours on a cache hit
-//!   vs git's builtin `store` helper, and ours on a cold cache (fake platform),
-//!   fetched by bash's own client and, for comparison, by curl;
+//!   vs git's builtin `store` helper; ours on a cold cache (fake platform,
+//!   curl the one HTTP client); and, paired, our cold fill against the
+//!   seed's curl-based cold fill (`benches/fixtures/seed-helper.sh`, the
+//!   first helper this repository had) on the classic 40-character tokens
+//!   the seed accepts;
 //! - a burst of 32 concurrent cold fills (wall time; one platform request);
 //! - `install`: first and second run with the real backends, a first run
 //!   while gh hangs (install must not wait for it), and the pure logic on
@@ -133,7 +136,15 @@ fn repo_helper() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/molecule-git-token-helper.sh")
 }
 
+fn seed_helper() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/fixtures/seed-helper.sh")
+}
+
 fn wire_ours(home: &Home) {
+    wire(home, &repo_helper());
+}
+
+fn wire(home: &Home, helper: &Path) {
     let key = "credential.https://github.com.helper";
     home.git(&["config", "--global", "--add", key, ""]);
     home.git(&[
@@ -141,7 +152,7 @@ fn wire_ours(home: &Home) {
         "--global",
         "--add",
         key,
-        &format!("!{}", repo_helper().display()),
+        &format!("!{}", helper.display()),
     ]);
     home.git(&[
         "config",
@@ -178,17 +189,27 @@ fn helper_get(c: &mut Criterion) {
     assert!(ours.fill().contains("password=ghs_"));
     group.bench_function("molecule_cache_hit", |b| b.iter(|| ours.fill()));
 
-    // The fake platform is plain http: bash's own client fetches. The same
-    // fetch through curl (the client for https and proxies) for comparison.
-    let mut through_curl = Home::new(&platform);
-    through_curl
-        .env
-        .insert("TOKEN_FETCH_CLIENT".into(), "curl".into());
-    wire_ours(&through_curl);
-    paired_ratios(&store, &ours, &through_curl);
+    // The seed's helper accepts only `[A-Za-z0-9_]` tokens: the pair our
+    // cold fill / the seed's runs against a platform issuing classic ones.
+    let classic = FakePlatform::start(FakePlatformConfig {
+        secret: SECRET.into(),
+        token_format: molecule_credential_helper::testing::TokenFormat::Classic,
+        ..Default::default()
+    })
+    .unwrap();
+    let ours_classic = Home::new(&classic);
+    wire_ours(&ours_classic);
+    let seed = Home::new(&classic);
+    wire(&seed, &seed_helper());
+    seed.make_cold();
+    assert!(
+        seed.fill().contains("password=ghs_"),
+        "the seed helper fetches"
+    );
+    paired_ratios(&store, &ours, &ours_classic, &seed);
     for (name, home) in [
         ("molecule_cold_fetch", &ours),
-        ("molecule_cold_fetch_curl", &through_curl),
+        ("seed_cold_fetch_classic", &seed),
     ] {
         group.bench_function(name, |b| {
             b.iter_batched(
@@ -202,11 +223,11 @@ fn helper_get(c: &mut Criterion) {
 }
 
 /// The targets are ratios, and this machine's speed drifts between two
-/// criterion benchmarks run seconds apart. So each round also times the
-/// four fills back to back (store hit, our hit, our cold fetch, the same
-/// through curl) and the ratios are taken within each round: printed, and
-/// written to target/criterion/paired.json.
-fn paired_ratios(store: &Home, ours: &Home, through_curl: &Home) {
+/// criterion benchmarks run seconds apart. So each round times five fills
+/// back to back (store hit, our hit, our cold fetch, our cold fetch of a
+/// classic token, the seed's cold fetch of one) and the ratios are taken
+/// within each round: printed, and written to target/criterion/paired.json.
+fn paired_ratios(store: &Home, ours: &Home, ours_classic: &Home, seed: &Home) {
     const ROUNDS: usize = 300;
     let timed = |home: &Home, cold: bool| {
         if cold {
@@ -216,18 +237,19 @@ fn paired_ratios(store: &Home, ours: &Home, through_curl: &Home) {
         home.fill();
         started.elapsed().as_secs_f64() * 1e3
     };
-    let mut rows: [Vec<f64>; 4] = Default::default();
-    let (mut hit_ratio, mut cold_ratio, mut curl_ratio) = (vec![], vec![], vec![]);
+    let mut rows: [Vec<f64>; 5] = Default::default();
+    let (mut hit_ratio, mut cold_ratio, mut seed_ratio) = (vec![], vec![], vec![]);
     for _ in 0..ROUNDS {
         let round = [
             timed(store, false),
             timed(ours, false),
             timed(ours, true),
-            timed(through_curl, true),
+            timed(ours_classic, true),
+            timed(seed, true),
         ];
         hit_ratio.push(round[1] / round[0]);
         cold_ratio.push(round[2] / round[1]);
-        curl_ratio.push(round[3] / round[1]);
+        seed_ratio.push(round[3] / round[4]);
         for (row, ms) in rows.iter_mut().zip(round) {
             row.push(ms);
         }
@@ -240,7 +262,8 @@ fn paired_ratios(store: &Home, ours: &Home, through_curl: &Home) {
         "store_hit_ms",
         "our_hit_ms",
         "our_cold_ms",
-        "our_cold_curl_ms",
+        "our_cold_classic_ms",
+        "seed_cold_classic_ms",
     ];
     let mut json = serde_json::Map::new();
     for (name, row) in names.iter().zip(rows.iter_mut()) {
@@ -249,7 +272,7 @@ fn paired_ratios(store: &Home, ours: &Home, through_curl: &Home) {
     for (name, v) in [
         ("hit_over_store", &mut hit_ratio),
         ("cold_over_hit", &mut cold_ratio),
-        ("cold_curl_over_hit", &mut curl_ratio),
+        ("our_cold_over_seed_cold", &mut seed_ratio),
     ] {
         let q = quartiles(v);
         println!(
