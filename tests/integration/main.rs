@@ -19,3 +19,4 @@ mod reliability;
 mod startup;
 mod todays_github;
 mod trust;
+mod under_load;
