@@ -92,7 +92,6 @@ impl TestEnvBuilder {
     }
 
     pub fn build(self) -> TestEnv {
-        require_tools();
         let dir = TempDir::new().expect("temp dir");
         let home = dir.path().join(&self.home_name);
         let configs = dir.path().join("configs");
@@ -173,28 +172,30 @@ const REQUIRED_TOOLS: [(&str, &str); 9] = [
     ("tail", "coreutils"),
 ];
 
-/// Fails every test the same clear way when the machine lacks a tool the
-/// suite needs, instead of a dozen confusing ones (checked once).
-fn require_tools() {
-    static MISSING: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
-    let missing = MISSING.get_or_init(|| {
-        REQUIRED_TOOLS
-            .iter()
-            .filter(|(tool, _)| {
-                !Command::new("sh")
-                    .args(["-c", &format!("command -v {tool}")])
-                    .stdout(Stdio::null())
-                    .status()
-                    .is_ok_and(|s| s.success())
-            })
-            .map(|(tool, package)| format!("{tool} (apt-get install {package})"))
-            .collect()
-    });
-    assert!(
-        missing.is_empty(),
-        "the test suite needs these tools: {}",
-        missing.join(", ")
-    );
+/// Checks the tools once, before libtest starts a single test: when one is
+/// missing the binary prints one message naming each missing tool and its
+/// Debian package, and exits 1. So the run fails once, up front, instead
+/// of every test failing with the same line, and no test (no proptest
+/// case) runs to leave a regression file behind.
+#[used]
+#[link_section = ".init_array"]
+static CHECK_TOOLS_BEFORE_ANY_TEST: extern "C" fn() = check_tools_before_any_test;
+
+extern "C" fn check_tools_before_any_test() {
+    use molecule_credential_helper::os::{RealWhich, Which};
+    let which = RealWhich::from_env();
+    let missing: Vec<String> = REQUIRED_TOOLS
+        .iter()
+        .filter(|(tool, _)| which.which(tool).is_none())
+        .map(|(tool, package)| format!("{tool} (apt-get install {package})"))
+        .collect();
+    if !missing.is_empty() {
+        eprintln!(
+            "the integration tests need tools this machine lacks: {}; no test was run",
+            missing.join(", ")
+        );
+        std::process::exit(1);
+    }
 }
 
 pub fn write_executable(path: &Path, text: &str) {
