@@ -589,6 +589,7 @@ proptest! {
 #[test]
 fn home_unset_and_no_passwd_entry_fails_every_step_softly() {
     // A uid with no passwd entry and no HOME: nowhere to install.
+    crate::support::need_root("running install as a uid with no passwd entry");
     let mut env = TestEnv::builder().no_platform().build();
     env.unset("HOME");
     for strict in [false, true] {
@@ -599,6 +600,7 @@ fn home_unset_and_no_passwd_entry_fails_every_step_softly() {
         }
         unsafe {
             c.cmd.pre_exec(|| {
+                nix::unistd::setgroups(&[]).map_err(std::io::Error::from)?;
                 nix::unistd::setgid(nix::unistd::Gid::from_raw(54_321))
                     .map_err(std::io::Error::from)?;
                 nix::unistd::setuid(nix::unistd::Uid::from_raw(54_321))

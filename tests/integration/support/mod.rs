@@ -14,7 +14,7 @@ use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use assert_fs::TempDir;
 use molecule_credential_helper::testing::{FakeMode, FakePlatform, FakePlatformConfig};
@@ -196,6 +196,15 @@ extern "C" fn check_tools_before_any_test() {
         );
         std::process::exit(1);
     }
+}
+
+/// Fails with a clear message when the suite is not run as root: `what`
+/// (a chown to another user, a setuid) needs it. CI runs as root.
+pub fn need_root(what: &str) {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "this test needs root ({what}): run the suite as root, as CI does"
+    );
 }
 
 pub fn write_executable(path: &Path, text: &str) {
@@ -497,22 +506,23 @@ impl TestCommand {
                 let _ = stdin.write_all(&bytes);
             });
         }
+        // The watchdog kills the child only while it is ours: told the
+        // moment the child is reaped, it stops. (A watchdog that outlived
+        // its child once killed whatever process reused the PID: with
+        // pid_max at 32768 the suite wraps PIDs within a minute.)
         let pid = child.id();
-        let deadline = Instant::now() + limit;
+        let (reaped, told) = std::sync::mpsc::channel::<()>();
         let watchdog = std::thread::spawn(move || {
-            while Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(100));
-                if !Path::new(&format!("/proc/{pid}")).exists() {
-                    return;
-                }
+            if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = told.recv_timeout(limit) {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid as i32),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
             }
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid as i32),
-                nix::sys::signal::Signal::SIGKILL,
-            );
         });
         let out = child.wait_with_output().expect("wait");
-        drop(watchdog);
+        let _ = reaped.send(());
+        let _ = watchdog.join();
         out
     }
 
