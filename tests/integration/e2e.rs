@@ -5,8 +5,9 @@
 //! Each test here is an outer half, which starts this same test binary
 //! inside a new namespace to run its inner half (`inside::…`, ignored in a
 //! normal run: they only make sense in there). Where a namespace cannot be
-//! had (not root, or `unshare` refused) the outer half prints one SKIP line
-//! naming why. The namespace's PID 1 is the inner test: when it ends, the
+//! had (not root, or `unshare` refused) the outer half skips visibly
+//! (`support::skip`: a SKIP line and a count at the end; with `CI` set, a
+//! failure). The namespace's PID 1 is the inner test: when it ends, the
 //! kernel ends everything started inside, pass or fail.
 
 use std::time::Duration;
@@ -16,8 +17,10 @@ use molecule_credential_helper::testing::namespace;
 /// Runs `inside::NAME` in a private world and asserts it passed.
 fn in_private_world(name: &str) {
     if let Some(why) = namespace::unavailable() {
-        eprintln!("SKIP e2e::{name}: no private network namespace here: {why}");
-        println!("SKIP e2e::{name}: {why}");
+        crate::support::skip(
+            &format!("e2e::{name}"),
+            &format!("no private network namespace here: {why}"),
+        );
         return;
     }
     let gh = std::process::Command::new("sh")
@@ -71,8 +74,6 @@ mod inside {
     use molecule_credential_helper::testing::{namespace, FakeGitHub};
 
     use crate::support::{password, stdout, wait_for, SupervisorGuard, TestEnv};
-
-    const IGNORED: &str = "runs inside a private namespace, started by its outer test in e2e";
 
     /// A test env with the real gh (no shim), git and gh trusting the run's
     /// CA, and the github.com stand-in on 443 checking the platform's tokens.
@@ -160,7 +161,6 @@ mod inside {
     #[test]
     #[ignore = "runs inside a private namespace, started by its outer test in e2e"]
     fn git_clone_push_and_gh_api_work_after_install() {
-        let _ = IGNORED;
         let w = World::new();
         let report = w.env.installer().install();
         assert!(!report.has_failures(), "{report}");

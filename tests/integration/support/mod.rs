@@ -207,6 +207,39 @@ pub fn need_root(what: &str) {
     );
 }
 
+/// Skips a test whose capability this host lacks, never silently. With
+/// `CI` set it fails instead: CI must run everything. Elsewhere one
+/// `SKIP` line goes straight to the terminal (libtest hides a passing
+/// test's output), and after libtest's own summary the binary prints how
+/// many tests skipped and why.
+pub fn skip(test: &str, why: &str) {
+    use std::sync::{Mutex, Once};
+    static SKIPPED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    static SUMMARY: Once = Once::new();
+    extern "C" fn summary() {
+        let skipped = SKIPPED.lock().map(|s| s.clone()).unwrap_or_default();
+        let mut text = format!(
+            "\n{} test(s) SKIPPED (not run, counted as passed):\n",
+            skipped.len()
+        );
+        for line in skipped {
+            text.push_str(&format!("  {line}\n"));
+        }
+        let _ = std::io::stderr().write_all(text.as_bytes());
+    }
+    let line = format!("SKIP {test}: {why}");
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{line} (CI is set, so a missing capability fails the run)"
+    );
+    let _ = std::io::stderr().write_all(format!("{line}\n").as_bytes());
+    SKIPPED.lock().unwrap().push(line);
+    // SAFETY: registers a plain function to run at exit.
+    SUMMARY.call_once(|| unsafe {
+        nix::libc::atexit(summary);
+    });
+}
+
 pub fn write_executable(path: &Path, text: &str) {
     std::fs::write(path, text).expect("write script");
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
@@ -631,7 +664,7 @@ pub fn our_supervisor(layout: &Layout) -> molecule_credential_helper::testing::F
     }
 }
 
-/// A directory of symlinks to just these tools, to use as PATH. Tools are
+/// A directory of symlinks to just these tools (each must exist), to use as PATH. Tools are
 /// found on the test env's PATH, so `gh` is the recording shim, whatever
 /// the host has.
 pub fn path_with(env: &TestEnv, name: &str, tools: &[&str]) -> std::path::PathBuf {
@@ -644,9 +677,10 @@ pub fn path_with(env: &TestEnv, name: &str, tools: &[&str]) -> std::path::PathBu
             .output()
             .unwrap();
         let path = String::from_utf8_lossy(&found.stdout).trim().to_string();
-        if !path.is_empty() {
-            std::os::unix::fs::symlink(path, dir.join(tool)).unwrap();
-        }
+        // A tool the host lacks is never dropped quietly: the PATH would
+        // then test a different world than the test says.
+        assert!(!path.is_empty(), "path_with: this host has no {tool}");
+        std::os::unix::fs::symlink(path, dir.join(tool)).unwrap();
     }
     dir
 }
