@@ -312,12 +312,10 @@ fn platform_faults_fall_through_each_source(
         builder = builder.platform_mode(mode);
     }
     let mut env = wired(builder.build());
+    // Kept for the whole test: the port stays refused.
+    let refused = crate::support::RefusedPort::new();
     if let Fault::ConnectionRefused = fault {
-        let closed = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap();
-        env.set("PLATFORM_URL", &format!("http://{closed}"));
+        env.set("PLATFORM_URL", &refused.url());
     }
     // 1. env tokens: GITHUB_TOKEN before GH_TOKEN.
     let out = env.fill();
@@ -401,21 +399,34 @@ fn symlinked_cache_dir_is_never_written() {
 fn a_writer_killed_mid_way_never_leaves_a_partial_pair() {
     let env = TestEnv::new();
     let l = env.layout();
-    let mut rng = 0x2545_F491_4F6C_DD1Du64;
-    for _ in 0..50 {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
+    // How long one whole fetch-and-write takes here; the kills sweep that
+    // span evenly, so some land after the platform issued a token but
+    // before the cache held it (counted below: the proof they landed).
+    let started = std::time::Instant::now();
+    env.bundled_helper("_fetch_token").output();
+    let span = started.elapsed().as_micros() as u64;
+    let _ = std::fs::remove_file(&l.cache_expiry);
+    let kills = 60;
+    let mut mid_write = 0;
+    for i in 0..kills {
+        let issued_before = env.platform().issued().len();
         let mut c = env.bundled_helper("_fetch_token");
         c.cmd
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null());
         let mut child = c.cmd.spawn().unwrap();
-        std::thread::sleep(Duration::from_micros(rng % 40_000));
+        std::thread::sleep(Duration::from_micros(span * i / kills));
         let _ = child.kill();
         let _ = child.wait();
         let (token, expiry) = cache_files(&env);
         let issued = env.platform().issued();
+        let newest_cached = issued.len() > issued_before
+            && expiry.is_some()
+            && token.as_deref().and_then(|t| t.lines().next())
+                == issued.last().map(|t| t.token.as_str());
+        if issued.len() > issued_before && !newest_cached {
+            mid_write += 1;
+        }
         if let Some(token) = &token {
             let token = token.lines().next().unwrap_or("");
             let t = issued.iter().find(|t| t.token == token);
@@ -453,6 +464,10 @@ fn a_writer_killed_mid_way_never_leaves_a_partial_pair() {
         }
         let _ = std::fs::remove_file(&l.cache_expiry);
     }
+    assert!(
+        mid_write > 0,
+        "none of {kills} kills over {span} µs landed between the platform's answer and the cache write"
+    );
 }
 
 fn token_file_gen(env: &TestEnv) -> Option<String> {
@@ -587,7 +602,6 @@ fn bad_input_is_declined_without_hanging() {
     assert_eq!(unknown.status.code(), Some(2));
     // A stdin that never closes: the helper's bounded read still answers.
     let mut c = env.bundled_helper("get");
-    c.env("STDIN_NEVER_CLOSES", "1");
     c.cmd
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped());

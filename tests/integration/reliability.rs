@@ -264,6 +264,22 @@ fn home_unset_the_helper_answers_from_the_platform_without_caching() {
     let mut env = TestEnv::new();
     env.unset("HOME");
     env.assert_answered_first_platform_token(&env.direct_get());
+    // Without caching: the next get asks the platform again, and the token
+    // is in no file where a cache could have gone (cwd, /, root's home).
+    let again = env.direct_get();
+    assert_eq!(env.platform().requests(), 2, "{}", stderr(&again));
+    let issued = env.issued_tokens();
+    assert_eq!(password(&again).as_deref(), Some(issued[1].as_str()));
+    for dir in [
+        env.dir.path().to_path_buf(),
+        std::path::PathBuf::from("/.molecule-token-cache"),
+        std::path::PathBuf::from("/root/.molecule-token-cache"),
+    ] {
+        for t in &issued {
+            let found = crate::support::files_containing(&dir, t);
+            assert!(found.is_empty(), "cached without a HOME: {found:?}");
+        }
+    }
 }
 
 #[test]
@@ -342,12 +358,10 @@ fn platform_fault_table(
         .var("TOKEN_FETCH_TIMEOUT_SEC", "1")
         .var("GITHUB_TOKEN", token(23))
         .build();
+    // Kept for the whole test: the port stays refused.
+    let refused = crate::support::RefusedPort::new();
     if let Fault::Refused = fault {
-        let closed = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap();
-        env.set("PLATFORM_URL", &format!("http://{closed}"));
+        env.set("PLATFORM_URL", &refused.url());
     }
     env.configure_git_for_bundled_helper();
     match cache {
@@ -358,6 +372,7 @@ fn platform_fault_table(
         // Stale, and within TOKEN_MIN_REMAINING_SEC of its end.
         Cache::Dead => seed_cache(&env, token(26), now() - 260),
     }
+    let seeded = cache_text(&env);
     let out = env.fill();
     let expected = match cache {
         Cache::Valid => token(24),
@@ -375,11 +390,44 @@ fn platform_fault_table(
         (Cache::Valid, _) | (_, Fault::Refused) => assert_eq!(requests, 0),
         _ => assert_eq!(requests, 1),
     }
-    let cached = std::fs::read_to_string(env.layout().cache_token).unwrap_or_default();
-    for t in env.platform().issued() {
-        assert!(!cached.contains(&t.token), "a faulty answer was cached");
+    // Nothing new is cached, in every cell: both files as seeded (or absent).
+    assert_eq!(
+        cache_text(&env),
+        seeded,
+        "a faulty answer changed the cache"
+    );
+    if let (Fault::Mode(FakeMode::Slow), false) = (fault, matches!(cache, Cache::Valid)) {
+        // The slow platform answers after the helper gave up: wait for that
+        // late token, then make sure nothing (an orphaned exchange) wrote it.
+        assert!(
+            wait_for(Duration::from_secs(15), || !env
+                .platform()
+                .issued()
+                .is_empty()),
+            "the slow platform never answered"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+        assert_eq!(cache_text(&env), seeded, "the late answer was cached");
+    }
+    // No issued token printed; cells whose platform issued one prove it.
+    let issued = env.platform().issued();
+    if matches!(fault, Fault::Mode(FakeMode::BadJson | FakeMode::BadChars))
+        && !matches!(cache, Cache::Valid)
+    {
+        assert_eq!(issued.len(), 1, "the faulty reply held no issued token");
+    }
+    for t in issued {
         assert!(!stdout(&out).contains(&t.token) && !stderr(&out).contains(&t.token));
     }
+}
+
+/// The cache's token and expiry files, as text (None when absent).
+fn cache_text(env: &TestEnv) -> (Option<String>, Option<String>) {
+    let l = env.layout();
+    (
+        std::fs::read_to_string(l.cache_token).ok(),
+        std::fs::read_to_string(l.cache_expiry).ok(),
+    )
 }
 
 // ---- logs ------------------------------------------------------------------------
@@ -401,7 +449,6 @@ fn the_log_stays_bounded_across_many_rotations() {
         // Something chatty filled the log: the next line must rotate it.
         let line = format!("filler round {round}\n");
         let filler = line.repeat(1024 * 1024 / line.len() + 1);
-        std::fs::OpenOptions::new().append(true).open(&log).unwrap();
         std::fs::write(&log, &filler).unwrap();
         let rotated_now = wait_for(Duration::from_secs(10), || {
             std::fs::read_to_string(&rotated)

@@ -691,3 +691,41 @@ pub fn path_with(env: &TestEnv, name: &str, tools: &[&str]) -> std::path::PathBu
 pub fn token(n: u64) -> &'static str {
     Box::leak(molecule_credential_helper::testing::sample_token(n).into_boxed_str())
 }
+
+/// A 127.0.0.1 port that refuses every connection for as long as this
+/// lives: a TCP socket bound to it but never listening. (Binding port 0
+/// and dropping the listener frees the port for a parallel test to take.)
+pub struct RefusedPort {
+    _socket: std::os::fd::OwnedFd,
+    pub port: u16,
+}
+
+impl RefusedPort {
+    pub fn new() -> RefusedPort {
+        use nix::libc;
+        use std::os::fd::FromRawFd;
+        // SAFETY: plain socket calls on a descriptor this function owns.
+        unsafe {
+            let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+            assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+            let socket = std::os::fd::OwnedFd::from_raw_fd(fd);
+            let mut addr: libc::sockaddr_in = std::mem::zeroed();
+            addr.sin_family = libc::AF_INET as libc::sa_family_t;
+            addr.sin_addr.s_addr = u32::from(std::net::Ipv4Addr::LOCALHOST).to_be();
+            let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            let bound = libc::bind(fd, (&raw const addr).cast(), len);
+            assert_eq!(bound, 0, "bind: {}", std::io::Error::last_os_error());
+            let mut len = len;
+            let named = libc::getsockname(fd, (&raw mut addr).cast(), &mut len);
+            assert_eq!(named, 0, "getsockname: {}", std::io::Error::last_os_error());
+            RefusedPort {
+                _socket: socket,
+                port: u16::from_be(addr.sin_port),
+            }
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
