@@ -554,12 +554,56 @@ fn protocol_line() -> impl Strategy<Value = String> {
     ]
 }
 
-fn json_body() -> impl Strategy<Value = String> {
-    let token = prop_oneof![
-        "ghs_[A-Za-z0-9_]{1,30}",
-        "[ -~]{0,30}",
-        Just("ghs_a\\nb=1".to_string())
-    ];
+/// When `get` must answer a request, by gitcredentials(7): the request ends
+/// at the first blank line; a later line of a key wins; it answers exactly
+/// when `protocol` is `https` and `host` is `github.com`. None (no claim)
+/// for input with NUL, CR or a line without `=`, which git never sends, and
+/// for a request lacking `protocol` or `host`: the SPEC says such a request
+/// gets nothing, but the helper here answers it (a product bug, pinned by
+/// the ignored `helper::a_request_lacking_protocol_or_host_gets_nothing`).
+fn must_answer(input: &str) -> Option<bool> {
+    let mut protocol = None;
+    let mut host = None;
+    for line in input.split('\n') {
+        if line.is_empty() {
+            break;
+        }
+        let (key, value) = line.split_once('=')?;
+        if line.contains(['\0', '\r']) {
+            return None;
+        }
+        match key {
+            "protocol" => protocol = Some(value),
+            "host" => host = Some(value),
+            _ => {}
+        }
+    }
+    protocol.and(host)?;
+    Some(protocol == Some("https") && host == Some("github.com"))
+}
+
+/// Today's token shapes (GitHub's ~520-character `ghs_<APPID>_<JWT>`, with
+/// `.`, `-` and `_`), any string of the alphabet, those with one foreign
+/// character put in, and short printable junk.
+fn body_token() -> impl Strategy<Value = String> {
+    let todays = any::<u64>().prop_map(|n| crate::support::token(n).to_string());
+    prop_oneof![
+        3 => todays.clone(),
+        2 => "[A-Za-z0-9._-]{1,600}",
+        2 => (todays, any::<prop::sample::Index>(), "[ -~]")
+            .prop_map(|(t, at, c)| {
+                let at = at.index(t.len());
+                format!("{}{c}{}", &t[..at], &t[at..])
+            }),
+        1 => "[ -~]{0,30}",
+        1 => Just("ghs_a\\nb=1".to_string()),
+    ]
+}
+
+/// A platform body, and whether the helper must accept it: a whole body
+/// whose token the product's own rule accepts and whose `expires_at` is a
+/// UTC time to come.
+fn json_body() -> impl Strategy<Value = (String, bool)> {
     let expires = prop_oneof![
         Just("2099-01-01T00:00:00Z".to_string()),
         Just("2099-01-01T00:00:00+02:00".to_string()),
@@ -568,7 +612,7 @@ fn json_body() -> impl Strategy<Value = String> {
     ];
     let ws = "[ \\t\\n]{0,3}";
     (
-        token,
+        body_token(),
         expires,
         ws,
         any::<bool>(),
@@ -582,10 +626,14 @@ fn json_body() -> impl Strategy<Value = String> {
                 format!("\"token\":{ws}\"{token}\",\"expires_at\":\"{expires}\"{junk}")
             };
             let body = format!("{{{fields}}}");
+            let must_accept = !truncate
+                && (swap || junk.is_empty())
+                && expires == "2099-01-01T00:00:00Z"
+                && molecule_credential_helper::secret::is_valid_token(&token);
             if truncate {
-                body[..body.len() / 2].to_string()
+                (body[..body.len() / 2].to_string(), false)
             } else {
-                body
+                (body, must_accept)
             }
         })
 }
@@ -611,12 +659,15 @@ proptest! {
             prop_assert_eq!(answered.as_deref(), Some(issued[0].token.as_str()));
             prop_assert!(text.lines().all(|l| l.starts_with("username=") || l.starts_with("password=") || l.starts_with("password_expiry_utc=")), "{}", text);
         }
+        if let Some(must) = must_answer(&input) {
+            prop_assert_eq!(!text.is_empty(), must, "{:?}: {}", input, stderr(&out));
+        }
     }
 
     /// Any body: a fetch either fails and caches nothing, or caches a
     /// well-shaped token that the body really held.
     #[test]
-    fn platform_json_parser_accepts_only_well_shaped_tokens(body in json_body()) {
+    fn platform_json_parser_accepts_only_well_shaped_tokens((body, must_accept) in json_body()) {
         let env = TestEnv::new();
         env.platform().set_raw_body(Some(body.clone()));
         let out = env.bundled_helper("_fetch_token").output();
@@ -624,10 +675,14 @@ proptest! {
         match out.status.code() {
             Some(0) => {
                 let token = cached.as_deref().and_then(|c| c.lines().next()).unwrap_or("").to_string();
-                prop_assert!(!token.is_empty() && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'), "{:?}", token);
+                // The oracle is the product's own rule, not a narrower one.
+                prop_assert!(molecule_credential_helper::secret::is_valid_token(&token), "{:?}", token);
                 prop_assert!(body.contains(&format!("\"{token}\"")), "cached {:?} from {:?}", token, body);
             }
-            Some(1) => prop_assert!(cached.is_none(), "failed fetch cached {:?}", cached),
+            Some(1) => {
+                prop_assert!(!must_accept, "refused a well-shaped body {:?}: {}", body, stderr(&out));
+                prop_assert!(cached.is_none(), "failed fetch cached {:?}", cached);
+            }
             other => prop_assert!(false, "exit {:?}: {}", other, stderr(&out)),
         }
     }

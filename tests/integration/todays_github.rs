@@ -581,25 +581,68 @@ proptest! {
         prop_assert!(!env.layout().cache_token.exists());
     }
 
-    /// A token with any character outside the alphabet is refused by the
-    /// platform fetch and as an env fallback, and nothing it holds reaches
-    /// git's stdout as a line of its own.
+    /// A token with one character outside the alphabet is refused by the
+    /// platform fetch and as an env fallback, and that character decides:
+    /// the same token without it is served.
     #[test]
     fn a_token_with_any_other_character_is_refused_everywhere(
-        head in "[A-Za-z0-9._-]{0,40}",
+        head in "[A-Za-z0-9._-]{1,40}",
         bad in "[^A-Za-z0-9._\\-\u{0}]",
-        tail in "[A-Za-z0-9._=-]{0,40}",
+        tail in "[A-Za-z0-9._-]{0,40}",
     ) {
-        let token = format!("{head}{bad}{tail}\npassword=injected");
+        let good = format!("{head}{tail}");
+        let token = format!("{head}{bad}{tail}");
+        prop_assert!(molecule_credential_helper::secret::is_valid_token(&good));
         prop_assert!(!molecule_credential_helper::secret::is_valid_token(&token));
-        let json_escaped = serde_json::to_string(&token).unwrap();
+        let body = |t: &str| format!(
+            r#"{{"token":{},"expires_at":"2099-01-01T00:00:00Z"}}"#,
+            serde_json::to_string(t).unwrap()
+        );
         let mut env = TestEnv::new();
-        env.platform().set_raw_body(Some(format!(
-            r#"{{"token":{json_escaped},"expires_at":"2099-01-01T00:00:00Z"}}"#
-        )));
+        env.platform().set_raw_body(Some(body(&token)));
         env.set("GITHUB_TOKEN", &token);
         let out = env.direct_get();
         prop_assert!(!out.status.success());
+        prop_assert!(stdout(&out).is_empty(), "{}", stdout(&out));
+        prop_assert!(!env.layout().cache_token.exists());
+        // Without the bad character: served, from the platform and from
+        // the env (fresh envs: a failed fetch holds off the next one).
+        let env = TestEnv::new();
+        env.platform().set_raw_body(Some(body(&good)));
+        prop_assert_eq!(password(&env.direct_get()), Some(good.clone()));
+        let env = TestEnv::builder()
+            .platform_mode(molecule_credential_helper::testing::FakeMode::Http500)
+            .var("GITHUB_TOKEN", &good)
+            .build();
+        prop_assert_eq!(password(&env.direct_get()), Some(good));
+    }
+
+    /// A token that carries a `password=` line of its own (any valid token,
+    /// a newline, then the injection) never puts a line of it on git's
+    /// stdout, whether it came from the platform or the env.
+    #[test]
+    fn a_token_carrying_a_password_line_never_injects_it(
+        seed in any::<u64>(),
+        injected in "[A-Za-z0-9._-]{1,40}",
+        from_env in any::<bool>(),
+    ) {
+        let token = format!("{}\npassword={injected}", crate::support::token(seed % 64));
+        let mut env = TestEnv::new();
+        if from_env {
+            env.platform().set_mode(molecule_credential_helper::testing::FakeMode::Http500);
+            env.set("GITHUB_TOKEN", &token);
+        } else {
+            env.platform().set_raw_body(Some(format!(
+                r#"{{"token":{},"expires_at":"2099-01-01T00:00:00Z"}}"#,
+                serde_json::to_string(&token).unwrap()
+            )));
+        }
+        let out = env.direct_get();
+        let injected_line = format!("password={injected}");
+        prop_assert!(
+            !stdout(&out).lines().any(|l| l == injected_line),
+            "{}", stdout(&out)
+        );
         prop_assert!(stdout(&out).is_empty(), "{}", stdout(&out));
         prop_assert!(!env.layout().cache_token.exists());
     }
