@@ -72,16 +72,32 @@ fn refreshes_on_the_interval_and_logs_without_tokens() {
     assert!(env.gh_shim_log().contains("login"));
 }
 
+/// The gaps between the platform's observed request times, in seconds.
+fn arrival_gaps(env: &TestEnv) -> Vec<f64> {
+    let arrivals = env.platform().arrivals();
+    arrivals
+        .windows(2)
+        .map(|w| (w[1] - w[0]).as_secs_f64())
+        .collect()
+}
+
+/// Checked through the requests the platform saw, not only the log: a
+/// daemon whose log says 4 s but sleeps 2 s fails. Each gap is at least the
+/// logged sleep less one second (sleeps end on whole epoch seconds) and at
+/// most it plus a generous 10 s for a loaded machine.
 #[test]
 fn failures_back_off_from_retry_min_doubling_to_retry_max() {
-    let env = fast(TestEnv::builder().platform_mode(FakeMode::Http500));
+    let env = TestEnv::builder()
+        .platform_mode(FakeMode::Http500)
+        .var("TOKEN_REFRESH_INITIAL_DELAY_SEC", "0")
+        .var("TOKEN_REFRESH_JITTER_SEC", "0")
+        .var("TOKEN_REFRESH_RETRY_MIN_SEC", "2")
+        .var("TOKEN_REFRESH_RETRY_MAX_SEC", "4")
+        .var("TOKEN_FETCH_TIMEOUT_SEC", "2")
+        .build();
     let daemon = Running::start(&env, &[]);
     assert!(
-        wait_for(Duration::from_secs(20), || daemon
-            .log()
-            .matches("retry in ")
-            .count()
-            >= 3),
+        wait_for(Duration::from_secs(40), || env.platform().requests() >= 4),
         "{}",
         daemon.log()
     );
@@ -90,7 +106,14 @@ fn failures_back_off_from_retry_min_doubling_to_retry_max() {
         .lines()
         .filter_map(|l| l.split("retry in ").nth(1).map(str::to_string))
         .collect();
-    assert_eq!(&retries[..3], ["1s", "2s", "2s"], "{}", daemon.log());
+    assert_eq!(&retries[..3], ["2s", "4s", "4s"], "{}", daemon.log());
+    let gaps = arrival_gaps(&env);
+    for (gap, slept) in gaps.iter().zip([2.0, 4.0, 4.0]) {
+        assert!(
+            (slept - 1.0..=slept + 10.0).contains(gap),
+            "slept {slept} s by the log, {gap:.2} s by the platform: {gaps:?}"
+        );
+    }
 }
 
 #[test]
