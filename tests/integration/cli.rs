@@ -1,8 +1,9 @@
 //! Every command run as a process.
 
 use crate::support::token;
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
-use std::process::Stdio;
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
 use molecule_credential_helper::status::{Level, StatusReport};
@@ -562,6 +563,32 @@ fn status_probe_fails_when_the_platform_is_down() {
     );
 }
 
+/// Runs `contract` (with `vars`) in a TMPDIR of the test's own, and checks
+/// that, pass or fail, it left nothing there: no file, no process.
+fn contract_in_own_tmpdir(env: &TestEnv, vars: &[(&str, &OsStr)]) -> Output {
+    let tmp = env.dir.path().join("contract-tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let mut c = env.bin();
+    c.arg("contract").env("TMPDIR", &tmp);
+    for (k, v) in vars {
+        c.env(k, v);
+    }
+    let out = c.output();
+    let left: Vec<_> = std::fs::read_dir(&tmp)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert!(
+        left.is_empty(),
+        "the contract left {left:?}\n{}",
+        stdout(&out)
+    );
+    let running = crate::support::procs::processes_matching(&tmp.to_string_lossy());
+    assert!(running.is_empty(), "the contract left {running:?}");
+    out
+}
+
 /// A PATH of symlinks to what `contract` runs, all but `missing`.
 fn contract_tools_without(env: &TestEnv, missing: &str) -> std::path::PathBuf {
     const TOOLS: [&str; 15] = [
@@ -576,9 +603,7 @@ fn contract_tools_without(env: &TestEnv, missing: &str) -> std::path::PathBuf {
 fn contract_names_the_debian_package_of_a_missing_tool() {
     let env = TestEnv::builder().no_platform().build();
     let only = contract_tools_without(&env, "flock");
-    let mut c = env.bin();
-    c.arg("contract").env("PATH", &only);
-    let out = c.output();
+    let out = contract_in_own_tmpdir(&env, &[("PATH", only.as_os_str())]);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(
@@ -593,7 +618,7 @@ fn contract_names_the_debian_package_of_a_missing_tool() {
 fn contract_without_gh_skips_that_check_visibly_and_still_passes() {
     let env = TestEnv::builder().no_platform().build();
     let only = contract_tools_without(&env, "gh");
-    let out = env.bin().arg("contract").env("PATH", &only).output();
+    let out = contract_in_own_tmpdir(&env, &[("PATH", only.as_os_str())]);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(
@@ -613,7 +638,7 @@ fn contract_catches_a_broken_curl_although_plain_http_needs_none() {
     let env = TestEnv::builder().no_platform().build();
     let only = contract_tools_without(&env, "curl");
     crate::support::write_executable(&only.join("curl"), "#!/bin/sh\nexit 7\n");
-    let out = env.bin().arg("contract").env("PATH", &only).output();
+    let out = contract_in_own_tmpdir(&env, &[("PATH", only.as_os_str())]);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(
@@ -635,14 +660,15 @@ fn contract_catches_a_storing_helper_in_the_images_git_environment() {
     let env = TestEnv::builder().no_platform().build();
     let system = env.dir.path().join("system-gitconfig");
     std::fs::write(&system, "[credential]\n\thelper = cache\n").unwrap();
-    let out = env
-        .bin()
-        .arg("contract")
-        .env("GIT_CONFIG_SYSTEM", &system)
-        .env("GIT_CONFIG_COUNT", "1")
-        .env("GIT_CONFIG_KEY_0", "credential.helper")
-        .env("GIT_CONFIG_VALUE_0", "store")
-        .output();
+    let out = contract_in_own_tmpdir(
+        &env,
+        &[
+            ("GIT_CONFIG_SYSTEM", system.as_os_str()),
+            ("GIT_CONFIG_COUNT", OsStr::new("1")),
+            ("GIT_CONFIG_KEY_0", OsStr::new("credential.helper")),
+            ("GIT_CONFIG_VALUE_0", OsStr::new("store")),
+        ],
+    );
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
     let line = text

@@ -67,18 +67,9 @@ fn refreshes_on_the_interval_and_logs_without_tokens() {
     for t in env.platform().issued() {
         assert!(!log.contains(&t.token), "token in the daemon log");
     }
-    assert!(!log.contains(crate::support::SECRET));
+    assert!(!log.contains(&env.secret));
     // gh was logged in by each refresh, env tokens removed.
     assert!(env.gh_shim_log().contains("login"));
-}
-
-/// The gaps between the platform's observed request times, in seconds.
-fn arrival_gaps(env: &TestEnv) -> Vec<f64> {
-    let arrivals = env.platform().arrivals();
-    arrivals
-        .windows(2)
-        .map(|w| (w[1] - w[0]).as_secs_f64())
-        .collect()
 }
 
 /// Checked through the requests the platform saw, not only the log: a
@@ -107,7 +98,7 @@ fn failures_back_off_from_retry_min_doubling_to_retry_max() {
         .filter_map(|l| l.split("retry in ").nth(1).map(str::to_string))
         .collect();
     assert_eq!(&retries[..3], ["2s", "4s", "4s"], "{}", daemon.log());
-    let gaps = arrival_gaps(&env);
+    let gaps = env.arrival_gaps();
     for (gap, slept) in gaps.iter().zip([2.0, 4.0, 4.0]) {
         assert!(
             (slept - 1.0..=slept + 10.0).contains(gap),

@@ -1,20 +1,12 @@
 //! The git credential helper, driven through the real git against the fake platform.
 
 use crate::support::token;
-use std::os::unix::fs::PermissionsExt;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use molecule_credential_helper::testing::FakeMode;
 use rstest::rstest;
 
-use crate::support::{password, stderr, stdout, wait_for, TestEnv};
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
+use crate::support::{now, password, stderr, stdout, wait_for, TestEnv};
 
 fn wired(env: TestEnv) -> TestEnv {
     env.configure_git_for_bundled_helper();
@@ -535,19 +527,16 @@ fn neither_bearer_nor_token_appears_in_any_argv(#[values("auto", "curl")] client
         .stderr(std::process::Stdio::null());
     let mut child = c.cmd.spawn().unwrap();
     let home = env.home.display().to_string();
-    let mut saw_curl = false;
-    let mut argvs = std::collections::BTreeSet::new();
-    wait_for(Duration::from_secs(8), || {
-        for (_, argv) in crate::support::procs::processes_matching("") {
-            // Our curl: its User-Agent names the helper's action.
-            saw_curl |= argv.first().is_some_and(|a| a.ends_with("curl"))
-                && argv
-                    .iter()
-                    .any(|a| a == "molecule-git-token-helper/_refresh_gh");
-            argvs.insert(argv.join(" "));
-        }
-        matches!(child.try_wait(), Ok(Some(_)))
+    let (seen, _) =
+        crate::support::procs::sample_argvs(&env, || matches!(child.try_wait(), Ok(Some(_))));
+    // Our curl: its User-Agent names the helper's action.
+    let saw_curl = seen.iter().any(|argv| {
+        argv.first().is_some_and(|a| a.ends_with("curl"))
+            && argv
+                .iter()
+                .any(|a| a == "molecule-git-token-helper/_refresh_gh")
     });
+    let argvs: std::collections::BTreeSet<String> = seen.iter().map(|a| a.join(" ")).collect();
     let _ = child.kill();
     let _ = child.wait();
     assert_eq!(saw_curl, client == "curl", "curl seen running ({home})");
@@ -558,9 +547,7 @@ fn neither_bearer_nor_token_appears_in_any_argv(#[values("auto", "curl")] client
     let url = env.platform().url();
     let leaks: Vec<_> = argvs
         .iter()
-        .filter(|a| {
-            a.contains(crate::support::SECRET) || a.contains(&issued[0].token) || a.contains(&url)
-        })
+        .filter(|a| a.contains(&env.secret) || a.contains(&issued[0].token) || a.contains(&url))
         .collect();
     assert!(leaks.is_empty(), "secrets in argv: {leaks:?}");
 }
@@ -640,20 +627,22 @@ fn a_request_lacking_protocol_or_host_gets_nothing() {
 #[test]
 fn a_pair_from_two_writes_is_never_served() {
     let env = wired(TestEnv::new());
-    let l = env.layout();
-    std::fs::create_dir_all(&l.cache_dir).unwrap();
-    std::fs::set_permissions(&l.cache_dir, std::fs::Permissions::from_mode(0o700)).unwrap();
     let later = now() + 3000;
-    std::fs::write(&l.cache_token, format!("{}\nA\n", token(3))).unwrap();
-    std::fs::write(&l.cache_expiry, format!("{later}\n{}\nB\n", later + 300)).unwrap();
+    let token_file = format!("{}\nA\n", token(3));
+    env.write_cache(
+        Some(&token_file),
+        Some(&format!("{later}\n{}\nB\n", later + 300)),
+    );
     let out = env.fill();
     assert_eq!(
         password(&out).as_deref(),
         Some(env.platform().issued()[0].token.as_str())
     );
     // The same files with matching generations are served as they are.
-    std::fs::write(&l.cache_token, format!("{}\nA\n", token(3))).unwrap();
-    std::fs::write(&l.cache_expiry, format!("{later}\n{}\nA\n", later + 300)).unwrap();
+    env.write_cache(
+        Some(&token_file),
+        Some(&format!("{later}\n{}\nA\n", later + 300)),
+    );
     assert_eq!(password(&env.fill()).as_deref(), Some(token(3)));
 }
 

@@ -11,7 +11,7 @@ use rstest::rstest;
 
 use crate::support::procs::processes_matching;
 use crate::support::raw_server::RawServer;
-use crate::support::{password, path_with, stderr, wait_for, TestEnv, SECRET};
+use crate::support::{password, path_with, stderr, wait_for, TestEnv};
 
 /// The raw servers' token, in GitHub's current format.
 fn token_of_raw_server() -> &'static str {
@@ -121,7 +121,7 @@ fn the_request_is_http_1_1_with_host_bearer_accept_agent_and_close() {
     for line in [
         "GET /base/admin/github-installation-token HTTP/1.1\r\n".to_string(),
         format!("Host: 127.0.0.1:{port}\r\n"),
-        format!("Authorization: Bearer {SECRET}\r\n"),
+        format!("Authorization: Bearer {}\r\n", env.secret),
         "Accept: application/json\r\n".to_string(),
         "User-Agent: molecule-git-token-helper/get\r\n".to_string(),
         "Connection: close\r\n".to_string(),

@@ -2,19 +2,12 @@
 //! setting): git keeps a token GitHub accepts through platform outages, and
 //! the daemon asks the platform only when it can hand out something new.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use molecule_credential_helper::testing::{FakeMode, FakePlatform, FakePlatformConfig};
 
 use crate::support::running::Running;
-use crate::support::{password, stderr, token, wait_for, TestEnv, TestEnvBuilder, SECRET};
-
-fn now_f64() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64()
-}
+use crate::support::{now_f64, password, stderr, token, wait_for, TestEnv, TestEnvBuilder};
 
 /// Sleeps until the wall clock reaches `epoch` (seconds, fractional).
 fn sleep_until(epoch: f64) {
@@ -112,11 +105,6 @@ fn concurrent_fills_during_a_stall_make_one_request() {
 
 /// A daemon against `platform`, with tokens of `ttl` seconds.
 fn daemon_env(platform: FakePlatformConfig, margin: u64) -> TestEnv {
-    let platform = FakePlatform::start(FakePlatformConfig {
-        secret: SECRET.into(),
-        ..platform
-    })
-    .unwrap();
     let mut env = TestEnv::builder()
         .no_platform()
         .var("TOKEN_REFRESH_INITIAL_DELAY_SEC", "0")
@@ -128,18 +116,14 @@ fn daemon_env(platform: FakePlatformConfig, margin: u64) -> TestEnv {
         .var("TOKEN_MIN_REMAINING_SEC", "1")
         .var("TOKEN_FETCH_TIMEOUT_SEC", "2")
         .build();
+    let platform = FakePlatform::start(FakePlatformConfig {
+        secret: env.secret.clone(),
+        ..platform
+    })
+    .unwrap();
     env.set("PLATFORM_URL", &platform.url());
     env.platform = Some(platform);
     env
-}
-
-/// Gaps between consecutive platform requests, in seconds.
-fn gaps(env: &TestEnv) -> Vec<f64> {
-    env.platform()
-        .arrivals()
-        .windows(2)
-        .map(|w| (w[1] - w[0]).as_secs_f64())
-        .collect()
 }
 
 /// A platform that mints on every request: the daemon asks at each new
@@ -159,7 +143,7 @@ fn against_a_minting_platform_the_daemon_refreshes_at_half_life() {
         "{}",
         daemon.log()
     );
-    let gaps = gaps(&env);
+    let gaps = env.arrival_gaps();
     assert!(
         gaps.iter().all(|g| (4.0..=6.5).contains(g)),
         "{gaps:?}\n{}",
@@ -203,7 +187,11 @@ fn against_a_caching_platform_the_daemon_asks_when_the_cache_goes_stale() {
         "{requests} requests for {tokens} tokens\n{}",
         daemon.log()
     );
-    assert!(gaps(&env).iter().all(|g| *g >= 0.9), "{:?}", gaps(&env));
+    assert!(
+        env.arrival_gaps().iter().all(|g| *g >= 0.9),
+        "{:?}",
+        env.arrival_gaps()
+    );
     assert!(
         daemon
             .log()

@@ -3,9 +3,8 @@
 //! helper's two parsers. Every wait is bounded; every process is ended.
 
 use crate::support::token;
-use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use molecule_credential_helper::testing::FakeMode;
 use molecule_credential_helper::{Outcome, Step};
@@ -15,14 +14,7 @@ use proptest::prelude::*;
 use rstest::rstest;
 
 use crate::support::procs::{alive, daemons, supervisors};
-use crate::support::{password, stderr, stdout, wait_for, SupervisorGuard, TestEnv};
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
+use crate::support::{now, password, stderr, stdout, wait_for, SupervisorGuard, TestEnv};
 
 fn pid_file_pid(env: &TestEnv) -> i32 {
     std::fs::read_to_string(env.layout().pid_file)
@@ -322,14 +314,6 @@ enum Fault {
     Refused,
 }
 
-fn seed_cache(env: &TestEnv, token: &str, expiry: u64) {
-    let l = env.layout();
-    std::fs::create_dir_all(&l.cache_dir).unwrap();
-    std::fs::set_permissions(&l.cache_dir, std::fs::Permissions::from_mode(0o700)).unwrap();
-    std::fs::write(&l.cache_token, format!("{token}\ng1\n")).unwrap();
-    std::fs::write(&l.cache_expiry, format!("{expiry}\n{}\ng1\n", expiry + 300)).unwrap();
-}
-
 /// Every cell: a valid cache is served without asking the platform; a stale
 /// one is served while GitHub still accepts it (after asking); a cold cache,
 /// or one within TOKEN_MIN_REMAINING_SEC of its end, falls through to the
@@ -366,11 +350,11 @@ fn platform_fault_table(
     env.configure_git_for_bundled_helper();
     match cache {
         Cache::Cold => {}
-        Cache::Valid => seed_cache(&env, token(24), now() + 1000),
+        Cache::Valid => env.seed_cache(token(24), now() + 1000),
         // Stale (ask the platform), but GitHub accepts it for 290 s more.
-        Cache::Expired => seed_cache(&env, token(25), now() - 10),
+        Cache::Expired => env.seed_cache(token(25), now() - 10),
         // Stale, and within TOKEN_MIN_REMAINING_SEC of its end.
-        Cache::Dead => seed_cache(&env, token(26), now() - 260),
+        Cache::Dead => env.seed_cache(token(26), now() - 260),
     }
     let seeded = cache_text(&env);
     let out = env.fill();
@@ -480,17 +464,13 @@ fn after_a_busy_life_secrets_live_only_in_the_cache_and_gh_hosts() {
     let _guard = SupervisorGuard::new(&env.home);
     let mut outputs = String::new();
     let mut argv_samples: Vec<String> = Vec::new();
+    let mut samples = 0;
     let stop = std::sync::atomic::AtomicBool::new(false);
     std::thread::scope(|s| {
         let sampler = s.spawn(|| {
-            let mut seen = Vec::new();
-            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
-                for (_, argv) in crate::support::procs::processes_matching("") {
-                    seen.push(argv.join(" "));
-                }
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            seen
+            crate::support::procs::sample_argvs(&env, || {
+                stop.load(std::sync::atomic::Ordering::SeqCst)
+            })
         });
         let report = env.installer().install();
         outputs.push_str(&format!("{report}{}", report.to_json()));
@@ -511,11 +491,13 @@ fn after_a_busy_life_secrets_live_only_in_the_cache_and_gh_hosts() {
             env.platform().issued().len() >= 8
         });
         stop.store(true, std::sync::atomic::Ordering::SeqCst);
-        argv_samples = sampler.join().unwrap();
+        let (seen, taken) = sampler.join().unwrap();
+        argv_samples = seen.iter().map(|a| a.join(" ")).collect();
+        samples = taken;
     });
     let mut secrets = env.issued_tokens();
     assert!(secrets.len() >= 8, "the daemon did not refresh");
-    secrets.push(crate::support::SECRET.to_string());
+    secrets.push(env.secret.clone());
     let allowed = [
         env.layout().cache_token,
         env.home.join(".config/gh/hosts.yml"),
@@ -535,7 +517,12 @@ fn after_a_busy_life_secrets_live_only_in_the_cache_and_gh_hosts() {
             "secret in an argv"
         );
     }
-    assert!(argv_samples.len() > 100, "too few argv samples");
+    // Over 100 samples of this test's own processes, and they saw some.
+    assert!(samples > 100, "too few argv samples: {samples}");
+    assert!(
+        !argv_samples.is_empty(),
+        "no process of this test was sampled"
+    );
 }
 
 // ---- fuzzing -------------------------------------------------------------------

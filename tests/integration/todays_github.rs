@@ -3,7 +3,7 @@
 //! spelling git sends, and the replies a hostile or broken platform can send.
 
 use std::process::Output;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use molecule_credential_helper::report::{Outcome, Step};
 use molecule_credential_helper::testing::{FakePlatform, FakePlatformConfig, TokenFormat};
@@ -12,15 +12,8 @@ use rstest::rstest;
 
 use crate::support::raw_server::RawServer;
 use crate::support::{
-    files_containing, password, stderr, stdout, token, wait_for, SupervisorGuard, TestEnv,
+    files_containing, now, password, stderr, stdout, token, wait_for, SupervisorGuard, TestEnv,
 };
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
 
 /// The helper's `get` with these attributes.
 fn get(env: &TestEnv, attrs: &str) -> Output {
@@ -418,19 +411,16 @@ fn userinfo_in_the_platform_url_never_reaches_argv() {
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
     let mut child = c.cmd.spawn().unwrap();
-    let mut saw_curl = false;
-    let mut leaks = Vec::new();
-    wait_for(Duration::from_secs(8), || {
-        for (_, argv) in crate::support::procs::processes_matching("") {
-            saw_curl |= argv
-                .iter()
-                .any(|a| a == "molecule-git-token-helper/_fetch_token");
-            if argv.iter().any(|a| a.contains("hunter2")) {
-                leaks.push(argv);
-            }
-        }
-        matches!(child.try_wait(), Ok(Some(_)))
+    let (seen, _) =
+        crate::support::procs::sample_argvs(&env, || matches!(child.try_wait(), Ok(Some(_))));
+    let saw_curl = seen.iter().any(|argv| {
+        argv.iter()
+            .any(|a| a == "molecule-git-token-helper/_fetch_token")
     });
+    let leaks: Vec<_> = seen
+        .iter()
+        .filter(|argv| argv.iter().any(|a| a.contains("hunter2")))
+        .collect();
     let _ = child.kill();
     let _ = child.wait();
     assert!(saw_curl, "a URL with userinfo goes through curl");
@@ -533,14 +523,13 @@ fn the_fake_platform_issues_either_format() {
             t.len() == 40 && !t.contains('.')
         }),
     ] {
+        let mut env = TestEnv::builder().no_platform().build();
         let platform = FakePlatform::start(FakePlatformConfig {
             token_format: format,
-            secret: crate::support::SECRET.into(),
+            secret: env.secret.clone(),
             ..Default::default()
         })
         .unwrap();
-        let env = TestEnv::builder().no_platform().build();
-        let mut env = env;
         env.set("PLATFORM_URL", &platform.url());
         let out = env.direct_get();
         let served = password(&out).unwrap_or_default();

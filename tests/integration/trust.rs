@@ -453,17 +453,11 @@ fn status_reads_the_cache_as_the_helper_does() {
     let _guard = SupervisorGuard::new(&env.home);
     env.installer().install();
     let layout = env.layout();
-    let future = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        + 3000;
-    std::fs::write(&layout.cache_token, format!("{}\nA\n", token(40))).unwrap();
-    std::fs::write(
-        &layout.cache_expiry,
-        format!("{future}\n{}\nB\n", future + 300),
-    )
-    .unwrap();
+    let future = crate::support::now() + 3000;
+    env.write_cache(
+        Some(&format!("{}\nA\n", token(40))),
+        Some(&format!("{future}\n{}\nB\n", future + 300)),
+    );
     chmod(&layout.cache_token, 0o600);
     let line = line_with(&status(&env), "cached-token");
     assert!(

@@ -22,7 +22,26 @@ use molecule_credential_helper::{Config, Installer, Layout};
 
 pub use procs::SupervisorGuard;
 
-pub const SECRET: &str = "bearer-secret-7d1f";
+/// A bearer of its own for each test env, so one test's leak never fails
+/// another's secret sweep.
+fn fresh_secret() -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("bearer-secret-{}-{n}", std::process::id())
+}
+
+/// The wall clock, in epoch seconds (the helper's own clock).
+pub fn now() -> u64 {
+    now_f64() as u64
+}
+
+/// The wall clock, in fractional epoch seconds.
+pub fn now_f64() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs_f64()
+}
 
 /// A recording stand-in for gh: like the real one it refuses to log in while
 /// GH_TOKEN/GITHUB_TOKEN is set, reads the token from stdin and stores it in
@@ -33,6 +52,8 @@ pub const GH_SHIM: &str = molecule_credential_helper::contract::GH_SHIM;
 /// A temp HOME, configs dir, bin dir (gh shim) and optionally a fake platform.
 pub struct TestEnv {
     pub dir: TempDir,
+    /// This env's platform bearer (in `$CONFIGS_DIR/.auth_token`).
+    pub secret: String,
     pub home: PathBuf,
     pub configs: PathBuf,
     pub bin: PathBuf,
@@ -99,14 +120,15 @@ impl TestEnvBuilder {
         for d in [&home, &configs, &bin] {
             std::fs::create_dir_all(d).expect("mkdir");
         }
+        let secret = fresh_secret();
         if self.auth_token {
-            std::fs::write(configs.join(".auth_token"), format!("{SECRET}\n")).expect("auth token");
+            std::fs::write(configs.join(".auth_token"), format!("{secret}\n")).expect("auth token");
         }
         if self.gh_shim {
             write_executable(&bin.join("gh"), GH_SHIM);
         }
         let platform = self.platform.map(|mut c| {
-            c.secret = SECRET.into();
+            c.secret = secret.clone();
             c.slow_secs = self.slow_secs;
             FakePlatform::start(c).expect("fake platform")
         });
@@ -148,6 +170,7 @@ impl TestEnvBuilder {
         }
         TestEnv {
             dir,
+            secret,
             home,
             configs,
             bin,
@@ -451,6 +474,41 @@ impl TestEnv {
             .into_iter()
             .map(|t| t.token)
             .collect()
+    }
+
+    /// Gaps between the platform's consecutive observed requests, in seconds.
+    pub fn arrival_gaps(&self) -> Vec<f64> {
+        self.platform()
+            .arrivals()
+            .windows(2)
+            .map(|w| (w[1] - w[0]).as_secs_f64())
+            .collect()
+    }
+
+    /// Writes the cache's two files as given (None: absent), in a cache dir
+    /// of mode 0700, as a hand-made or damaged cache.
+    pub fn write_cache(&self, token_file: Option<&str>, expiry_file: Option<&str>) {
+        let l = self.layout();
+        std::fs::create_dir_all(&l.cache_dir).expect("cache dir");
+        std::fs::set_permissions(&l.cache_dir, std::fs::Permissions::from_mode(0o700))
+            .expect("chmod cache dir");
+        for (path, text) in [(&l.cache_token, token_file), (&l.cache_expiry, expiry_file)] {
+            match text {
+                Some(text) => std::fs::write(path, text).expect("cache file"),
+                None => {
+                    let _ = std::fs::remove_file(path);
+                }
+            }
+        }
+    }
+
+    /// A whole cache pair of one write (generation `g1`): `token`, stale at
+    /// `stale_at`, expiring 300 s later.
+    pub fn seed_cache(&self, token: &str, stale_at: u64) {
+        self.write_cache(
+            Some(&format!("{token}\ng1\n")),
+            Some(&format!("{stale_at}\n{}\ng1\n", stale_at + 300)),
+        );
     }
 
     pub fn gh_shim_log(&self) -> String {
