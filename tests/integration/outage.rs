@@ -43,8 +43,9 @@ fn git_keeps_the_cached_token_through_an_outage_while_github_accepts_it() {
     let expires_at = issued[0].expires_at as f64;
     env.platform().set_mode(FakeMode::Http500);
 
-    // Stale from expires_at - 10; served until expires_at - 3.
-    let mut served = 0;
+    // Stale from expires_at - 10; served until expires_at - 3. Each fill
+    // asks the platform first (the cache is stale), then serves the token.
+    let asked_before = env.platform().requests();
     for at in [-9.5, -8.0, -6.5, -5.0, -4.2] {
         sleep_until(expires_at + at);
         let out = env.fill();
@@ -59,9 +60,11 @@ fn git_keeps_the_cached_token_through_an_outage_while_github_accepts_it() {
             "{}",
             stderr(&out)
         );
-        served += 1;
     }
-    assert_eq!(served, 5);
+    assert!(
+        env.platform().requests() > asked_before,
+        "the stale cache was served without asking the platform"
+    );
     // Inside TOKEN_MIN_REMAINING_SEC: not served; the next source is.
     sleep_until(expires_at - 2.5);
     let out = env.fill();
@@ -143,12 +146,13 @@ fn against_a_minting_platform_the_daemon_refreshes_at_half_life() {
         "{}",
         daemon.log()
     );
+    // Never early (load only lengthens a gap), and at least one gap near
+    // the 5 s half-life: a schedule at the cache's staleness (7 s) could
+    // never make one below 6.5 s.
     let gaps = env.arrival_gaps();
-    assert!(
-        gaps.iter().all(|g| (4.0..=6.5).contains(g)),
-        "{gaps:?}\n{}",
-        daemon.log()
-    );
+    assert!(gaps.iter().all(|g| *g >= 4.0), "{gaps:?}\n{}", daemon.log());
+    let shortest = gaps.iter().copied().fold(f64::INFINITY, f64::min);
+    assert!(shortest <= 6.5, "{gaps:?}\n{}", daemon.log());
     assert!(
         daemon.log().contains("new token: at its half-life"),
         "{}",
@@ -171,7 +175,13 @@ fn against_a_caching_platform_the_daemon_asks_when_the_cache_goes_stale() {
     );
     let daemon = Running::start(&env, &[]);
     let started = Instant::now();
-    std::thread::sleep(Duration::from_secs(22));
+    // Three tokens' lives (~21 s unloaded), awaited rather than slept.
+    assert!(
+        wait_for(Duration::from_secs(90), || env.platform().issued().len()
+            >= 3),
+        "{}",
+        daemon.log()
+    );
     let requests = env.platform().requests();
     let tokens = env.platform().issued().len();
     let elapsed = started.elapsed().as_secs_f64();
@@ -226,7 +236,16 @@ fn a_gh_only_failure_retries_the_login_not_the_platform() {
         "{}",
         daemon.log()
     );
-    std::thread::sleep(Duration::from_secs(3));
+    // Three login attempts, awaited: the platform was asked only once.
+    assert!(
+        wait_for(Duration::from_secs(30), || daemon
+            .log()
+            .matches("gh auth login failed")
+            .count()
+            >= 3),
+        "{}",
+        daemon.log()
+    );
     let log = daemon.log();
     assert_eq!(env.platform().requests(), 1, "{log}");
     assert!(log.contains("refresh ok but gh login failed"), "{log}");
@@ -270,9 +289,11 @@ fn worst_case_headroom_against_a_minting_platform_is_half_a_life() {
     let outage_start = now_f64();
     let mut last_served = outage_start;
     while now_f64() < issued.expires_at as f64 + 1.0 {
+        // When this fill started: the helper decided at or after it.
+        let asked = now_f64();
         let out = env.fill();
         if password(&out).as_deref() == Some(issued.token.as_str()) {
-            last_served = now_f64();
+            last_served = asked;
         } else {
             break;
         }
@@ -280,8 +301,11 @@ fn worst_case_headroom_against_a_minting_platform_is_half_a_life() {
     }
     let headroom = last_served - outage_start;
     let expected = ttl / 2.0 - min_remaining + 0.5;
+    // Never served past expires_at - TOKEN_MIN_REMAINING_SEC (a fill that
+    // started later cannot have been answered earlier); served until near
+    // it, with headroom for slow fills on a loaded machine.
     assert!(
-        (expected - 1.5..=expected + 1.0).contains(&headroom),
+        (expected - 3.0..=expected + 0.5).contains(&headroom),
         "headroom {headroom:.1}s, expected ~{expected:.1}s\n{}",
         daemon.log()
     );
