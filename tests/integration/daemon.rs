@@ -1,6 +1,6 @@
 //! The refresh daemon and its supervisor, with intervals of a second or two.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use molecule_credential_helper::testing::FakeMode;
 use nix::sys::signal::{kill, Signal};
@@ -165,6 +165,57 @@ fn first_sleep_is_initial_delay_plus_jitter() {
     assert!(
         delays.iter().any(|d| *d != delays[0]),
         "jitter never varied: {delays:?}"
+    );
+}
+
+/// The first sleep, seen by the platform: eight daemons with a 1 s initial
+/// delay and 0..3 s of jitter each make their first request no sooner than
+/// their log says (a daemon whose log lies about its sleep fails), and not
+/// all at the same moment.
+#[test]
+fn the_platform_sees_each_first_request_after_the_logged_first_sleep() {
+    let envs: Vec<TestEnv> = (0..8)
+        .map(|_| {
+            TestEnv::builder()
+                .var("TOKEN_REFRESH_INITIAL_DELAY_SEC", "1")
+                .var("TOKEN_REFRESH_JITTER_SEC", "3")
+                .build()
+        })
+        .collect();
+    let started: Vec<(Running, Instant)> = envs
+        .iter()
+        .map(|env| (Running::start(env, &[]), Instant::now()))
+        .collect();
+    let mut first_seen: Vec<Option<f64>> = vec![None; envs.len()];
+    let all_seen = wait_for(Duration::from_secs(60), || {
+        for (i, env) in envs.iter().enumerate() {
+            if first_seen[i].is_none() && env.platform().requests() > 0 {
+                first_seen[i] = Some(started[i].1.elapsed().as_secs_f64());
+            }
+        }
+        first_seen.iter().all(Option::is_some)
+    });
+    assert!(all_seen, "{first_seen:?}");
+    let mut logged = Vec::new();
+    for ((daemon, _), seen) in started.iter().zip(&first_seen) {
+        let log = daemon.log();
+        let n: f64 = log
+            .split("first refresh in ")
+            .nth(1)
+            .and_then(|r| r.split('s').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no first sleep logged: {log}"));
+        let seen = seen.unwrap();
+        assert!((1.0..=4.0).contains(&n), "{log}");
+        assert!(
+            seen >= n - 0.1,
+            "logged {n} s, first request after {seen:.2} s"
+        );
+        logged.push(n);
+    }
+    assert!(
+        logged.iter().any(|n| *n != logged[0]),
+        "jitter never varied: {logged:?}"
     );
 }
 
