@@ -528,7 +528,7 @@ fn neither_bearer_nor_token_appears_in_any_argv(#[values("auto", "curl")] client
     let mut child = c.cmd.spawn().unwrap();
     let home = env.home.display().to_string();
     let (seen, _) =
-        crate::support::procs::sample_argvs(&env, || matches!(child.try_wait(), Ok(Some(_))));
+        crate::support::procs::sample_argvs(&env, 1, || matches!(child.try_wait(), Ok(Some(_))));
     // Our curl: its User-Agent names the helper's action.
     let saw_curl = seen.iter().any(|argv| {
         argv.first().is_some_and(|a| a.ends_with("curl"))

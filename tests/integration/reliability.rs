@@ -468,7 +468,7 @@ fn after_a_busy_life_secrets_live_only_in_the_cache_and_gh_hosts() {
     let stop = std::sync::atomic::AtomicBool::new(false);
     std::thread::scope(|s| {
         let sampler = s.spawn(|| {
-            crate::support::procs::sample_argvs(&env, || {
+            crate::support::procs::sample_argvs(&env, 101, || {
                 stop.load(std::sync::atomic::Ordering::SeqCst)
             })
         });

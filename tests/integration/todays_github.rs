@@ -412,7 +412,7 @@ fn userinfo_in_the_platform_url_never_reaches_argv() {
         .stderr(std::process::Stdio::null());
     let mut child = c.cmd.spawn().unwrap();
     let (seen, _) =
-        crate::support::procs::sample_argvs(&env, || matches!(child.try_wait(), Ok(Some(_))));
+        crate::support::procs::sample_argvs(&env, 1, || matches!(child.try_wait(), Ok(Some(_))));
     let saw_curl = seen.iter().any(|argv| {
         argv.iter()
             .any(|a| a == "molecule-git-token-helper/_fetch_token")

@@ -41,10 +41,12 @@ pub fn processes_of(env: &super::TestEnv) -> Vec<(i32, Vec<String>)> {
 }
 
 /// Samples the argv of `env`'s processes every 5 ms until `done` says
-/// stop (checked after each sample); returns every argv seen, each joined
-/// with spaces, and how many samples were taken.
+/// stop (checked after each sample) and at least `at_least` samples were
+/// taken (a count, not a time: a loaded machine samples slower); returns
+/// every argv seen and how many samples were taken.
 pub fn sample_argvs(
     env: &super::TestEnv,
+    at_least: usize,
     mut done: impl FnMut() -> bool,
 ) -> (Vec<Vec<String>>, usize) {
     let mut seen = Vec::new();
@@ -53,7 +55,7 @@ pub fn sample_argvs(
     loop {
         seen.extend(processes_of(env).into_iter().map(|(_, argv)| argv));
         samples += 1;
-        if done() || std::time::Instant::now() > deadline {
+        if (done() && samples >= at_least) || std::time::Instant::now() > deadline {
             return (seen, samples);
         }
         std::thread::sleep(Duration::from_millis(5));
