@@ -296,10 +296,13 @@ fn platform_faults_fall_through_each_source(
     #[case] reason: &str,
     #[values("auto", "curl")] client: &str,
 ) {
+    // A 3 s timeout, not 1: bash's client keeps its deadline in whole epoch
+    // seconds, so 1 s leaves 0-1 s, and a loaded machine then reports a
+    // fast 401 as "closed the connection without a whole reply".
     let mut builder = TestEnv::builder()
-        .var("TOKEN_FETCH_TIMEOUT_SEC", "1")
+        .var("TOKEN_FETCH_TIMEOUT_SEC", "3")
         .var("TOKEN_FETCH_CLIENT", client)
-        .slow_secs(5);
+        .slow_secs(8);
     if let Fault::Mode(mode) = fault {
         builder = builder.platform_mode(mode);
     }
