@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use super::{ContractReport, GH_SHIM};
 use crate::config::{Config, Layout};
@@ -213,20 +213,46 @@ fn mode_of(path: &Path) -> Result<u32, String> {
         .map_err(|e| format!("{}: {e}", path.display()))
 }
 
-fn snapshot(layout: &Layout, home: &Path) -> Vec<(PathBuf, Option<SystemTime>)> {
-    [
-        layout.helper_script.clone(),
-        layout.daemon_script.clone(),
-        layout.pid_file.clone(),
-        layout.cache_dir.clone(),
-        home.join(".gitconfig"),
-    ]
-    .into_iter()
-    .map(|p| {
-        let t = std::fs::metadata(&p).and_then(|m| m.modified()).ok();
-        (p, t)
-    })
-    .collect()
+/// What install owns and a second install must leave alone, as
+/// "path field" → value: the scripts and the PID file (content, mode,
+/// mtime: install rewrites them only when they differ), git's global config
+/// (its text, i.e. the values), and the cache dir's mode and owner. Not the
+/// cache dir's mtime: the running daemon legitimately changes it whenever
+/// it writes the cache.
+fn snapshot(layout: &Layout, home: &Path) -> BTreeMap<String, String> {
+    let mut owned = BTreeMap::new();
+    let mut note = |path: &Path, field: &str, value: String| {
+        owned.insert(format!("{} {field}", path.display()), value);
+    };
+    let gitconfig = home.join(".gitconfig");
+    for path in [
+        &layout.helper_script,
+        &layout.daemon_script,
+        &layout.pid_file,
+        &gitconfig,
+    ] {
+        let text = std::fs::read(path).map(|b| String::from_utf8_lossy(&b).into_owned());
+        note(path, "content", format!("{text:?}"));
+        if path != &gitconfig {
+            let meta = std::fs::symlink_metadata(path).ok();
+            let mode = meta.as_ref().map(|m| m.mode() & 0o7777);
+            note(path, "mode", format!("{mode:?}"));
+            note(
+                path,
+                "mtime",
+                format!("{:?}", meta.map(|m| m.modified().ok())),
+            );
+        }
+    }
+    let meta = std::fs::symlink_metadata(&layout.cache_dir).ok();
+    let mode = meta.as_ref().map(|m| m.mode() & 0o7777);
+    note(&layout.cache_dir, "mode", format!("{mode:?}"));
+    note(
+        &layout.cache_dir,
+        "owner",
+        format!("{:?}", meta.map(|m| m.uid())),
+    );
+    owned
 }
 
 /// Every regular file under `dir` holding any of `needles` (secret sweeps).
@@ -604,8 +630,14 @@ fn second_install_is_a_no_op(world: &World) -> (crate::InstallReport, Result<(),
                 )
             })?;
         }
-        ensure(snapshot(layout, &world.home) == before, || {
-            "a file was rewritten".into()
+        let after = snapshot(layout, &world.home);
+        let changed: Vec<&String> = after
+            .iter()
+            .filter(|(k, v)| before.get(*k) != Some(*v))
+            .map(|(k, _)| k)
+            .collect();
+        ensure(changed.is_empty(), || {
+            format!("a file was rewritten: {changed:?}")
         })?;
         let pid_after = std::fs::read_to_string(&layout.pid_file).unwrap_or_default();
         ensure(pid_after == pid_before, || "PID file changed".into())

@@ -1,8 +1,9 @@
 //! Every command run as a process.
 
 use crate::support::token;
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
-use std::process::Stdio;
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
 use molecule_credential_helper::status::{Level, StatusReport};
@@ -98,7 +99,7 @@ fn a_closed_or_full_stdout_never_panics() {
     let mut child = cmd.cmd.spawn().unwrap();
     drop(child.stdout.take());
     let status = child.wait().unwrap();
-    assert!(matches!(status.code(), Some(141) | Some(0)), "{status:?}");
+    assert_eq!(status.code(), Some(141), "{status:?}");
     // `install >/dev/full`
     let full = std::fs::OpenOptions::new()
         .write(true)
@@ -557,11 +558,8 @@ fn contract_passes_and_prints_tap_like_lines() {
 #[test]
 fn status_probe_fails_when_the_platform_is_down() {
     let (mut env, _guard) = installed();
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    env.set("PLATFORM_URL", &format!("http://{closed}"));
+    let refused = crate::support::RefusedPort::new();
+    env.set("PLATFORM_URL", &refused.url());
     let (code, report) = {
         let out = env
             .bin()
@@ -579,6 +577,32 @@ fn status_probe_fails_when_the_platform_is_down() {
         "{}",
         probe.detail
     );
+}
+
+/// Runs `contract` (with `vars`) in a TMPDIR of the test's own, and checks
+/// that, pass or fail, it left nothing there: no file, no process.
+fn contract_in_own_tmpdir(env: &TestEnv, vars: &[(&str, &OsStr)]) -> Output {
+    let tmp = env.dir.path().join("contract-tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let mut c = env.bin();
+    c.arg("contract").env("TMPDIR", &tmp);
+    for (k, v) in vars {
+        c.env(k, v);
+    }
+    let out = c.output();
+    let left: Vec<_> = std::fs::read_dir(&tmp)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert!(
+        left.is_empty(),
+        "the contract left {left:?}\n{}",
+        stdout(&out)
+    );
+    let running = crate::support::procs::processes_matching(&tmp.to_string_lossy());
+    assert!(running.is_empty(), "the contract left {running:?}");
+    out
 }
 
 /// A PATH of symlinks to what `contract` runs, all but `missing`.
@@ -629,7 +653,7 @@ fn a_missing_tool_fails_its_own_check_once_and_skips_what_needs_it(
 ) {
     let env = TestEnv::builder().no_platform().build();
     let only = contract_tools_without(&env, tool);
-    let out = env.bin().arg("contract").env("PATH", &only).output();
+    let out = contract_in_own_tmpdir(&env, &[("PATH", only.as_os_str())]);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
     let lines: Vec<&str> = text.lines().collect();
@@ -667,7 +691,7 @@ fn a_missing_tool_fails_its_own_check_once_and_skips_what_needs_it(
 fn contract_without_gh_skips_that_check_visibly_and_still_passes() {
     let env = TestEnv::builder().no_platform().build();
     let only = contract_tools_without(&env, "gh");
-    let out = env.bin().arg("contract").env("PATH", &only).output();
+    let out = contract_in_own_tmpdir(&env, &[("PATH", only.as_os_str())]);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(
@@ -698,7 +722,7 @@ fn contract_catches_a_broken_curl() {
     let env = TestEnv::builder().no_platform().build();
     let only = contract_tools_without(&env, "curl");
     crate::support::write_executable(&only.join("curl"), "#!/bin/sh\nexit 7\n");
-    let out = env.bin().arg("contract").env("PATH", &only).output();
+    let out = contract_in_own_tmpdir(&env, &[("PATH", only.as_os_str())]);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("\nok 3 - curl is on PATH"), "{text}");
@@ -716,14 +740,15 @@ fn contract_catches_a_storing_helper_in_the_images_git_environment() {
     let env = TestEnv::builder().no_platform().build();
     let system = env.dir.path().join("system-gitconfig");
     std::fs::write(&system, "[credential]\n\thelper = cache\n").unwrap();
-    let out = env
-        .bin()
-        .arg("contract")
-        .env("GIT_CONFIG_SYSTEM", &system)
-        .env("GIT_CONFIG_COUNT", "1")
-        .env("GIT_CONFIG_KEY_0", "credential.helper")
-        .env("GIT_CONFIG_VALUE_0", "store")
-        .output();
+    let out = contract_in_own_tmpdir(
+        &env,
+        &[
+            ("GIT_CONFIG_SYSTEM", system.as_os_str()),
+            ("GIT_CONFIG_COUNT", OsStr::new("1")),
+            ("GIT_CONFIG_KEY_0", OsStr::new("credential.helper")),
+            ("GIT_CONFIG_VALUE_0", OsStr::new("store")),
+        ],
+    );
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
     let line = text

@@ -13,15 +13,12 @@ use molecule_credential_helper::uninstall::UninstallReport;
 use molecule_credential_helper::{InstallReport, Outcome, Step};
 
 use crate::support::procs::kill_all_under;
-use crate::support::{
-    password, stderr, stdout, wait_for, write_executable, TestEnv, GH_SHIM, SECRET,
-};
+use crate::support::{password, stderr, stdout, wait_for, write_executable, TestEnv, GH_SHIM};
 
 const BIN: &str = env!("CARGO_BIN_EXE_molecule-credential-helper");
 
-fn is_root() -> bool {
-    nix::unistd::geteuid().is_root()
-}
+/// The bearer the shared platform checks.
+const SECRET: &str = "deploy-bearer-3c9a";
 
 /// A user (and a supplementary group it is in) made for one test, removed
 /// with its home when dropped, pass or fail, after every process started
@@ -166,10 +163,7 @@ fn proc_ids(pid: i32, key: &str) -> Vec<u32> {
 
 #[test]
 fn root_installs_for_a_user_whose_files_daemon_and_gh_login_are_then_the_users() {
-    if !is_root() {
-        println!("SKIP: install --user needs root (useradd, and the switch itself)");
-        return;
-    }
+    crate::support::need_root("install --user (useradd, and the switch itself)");
     let user = ThrowawayUser::create();
     let shared = shared_dir();
     let platform = FakePlatform::start(FakePlatformConfig {
@@ -286,10 +280,7 @@ fn root_installs_for_a_user_whose_files_daemon_and_gh_login_are_then_the_users()
 
 #[test]
 fn a_caller_other_than_root_naming_another_user_gets_exit_2_and_one_line() {
-    if !is_root() {
-        println!("SKIP: needs root to become another user for the test");
-        return;
-    }
+    crate::support::need_root("needs root to become another user for the test");
     let user = ThrowawayUser::create();
     let out = user.run(
         &[
@@ -308,10 +299,7 @@ fn a_caller_other_than_root_naming_another_user_gets_exit_2_and_one_line() {
 
 #[test]
 fn a_user_whose_home_is_missing_is_exit_2_naming_the_user_and_the_home() {
-    if !is_root() {
-        println!("SKIP: install --user needs root");
-        return;
-    }
+    crate::support::need_root("install --user");
     let user = ThrowawayUser::create_with("-M");
     assert!(!user.home.exists());
     let out = Command::new(BIN)
@@ -358,10 +346,7 @@ fn user_and_home_together_are_a_clap_error() {
 
 #[test]
 fn root_into_another_users_home_says_once_what_to_run() {
-    if !is_root() {
-        println!("SKIP: needs root to own a home another user owns");
-        return;
-    }
+    crate::support::need_root("needs root to own a home another user owns");
     let env = TestEnv::new();
     nix::unistd::chown(&env.home, Some(65534.into()), None).unwrap();
     let out = env

@@ -9,7 +9,7 @@ use std::time::Duration;
 use rstest::rstest;
 
 use crate::support::raw_server::RawServer;
-use crate::support::{password, stderr, TestEnv, SECRET};
+use crate::support::{password, stderr, TestEnv};
 
 /// The raw servers' token, in GitHub's current format.
 fn token_of_raw_server() -> &'static str {
@@ -44,8 +44,7 @@ fn env_for(url: &str, timeout_secs: u64) -> TestEnv {
     env
 }
 
-/// curl honours a proxy and bash's client does not know how: with one set,
-/// the request goes through curl (which sends the proxy an absolute URL).
+/// curl honours a proxy set in the environment (and sends it an absolute URL).
 #[rstest]
 #[case::http_proxy("http_proxy")]
 #[case::all_proxy("all_proxy")]
@@ -85,7 +84,7 @@ fn the_request_is_http_1_1_with_host_bearer_accept_and_agent() {
     for line in [
         "GET /base/admin/github-installation-token HTTP/1.1\r\n".to_string(),
         format!("Host: 127.0.0.1:{port}\r\n"),
-        format!("Authorization: Bearer {SECRET}\r\n"),
+        format!("Authorization: Bearer {}\r\n", env.secret),
         "Accept: application/json\r\n".to_string(),
         "User-Agent: molecule-git-token-helper/get\r\n".to_string(),
     ] {

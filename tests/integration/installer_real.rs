@@ -244,23 +244,14 @@ fn restarted_runtime_gives_gh_the_cached_platform_token() {
     let env = TestEnv::builder().var("GITHUB_TOKEN", provision).build();
     let _guard = SupervisorGuard::new(&env.home);
     // The cache holds a fresher platform token, valid for another hour.
-    let layout = env.layout();
-    std::fs::create_dir_all(&layout.cache_dir).unwrap();
-    std::fs::set_permissions(&layout.cache_dir, std::fs::Permissions::from_mode(0o700)).unwrap();
     let fresh = token(13);
-    let expiry = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        + 3600;
+    let expiry = crate::support::now() + 3600;
     // As the helper writes them: token + generation; cache expiry, the
     // token's expires_at, the same generation.
-    std::fs::write(&layout.cache_token, format!("{fresh}\n1.2.3\n")).unwrap();
-    std::fs::write(
-        &layout.cache_expiry,
-        format!("{expiry}\n{}\n1.2.3\n", expiry + 300),
-    )
-    .unwrap();
+    env.write_cache(
+        Some(&format!("{fresh}\n1.2.3\n")),
+        Some(&format!("{expiry}\n{}\n1.2.3\n", expiry + 300)),
+    );
 
     let report = env.installer().install();
     assert!(

@@ -22,3 +22,4 @@ mod startup;
 mod todays_github;
 mod trust;
 mod trust3;
+mod under_load;

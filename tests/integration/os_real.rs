@@ -27,14 +27,32 @@ fn run_returns_output_stdin_and_exit_code() {
 
 #[test]
 fn run_kills_the_whole_group_at_the_timeout() {
+    let dir = assert_fs::TempDir::new().unwrap();
+    let child_pid = dir.path().join("child.pid");
     let started = Instant::now();
     let cmd = CommandSpec::new("bash")
-        .args(["-c", "sleep 30 & sleep 30"])
+        .args([
+            "-c",
+            &format!("sleep 30 & echo $! >'{}'; sleep 30", child_pid.display()),
+        ])
         .timeout(Duration::from_millis(500));
     let out = RealSpawner.run(&cmd).unwrap();
     assert!(out.timed_out && out.code.is_none(), "{out:?}");
-    assert!(started.elapsed() < Duration::from_secs(5));
+    // Far below the 30 s sleeps, with headroom for a loaded machine.
+    assert!(started.elapsed() < Duration::from_secs(20));
     assert!(out.failure_reason("bash").contains("timed out"));
+    // The group's background child died with it.
+    let pid: i32 = std::fs::read_to_string(&child_pid)
+        .expect("the background child's PID")
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        crate::support::wait_for(Duration::from_secs(10), || {
+            !crate::support::procs::alive(pid)
+        }),
+        "the group's background child {pid} outlived the timeout"
+    );
 }
 
 #[test]
@@ -45,8 +63,9 @@ fn run_is_not_held_up_by_a_background_child_holding_the_pipes() {
         .timeout(Duration::from_secs(20));
     let out = RealSpawner.run(&cmd).unwrap();
     assert_eq!((out.code, out.stdout.as_str()), (Some(0), "hi\n"));
+    // Far below the background child's 30 s, with headroom for load.
     assert!(
-        started.elapsed() < Duration::from_secs(5),
+        started.elapsed() < Duration::from_secs(20),
         "{:?}",
         started.elapsed()
     );

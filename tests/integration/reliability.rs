@@ -3,9 +3,8 @@
 //! helper's two parsers. Every wait is bounded; every process is ended.
 
 use crate::support::token;
-use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use molecule_credential_helper::testing::FakeMode;
 use molecule_credential_helper::{Outcome, Step};
@@ -15,14 +14,7 @@ use proptest::prelude::*;
 use rstest::rstest;
 
 use crate::support::procs::{alive, daemons, supervisors};
-use crate::support::{password, stderr, stdout, wait_for, SupervisorGuard, TestEnv};
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
+use crate::support::{now, password, stderr, stdout, wait_for, SupervisorGuard, TestEnv};
 
 fn pid_file_pid(env: &TestEnv) -> i32 {
     std::fs::read_to_string(env.layout().pid_file)
@@ -264,6 +256,22 @@ fn home_unset_the_helper_answers_from_the_platform_without_caching() {
     let mut env = TestEnv::new();
     env.unset("HOME");
     env.assert_answered_first_platform_token(&env.direct_get());
+    // Without caching: the next get asks the platform again, and the token
+    // is in no file where a cache could have gone (cwd, /, root's home).
+    let again = env.direct_get();
+    assert_eq!(env.platform().requests(), 2, "{}", stderr(&again));
+    let issued = env.issued_tokens();
+    assert_eq!(password(&again).as_deref(), Some(issued[1].as_str()));
+    for dir in [
+        env.dir.path().to_path_buf(),
+        std::path::PathBuf::from("/.molecule-token-cache"),
+        std::path::PathBuf::from("/root/.molecule-token-cache"),
+    ] {
+        for t in &issued {
+            let found = crate::support::files_containing(&dir, t);
+            assert!(found.is_empty(), "cached without a HOME: {found:?}");
+        }
+    }
 }
 
 #[test]
@@ -306,14 +314,6 @@ enum Fault {
     Refused,
 }
 
-fn seed_cache(env: &TestEnv, token: &str, expiry: u64) {
-    let l = env.layout();
-    std::fs::create_dir_all(&l.cache_dir).unwrap();
-    std::fs::set_permissions(&l.cache_dir, std::fs::Permissions::from_mode(0o700)).unwrap();
-    std::fs::write(&l.cache_token, format!("{token}\ng1\n")).unwrap();
-    std::fs::write(&l.cache_expiry, format!("{expiry}\n{}\ng1\n", expiry + 300)).unwrap();
-}
-
 /// Every cell: a valid cache is served without asking the platform; a stale
 /// one is served while GitHub still accepts it (after asking); a cold cache,
 /// or one within TOKEN_MIN_REMAINING_SEC of its end, falls through to the
@@ -342,22 +342,21 @@ fn platform_fault_table(
         .var("TOKEN_FETCH_TIMEOUT_SEC", "1")
         .var("GITHUB_TOKEN", token(23))
         .build();
+    // Kept for the whole test: the port stays refused.
+    let refused = crate::support::RefusedPort::new();
     if let Fault::Refused = fault {
-        let closed = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap();
-        env.set("PLATFORM_URL", &format!("http://{closed}"));
+        env.set("PLATFORM_URL", &refused.url());
     }
     env.configure_git_for_bundled_helper();
     match cache {
         Cache::Cold => {}
-        Cache::Valid => seed_cache(&env, token(24), now() + 1000),
+        Cache::Valid => env.seed_cache(token(24), now() + 1000),
         // Stale (ask the platform), but GitHub accepts it for 290 s more.
-        Cache::Expired => seed_cache(&env, token(25), now() - 10),
+        Cache::Expired => env.seed_cache(token(25), now() - 10),
         // Stale, and within TOKEN_MIN_REMAINING_SEC of its end.
-        Cache::Dead => seed_cache(&env, token(26), now() - 260),
+        Cache::Dead => env.seed_cache(token(26), now() - 260),
     }
+    let seeded = cache_text(&env);
     let out = env.fill();
     let expected = match cache {
         Cache::Valid => token(24),
@@ -375,11 +374,44 @@ fn platform_fault_table(
         (Cache::Valid, _) | (_, Fault::Refused) => assert_eq!(requests, 0),
         _ => assert_eq!(requests, 1),
     }
-    let cached = std::fs::read_to_string(env.layout().cache_token).unwrap_or_default();
-    for t in env.platform().issued() {
-        assert!(!cached.contains(&t.token), "a faulty answer was cached");
+    // Nothing new is cached, in every cell: both files as seeded (or absent).
+    assert_eq!(
+        cache_text(&env),
+        seeded,
+        "a faulty answer changed the cache"
+    );
+    if let (Fault::Mode(FakeMode::Slow), false) = (fault, matches!(cache, Cache::Valid)) {
+        // The slow platform answers after the helper gave up: wait for that
+        // late token, then make sure nothing (an orphaned exchange) wrote it.
+        assert!(
+            wait_for(Duration::from_secs(15), || !env
+                .platform()
+                .issued()
+                .is_empty()),
+            "the slow platform never answered"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+        assert_eq!(cache_text(&env), seeded, "the late answer was cached");
+    }
+    // No issued token printed; cells whose platform issued one prove it.
+    let issued = env.platform().issued();
+    if matches!(fault, Fault::Mode(FakeMode::BadJson | FakeMode::BadChars))
+        && !matches!(cache, Cache::Valid)
+    {
+        assert_eq!(issued.len(), 1, "the faulty reply held no issued token");
+    }
+    for t in issued {
         assert!(!stdout(&out).contains(&t.token) && !stderr(&out).contains(&t.token));
     }
+}
+
+/// The cache's token and expiry files, as text (None when absent).
+fn cache_text(env: &TestEnv) -> (Option<String>, Option<String>) {
+    let l = env.layout();
+    (
+        std::fs::read_to_string(l.cache_token).ok(),
+        std::fs::read_to_string(l.cache_expiry).ok(),
+    )
 }
 
 // ---- logs ------------------------------------------------------------------------
@@ -401,7 +433,6 @@ fn the_log_stays_bounded_across_many_rotations() {
         // Something chatty filled the log: the next line must rotate it.
         let line = format!("filler round {round}\n");
         let filler = line.repeat(1024 * 1024 / line.len() + 1);
-        std::fs::OpenOptions::new().append(true).open(&log).unwrap();
         std::fs::write(&log, &filler).unwrap();
         let rotated_now = wait_for(Duration::from_secs(10), || {
             std::fs::read_to_string(&rotated)
@@ -433,17 +464,13 @@ fn after_a_busy_life_secrets_live_only_in_the_cache_and_gh_hosts() {
     let _guard = SupervisorGuard::new(&env.home);
     let mut outputs = String::new();
     let mut argv_samples: Vec<String> = Vec::new();
+    let mut samples = 0;
     let stop = std::sync::atomic::AtomicBool::new(false);
     std::thread::scope(|s| {
         let sampler = s.spawn(|| {
-            let mut seen = Vec::new();
-            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
-                for (_, argv) in crate::support::procs::processes_matching("") {
-                    seen.push(argv.join(" "));
-                }
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            seen
+            crate::support::procs::sample_argvs(&env, 101, || {
+                stop.load(std::sync::atomic::Ordering::SeqCst)
+            })
         });
         let report = env.installer().install();
         outputs.push_str(&format!("{report}{}", report.to_json()));
@@ -464,11 +491,13 @@ fn after_a_busy_life_secrets_live_only_in_the_cache_and_gh_hosts() {
             env.platform().issued().len() >= 8
         });
         stop.store(true, std::sync::atomic::Ordering::SeqCst);
-        argv_samples = sampler.join().unwrap();
+        let (seen, taken) = sampler.join().unwrap();
+        argv_samples = seen.iter().map(|a| a.join(" ")).collect();
+        samples = taken;
     });
     let mut secrets = env.issued_tokens();
     assert!(secrets.len() >= 8, "the daemon did not refresh");
-    secrets.push(crate::support::SECRET.to_string());
+    secrets.push(env.secret.clone());
     let allowed = [
         env.layout().cache_token,
         env.home.join(".config/gh/hosts.yml"),
@@ -488,7 +517,12 @@ fn after_a_busy_life_secrets_live_only_in_the_cache_and_gh_hosts() {
             "secret in an argv"
         );
     }
-    assert!(argv_samples.len() > 100, "too few argv samples");
+    // Over 100 samples of this test's own processes, and they saw some.
+    assert!(samples > 100, "too few argv samples: {samples}");
+    assert!(
+        !argv_samples.is_empty(),
+        "no process of this test was sampled"
+    );
 }
 
 // ---- fuzzing -------------------------------------------------------------------
@@ -507,12 +541,56 @@ fn protocol_line() -> impl Strategy<Value = String> {
     ]
 }
 
-fn json_body() -> impl Strategy<Value = String> {
-    let token = prop_oneof![
-        "ghs_[A-Za-z0-9_]{1,30}",
-        "[ -~]{0,30}",
-        Just("ghs_a\\nb=1".to_string())
-    ];
+/// When `get` must answer a request, by gitcredentials(7): the request ends
+/// at the first blank line; a later line of a key wins; it answers exactly
+/// when `protocol` is `https` and `host` is `github.com`. None (no claim)
+/// for input with NUL, CR or a line without `=`, which git never sends, and
+/// for a request lacking `protocol` or `host`: the SPEC says such a request
+/// gets nothing, but the helper here answers it (a product bug, pinned by
+/// the ignored `helper::a_request_lacking_protocol_or_host_gets_nothing`).
+fn must_answer(input: &str) -> Option<bool> {
+    let mut protocol = None;
+    let mut host = None;
+    for line in input.split('\n') {
+        if line.is_empty() {
+            break;
+        }
+        let (key, value) = line.split_once('=')?;
+        if line.contains(['\0', '\r']) {
+            return None;
+        }
+        match key {
+            "protocol" => protocol = Some(value),
+            "host" => host = Some(value),
+            _ => {}
+        }
+    }
+    protocol.and(host)?;
+    Some(protocol == Some("https") && host == Some("github.com"))
+}
+
+/// Today's token shapes (GitHub's ~520-character `ghs_<APPID>_<JWT>`, with
+/// `.`, `-` and `_`), any string of the alphabet, those with one foreign
+/// character put in, and short printable junk.
+fn body_token() -> impl Strategy<Value = String> {
+    let todays = any::<u64>().prop_map(|n| crate::support::token(n).to_string());
+    prop_oneof![
+        3 => todays.clone(),
+        2 => "[A-Za-z0-9._-]{1,600}",
+        2 => (todays, any::<prop::sample::Index>(), "[ -~]")
+            .prop_map(|(t, at, c)| {
+                let at = at.index(t.len());
+                format!("{}{c}{}", &t[..at], &t[at..])
+            }),
+        1 => "[ -~]{0,30}",
+        1 => Just("ghs_a\\nb=1".to_string()),
+    ]
+}
+
+/// A platform body, and whether the helper must accept it: a whole body
+/// whose token the product's own rule accepts and whose `expires_at` is a
+/// UTC time to come.
+fn json_body() -> impl Strategy<Value = (String, bool)> {
     let expires = prop_oneof![
         Just("2099-01-01T00:00:00Z".to_string()),
         Just("2099-01-01T00:00:00+02:00".to_string()),
@@ -521,7 +599,7 @@ fn json_body() -> impl Strategy<Value = String> {
     ];
     let ws = "[ \\t\\n]{0,3}";
     (
-        token,
+        body_token(),
         expires,
         ws,
         any::<bool>(),
@@ -535,10 +613,14 @@ fn json_body() -> impl Strategy<Value = String> {
                 format!("\"token\":{ws}\"{token}\",\"expires_at\":\"{expires}\"{junk}")
             };
             let body = format!("{{{fields}}}");
+            let must_accept = !truncate
+                && (swap || junk.is_empty())
+                && expires == "2099-01-01T00:00:00Z"
+                && molecule_credential_helper::secret::is_valid_token(&token);
             if truncate {
-                body[..body.len() / 2].to_string()
+                (body[..body.len() / 2].to_string(), false)
             } else {
-                body
+                (body, must_accept)
             }
         })
 }
@@ -564,12 +646,15 @@ proptest! {
             prop_assert_eq!(answered.as_deref(), Some(issued[0].token.as_str()));
             prop_assert!(text.lines().all(|l| l.starts_with("username=") || l.starts_with("password=") || l.starts_with("password_expiry_utc=")), "{}", text);
         }
+        if let Some(must) = must_answer(&input) {
+            prop_assert_eq!(!text.is_empty(), must, "{:?}: {}", input, stderr(&out));
+        }
     }
 
     /// Any body: a fetch either fails and caches nothing, or caches a
     /// well-shaped token that the body really held.
     #[test]
-    fn platform_json_parser_accepts_only_well_shaped_tokens(body in json_body()) {
+    fn platform_json_parser_accepts_only_well_shaped_tokens((body, must_accept) in json_body()) {
         let env = TestEnv::new();
         env.platform().set_raw_body(Some(body.clone()));
         let out = env.bundled_helper("_fetch_token").output();
@@ -577,10 +662,14 @@ proptest! {
         match out.status.code() {
             Some(0) => {
                 let token = cached.as_deref().and_then(|c| c.lines().next()).unwrap_or("").to_string();
-                prop_assert!(!token.is_empty() && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'), "{:?}", token);
+                // The oracle is the product's own rule, not a narrower one.
+                prop_assert!(molecule_credential_helper::secret::is_valid_token(&token), "{:?}", token);
                 prop_assert!(body.contains(&format!("\"{token}\"")), "cached {:?} from {:?}", token, body);
             }
-            Some(1) => prop_assert!(cached.is_none(), "failed fetch cached {:?}", cached),
+            Some(1) => {
+                prop_assert!(!must_accept, "refused a well-shaped body {:?}: {}", body, stderr(&out));
+                prop_assert!(cached.is_none(), "failed fetch cached {:?}", cached);
+            }
             other => prop_assert!(false, "exit {:?}: {}", other, stderr(&out)),
         }
     }
@@ -589,6 +678,7 @@ proptest! {
 #[test]
 fn home_unset_and_no_passwd_entry_fails_every_step_softly() {
     // A uid with no passwd entry and no HOME: nowhere to install.
+    crate::support::need_root("running install as a uid with no passwd entry");
     let mut env = TestEnv::builder().no_platform().build();
     env.unset("HOME");
     for strict in [false, true] {
@@ -599,6 +689,7 @@ fn home_unset_and_no_passwd_entry_fails_every_step_softly() {
         }
         unsafe {
             c.cmd.pre_exec(|| {
+                nix::unistd::setgroups(&[]).map_err(std::io::Error::from)?;
                 nix::unistd::setgid(nix::unistd::Gid::from_raw(54_321))
                     .map_err(std::io::Error::from)?;
                 nix::unistd::setuid(nix::unistd::Uid::from_raw(54_321))

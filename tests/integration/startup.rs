@@ -53,12 +53,15 @@ fn install_returns_at_once_while_gh_hangs_and_the_login_times_out_in_the_backgro
         .build();
     let _guard = SupervisorGuard::new(&env.home);
     hanging_gh(&env);
-    let started = Instant::now();
     let report = env.installer().install();
-    let took = started.elapsed();
-    // A hang-bound, not a speed target (that is in benches/): the login
-    // alone would take GH_LOGIN_TIMEOUT_SEC.
-    assert!(took < Duration::from_millis(1500), "install took {took:?}");
+    // An ordering, not a clock (speed is in benches/): install returned
+    // before the login's timeout was logged, so it did not wait for it.
+    let log_file = env.layout().log_file;
+    let log_at_return = std::fs::read_to_string(&log_file).unwrap_or_default();
+    assert!(
+        !log_at_return.contains("gh auth login failed"),
+        "install waited for the login: {log_at_return}"
+    );
     assert!(
         matches!(report.outcome(Step::GhAuth), Some(Outcome::Changed(d)) if d.contains("background")),
         "{report}"
@@ -68,7 +71,6 @@ fn install_returns_at_once_while_gh_hangs_and_the_login_times_out_in_the_backgro
         "the login never started"
     );
     // The helper's timeout ends it (2 s, then KILL 2 s later): one log line.
-    let log_file = env.layout().log_file;
     assert!(
         wait_for(Duration::from_secs(10), || std::fs::read_to_string(
             &log_file
@@ -102,13 +104,12 @@ fn ten_installs_while_gh_hangs_leave_one_login() {
     hanging_gh(&env);
     let mut most = 0;
     for _ in 0..10 {
-        let started = Instant::now();
         env.installer().install();
-        assert!(started.elapsed() < Duration::from_millis(1500));
         std::thread::sleep(Duration::from_millis(100));
         most = most.max(logins_running(&env));
     }
-    assert!(most <= 1, "{most} gh logins at once");
+    // Exactly one: a login did start, and never a second beside it.
+    assert_eq!(most, 1, "{most} gh logins at once");
     let log = std::fs::read_to_string(env.layout().log_file).unwrap_or_default();
     assert!(
         log.contains("another gh login is running; this one skipped"),

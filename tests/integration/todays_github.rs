@@ -3,7 +3,7 @@
 //! spelling git sends, and the replies a hostile or broken platform can send.
 
 use std::process::Output;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use molecule_credential_helper::report::{Outcome, Step};
 use molecule_credential_helper::testing::{FakePlatform, FakePlatformConfig, TokenFormat};
@@ -12,15 +12,8 @@ use rstest::rstest;
 
 use crate::support::raw_server::RawServer;
 use crate::support::{
-    files_containing, password, stderr, stdout, token, wait_for, SupervisorGuard, TestEnv,
+    files_containing, now, password, stderr, stdout, token, wait_for, SupervisorGuard, TestEnv,
 };
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
 
 /// The helper's `get` with these attributes.
 fn get(env: &TestEnv, attrs: &str) -> Output {
@@ -415,19 +408,16 @@ fn userinfo_in_the_platform_url_never_reaches_argv() {
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
     let mut child = c.cmd.spawn().unwrap();
-    let mut saw_curl = false;
-    let mut leaks = Vec::new();
-    wait_for(Duration::from_secs(8), || {
-        for (_, argv) in crate::support::procs::processes_matching("") {
-            saw_curl |= argv
-                .iter()
-                .any(|a| a == "molecule-git-token-helper/_fetch_token");
-            if argv.iter().any(|a| a.contains("hunter2")) {
-                leaks.push(argv);
-            }
-        }
-        matches!(child.try_wait(), Ok(Some(_)))
+    let (seen, _) =
+        crate::support::procs::sample_argvs(&env, 1, || matches!(child.try_wait(), Ok(Some(_))));
+    let saw_curl = seen.iter().any(|argv| {
+        argv.iter()
+            .any(|a| a == "molecule-git-token-helper/_fetch_token")
     });
+    let leaks: Vec<_> = seen
+        .iter()
+        .filter(|argv| argv.iter().any(|a| a.contains("hunter2")))
+        .collect();
     let _ = child.kill();
     let _ = child.wait();
     assert!(saw_curl, "a URL with userinfo goes through curl");
@@ -530,14 +520,13 @@ fn the_fake_platform_issues_either_format() {
             t.len() == 40 && !t.contains('.')
         }),
     ] {
+        let mut env = TestEnv::builder().no_platform().build();
         let platform = FakePlatform::start(FakePlatformConfig {
             token_format: format,
-            secret: crate::support::SECRET.into(),
+            secret: env.secret.clone(),
             ..Default::default()
         })
         .unwrap();
-        let env = TestEnv::builder().no_platform().build();
-        let mut env = env;
         env.set("PLATFORM_URL", &platform.url());
         let out = env.direct_get();
         let served = password(&out).unwrap_or_default();
@@ -578,25 +567,68 @@ proptest! {
         prop_assert!(!env.layout().cache_token.exists());
     }
 
-    /// A token with any character outside the alphabet is refused by the
-    /// platform fetch and as an env fallback, and nothing it holds reaches
-    /// git's stdout as a line of its own.
+    /// A token with one character outside the alphabet is refused by the
+    /// platform fetch and as an env fallback, and that character decides:
+    /// the same token without it is served.
     #[test]
     fn a_token_with_any_other_character_is_refused_everywhere(
-        head in "[A-Za-z0-9._-]{0,40}",
+        head in "[A-Za-z0-9._-]{1,40}",
         bad in "[^A-Za-z0-9._\\-\u{0}]",
-        tail in "[A-Za-z0-9._=-]{0,40}",
+        tail in "[A-Za-z0-9._-]{0,40}",
     ) {
-        let token = format!("{head}{bad}{tail}\npassword=injected");
+        let good = format!("{head}{tail}");
+        let token = format!("{head}{bad}{tail}");
+        prop_assert!(molecule_credential_helper::secret::is_valid_token(&good));
         prop_assert!(!molecule_credential_helper::secret::is_valid_token(&token));
-        let json_escaped = serde_json::to_string(&token).unwrap();
+        let body = |t: &str| format!(
+            r#"{{"token":{},"expires_at":"2099-01-01T00:00:00Z"}}"#,
+            serde_json::to_string(t).unwrap()
+        );
         let mut env = TestEnv::new();
-        env.platform().set_raw_body(Some(format!(
-            r#"{{"token":{json_escaped},"expires_at":"2099-01-01T00:00:00Z"}}"#
-        )));
+        env.platform().set_raw_body(Some(body(&token)));
         env.set("GITHUB_TOKEN", &token);
         let out = env.direct_get();
         prop_assert!(!out.status.success());
+        prop_assert!(stdout(&out).is_empty(), "{}", stdout(&out));
+        prop_assert!(!env.layout().cache_token.exists());
+        // Without the bad character: served, from the platform and from
+        // the env (fresh envs: a failed fetch holds off the next one).
+        let env = TestEnv::new();
+        env.platform().set_raw_body(Some(body(&good)));
+        prop_assert_eq!(password(&env.direct_get()), Some(good.clone()));
+        let env = TestEnv::builder()
+            .platform_mode(molecule_credential_helper::testing::FakeMode::Http500)
+            .var("GITHUB_TOKEN", &good)
+            .build();
+        prop_assert_eq!(password(&env.direct_get()), Some(good));
+    }
+
+    /// A token that carries a `password=` line of its own (any valid token,
+    /// a newline, then the injection) never puts a line of it on git's
+    /// stdout, whether it came from the platform or the env.
+    #[test]
+    fn a_token_carrying_a_password_line_never_injects_it(
+        seed in any::<u64>(),
+        injected in "[A-Za-z0-9._-]{1,40}",
+        from_env in any::<bool>(),
+    ) {
+        let token = format!("{}\npassword={injected}", crate::support::token(seed % 64));
+        let mut env = TestEnv::new();
+        if from_env {
+            env.platform().set_mode(molecule_credential_helper::testing::FakeMode::Http500);
+            env.set("GITHUB_TOKEN", &token);
+        } else {
+            env.platform().set_raw_body(Some(format!(
+                r#"{{"token":{},"expires_at":"2099-01-01T00:00:00Z"}}"#,
+                serde_json::to_string(&token).unwrap()
+            )));
+        }
+        let out = env.direct_get();
+        let injected_line = format!("password={injected}");
+        prop_assert!(
+            !stdout(&out).lines().any(|l| l == injected_line),
+            "{}", stdout(&out)
+        );
         prop_assert!(stdout(&out).is_empty(), "{}", stdout(&out));
         prop_assert!(!env.layout().cache_token.exists());
     }

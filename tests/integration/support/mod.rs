@@ -14,7 +14,7 @@ use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use assert_fs::TempDir;
 use molecule_credential_helper::testing::{FakeMode, FakePlatform, FakePlatformConfig};
@@ -22,7 +22,26 @@ use molecule_credential_helper::{Config, Installer, Layout};
 
 pub use procs::SupervisorGuard;
 
-pub const SECRET: &str = "bearer-secret-7d1f";
+/// A bearer of its own for each test env, so one test's leak never fails
+/// another's secret sweep.
+fn fresh_secret() -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("bearer-secret-{}-{n}", std::process::id())
+}
+
+/// The wall clock, in epoch seconds (the helper's own clock).
+pub fn now() -> u64 {
+    now_f64() as u64
+}
+
+/// The wall clock, in fractional epoch seconds.
+pub fn now_f64() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs_f64()
+}
 
 /// A recording stand-in for gh: like the real one it refuses to log in while
 /// GH_TOKEN/GITHUB_TOKEN is set, reads the token from stdin and stores it in
@@ -33,6 +52,8 @@ pub const GH_SHIM: &str = molecule_credential_helper::contract::GH_SHIM;
 /// A temp HOME, configs dir, bin dir (gh shim) and optionally a fake platform.
 pub struct TestEnv {
     pub dir: TempDir,
+    /// This env's platform bearer (in `$CONFIGS_DIR/.auth_token`).
+    pub secret: String,
     pub home: PathBuf,
     pub configs: PathBuf,
     pub bin: PathBuf,
@@ -92,7 +113,6 @@ impl TestEnvBuilder {
     }
 
     pub fn build(self) -> TestEnv {
-        require_tools();
         let dir = TempDir::new().expect("temp dir");
         let home = dir.path().join(&self.home_name);
         let configs = dir.path().join("configs");
@@ -100,14 +120,15 @@ impl TestEnvBuilder {
         for d in [&home, &configs, &bin] {
             std::fs::create_dir_all(d).expect("mkdir");
         }
+        let secret = fresh_secret();
         if self.auth_token {
-            std::fs::write(configs.join(".auth_token"), format!("{SECRET}\n")).expect("auth token");
+            std::fs::write(configs.join(".auth_token"), format!("{secret}\n")).expect("auth token");
         }
         if self.gh_shim {
             write_executable(&bin.join("gh"), GH_SHIM);
         }
         let platform = self.platform.map(|mut c| {
-            c.secret = SECRET.into();
+            c.secret = secret.clone();
             c.slow_secs = self.slow_secs;
             FakePlatform::start(c).expect("fake platform")
         });
@@ -149,6 +170,7 @@ impl TestEnvBuilder {
         }
         TestEnv {
             dir,
+            secret,
             home,
             configs,
             bin,
@@ -173,28 +195,72 @@ const REQUIRED_TOOLS: [(&str, &str); 9] = [
     ("tail", "coreutils"),
 ];
 
-/// Fails every test the same clear way when the machine lacks a tool the
-/// suite needs, instead of a dozen confusing ones (checked once).
-fn require_tools() {
-    static MISSING: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
-    let missing = MISSING.get_or_init(|| {
-        REQUIRED_TOOLS
-            .iter()
-            .filter(|(tool, _)| {
-                !Command::new("sh")
-                    .args(["-c", &format!("command -v {tool}")])
-                    .stdout(Stdio::null())
-                    .status()
-                    .is_ok_and(|s| s.success())
-            })
-            .map(|(tool, package)| format!("{tool} (apt-get install {package})"))
-            .collect()
-    });
+/// Checks the tools once, before libtest starts a single test: when one is
+/// missing the binary prints one message naming each missing tool and its
+/// Debian package, and exits 1. So the run fails once, up front, instead
+/// of every test failing with the same line, and no test (no proptest
+/// case) runs to leave a regression file behind.
+#[used]
+#[link_section = ".init_array"]
+static CHECK_TOOLS_BEFORE_ANY_TEST: extern "C" fn() = check_tools_before_any_test;
+
+extern "C" fn check_tools_before_any_test() {
+    use molecule_credential_helper::os::{RealWhich, Which};
+    let which = RealWhich::from_env();
+    let missing: Vec<String> = REQUIRED_TOOLS
+        .iter()
+        .filter(|(tool, _)| which.which(tool).is_none())
+        .map(|(tool, package)| format!("{tool} (apt-get install {package})"))
+        .collect();
+    if !missing.is_empty() {
+        eprintln!(
+            "the integration tests need tools this machine lacks: {}; no test was run",
+            missing.join(", ")
+        );
+        std::process::exit(1);
+    }
+}
+
+/// Fails with a clear message when the suite is not run as root: `what`
+/// (a chown to another user, a setuid) needs it. CI runs as root.
+pub fn need_root(what: &str) {
     assert!(
-        missing.is_empty(),
-        "the test suite needs these tools: {}",
-        missing.join(", ")
+        nix::unistd::geteuid().is_root(),
+        "this test needs root ({what}): run the suite as root, as CI does"
     );
+}
+
+/// Skips a test whose capability this host lacks, never silently. With
+/// `CI` set it fails instead: CI must run everything. Elsewhere one
+/// `SKIP` line goes straight to the terminal (libtest hides a passing
+/// test's output), and after libtest's own summary the binary prints how
+/// many tests skipped and why.
+pub fn skip(test: &str, why: &str) {
+    use std::sync::{Mutex, Once};
+    static SKIPPED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    static SUMMARY: Once = Once::new();
+    extern "C" fn summary() {
+        let skipped = SKIPPED.lock().map(|s| s.clone()).unwrap_or_default();
+        let mut text = format!(
+            "\n{} test(s) SKIPPED (not run, counted as passed):\n",
+            skipped.len()
+        );
+        for line in skipped {
+            text.push_str(&format!("  {line}\n"));
+        }
+        let _ = std::io::stderr().write_all(text.as_bytes());
+    }
+    let line = format!("SKIP {test}: {why}");
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{line} (CI is set, so a missing capability fails the run)"
+    );
+    let _ = std::io::stderr().write_all(format!("{line}\n").as_bytes());
+    SKIPPED.lock().unwrap().push(line);
+    // SAFETY: registers a plain function to run at exit.
+    SUMMARY.call_once(|| unsafe {
+        nix::libc::atexit(summary);
+    });
 }
 
 pub fn write_executable(path: &Path, text: &str) {
@@ -410,6 +476,41 @@ impl TestEnv {
             .collect()
     }
 
+    /// Gaps between the platform's consecutive observed requests, in seconds.
+    pub fn arrival_gaps(&self) -> Vec<f64> {
+        self.platform()
+            .arrivals()
+            .windows(2)
+            .map(|w| (w[1] - w[0]).as_secs_f64())
+            .collect()
+    }
+
+    /// Writes the cache's two files as given (None: absent), in a cache dir
+    /// of mode 0700, as a hand-made or damaged cache.
+    pub fn write_cache(&self, token_file: Option<&str>, expiry_file: Option<&str>) {
+        let l = self.layout();
+        std::fs::create_dir_all(&l.cache_dir).expect("cache dir");
+        std::fs::set_permissions(&l.cache_dir, std::fs::Permissions::from_mode(0o700))
+            .expect("chmod cache dir");
+        for (path, text) in [(&l.cache_token, token_file), (&l.cache_expiry, expiry_file)] {
+            match text {
+                Some(text) => std::fs::write(path, text).expect("cache file"),
+                None => {
+                    let _ = std::fs::remove_file(path);
+                }
+            }
+        }
+    }
+
+    /// A whole cache pair of one write (generation `g1`): `token`, stale at
+    /// `stale_at`, expiring 300 s later.
+    pub fn seed_cache(&self, token: &str, stale_at: u64) {
+        self.write_cache(
+            Some(&format!("{token}\ng1\n")),
+            Some(&format!("{stale_at}\n{}\ng1\n", stale_at + 300)),
+        );
+    }
+
     pub fn gh_shim_log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("gh-shim.log")).unwrap_or_default()
     }
@@ -496,22 +597,23 @@ impl TestCommand {
                 let _ = stdin.write_all(&bytes);
             });
         }
+        // The watchdog kills the child only while it is ours: told the
+        // moment the child is reaped, it stops. (A watchdog that outlived
+        // its child once killed whatever process reused the PID: with
+        // pid_max at 32768 the suite wraps PIDs within a minute.)
         let pid = child.id();
-        let deadline = Instant::now() + limit;
+        let (reaped, told) = std::sync::mpsc::channel::<()>();
         let watchdog = std::thread::spawn(move || {
-            while Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(100));
-                if !Path::new(&format!("/proc/{pid}")).exists() {
-                    return;
-                }
+            if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = told.recv_timeout(limit) {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid as i32),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
             }
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid as i32),
-                nix::sys::signal::Signal::SIGKILL,
-            );
         });
         let out = child.wait_with_output().expect("wait");
-        drop(watchdog);
+        let _ = reaped.send(());
+        let _ = watchdog.join();
         out
     }
 
@@ -622,7 +724,7 @@ pub fn our_supervisor(layout: &Layout) -> molecule_credential_helper::testing::F
     }
 }
 
-/// A directory of symlinks to just these tools, to use as PATH. Tools are
+/// A directory of symlinks to just these tools (each must exist), to use as PATH. Tools are
 /// found on the test env's PATH, so `gh` is the recording shim, whatever
 /// the host has.
 pub fn path_with(env: &TestEnv, name: &str, tools: &[&str]) -> std::path::PathBuf {
@@ -635,9 +737,10 @@ pub fn path_with(env: &TestEnv, name: &str, tools: &[&str]) -> std::path::PathBu
             .output()
             .unwrap();
         let path = String::from_utf8_lossy(&found.stdout).trim().to_string();
-        if !path.is_empty() {
-            std::os::unix::fs::symlink(path, dir.join(tool)).unwrap();
-        }
+        // A tool the host lacks is never dropped quietly: the PATH would
+        // then test a different world than the test says.
+        assert!(!path.is_empty(), "path_with: this host has no {tool}");
+        std::os::unix::fs::symlink(path, dir.join(tool)).unwrap();
     }
     dir
 }
@@ -647,4 +750,42 @@ pub fn path_with(env: &TestEnv, name: &str, tools: &[&str]) -> std::path::PathBu
 /// hand-written cache entries look like production's.
 pub fn token(n: u64) -> &'static str {
     Box::leak(molecule_credential_helper::testing::sample_token(n).into_boxed_str())
+}
+
+/// A 127.0.0.1 port that refuses every connection for as long as this
+/// lives: a TCP socket bound to it but never listening. (Binding port 0
+/// and dropping the listener frees the port for a parallel test to take.)
+pub struct RefusedPort {
+    _socket: std::os::fd::OwnedFd,
+    pub port: u16,
+}
+
+impl RefusedPort {
+    pub fn new() -> RefusedPort {
+        use nix::libc;
+        use std::os::fd::FromRawFd;
+        // SAFETY: plain socket calls on a descriptor this function owns.
+        unsafe {
+            let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+            assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+            let socket = std::os::fd::OwnedFd::from_raw_fd(fd);
+            let mut addr: libc::sockaddr_in = std::mem::zeroed();
+            addr.sin_family = libc::AF_INET as libc::sa_family_t;
+            addr.sin_addr.s_addr = u32::from(std::net::Ipv4Addr::LOCALHOST).to_be();
+            let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            let bound = libc::bind(fd, (&raw const addr).cast(), len);
+            assert_eq!(bound, 0, "bind: {}", std::io::Error::last_os_error());
+            let mut len = len;
+            let named = libc::getsockname(fd, (&raw mut addr).cast(), &mut len);
+            assert_eq!(named, 0, "getsockname: {}", std::io::Error::last_os_error());
+            RefusedPort {
+                _socket: socket,
+                port: u16::from_be(addr.sin_port),
+            }
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
 }

@@ -21,6 +21,47 @@ pub fn processes_matching(needle: &str) -> Vec<(i32, Vec<String>)> {
         .collect()
 }
 
+/// Live processes this test env started, as (pid, argv): those whose
+/// environment holds the env's own `CONFIGS_DIR` (every process a test
+/// starts inherits it: helpers, their curl, daemons, the gh shim). Argv
+/// sweeps look at these only, so one test never fails for another's leak.
+pub fn processes_of(env: &super::TestEnv) -> Vec<(i32, Vec<String>)> {
+    let marker = format!("CONFIGS_DIR={}", env.configs.display());
+    let procs = RealProcTable;
+    procs
+        .pids()
+        .into_iter()
+        .filter(|pid| procs.liveness(*pid) == Liveness::Alive)
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|e| e.split(|b| *b == 0).any(|v| v == marker.as_bytes()))
+        })
+        .filter_map(|pid| Some((pid, procs.cmdline(pid).ok()?)))
+        .collect()
+}
+
+/// Samples the argv of `env`'s processes every 5 ms until `done` says
+/// stop (checked after each sample) and at least `at_least` samples were
+/// taken (a count, not a time: a loaded machine samples slower); returns
+/// every argv seen and how many samples were taken.
+pub fn sample_argvs(
+    env: &super::TestEnv,
+    at_least: usize,
+    mut done: impl FnMut() -> bool,
+) -> (Vec<Vec<String>>, usize) {
+    let mut seen = Vec::new();
+    let mut samples = 0;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        seen.extend(processes_of(env).into_iter().map(|(_, argv)| argv));
+        samples += 1;
+        if (done() && samples >= at_least) || std::time::Instant::now() > deadline {
+            return (seen, samples);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 pub fn alive(pid: i32) -> bool {
     RealProcTable.liveness(pid) == Liveness::Alive
 }
