@@ -319,11 +319,12 @@ proptest! {
         world.add_file(&layout.pid_file, &text, 0o644);
         let report = fake_installer(&world, &[]).install();
         let spawns = world.ops().iter().filter(|op| op.kind == OpKind::Spawn).count();
-        // A live supervisor with our argv keeps the daemon, named by the
-        // file or not (then it is adopted: the file names it afterwards);
-        // another user's counts as alive (EPERM is alive, the argv decides:
-        // docs/design.md, "Liveness"). Anything else starts one.
-        let ours_alive = matches!(occupant, 1 | 3);
+        // A live supervisor of ours (our uid, argv and session, holding the
+        // lock) keeps the daemon, named by the file or not (then it is
+        // adopted: the file names it afterwards). Another user's process is
+        // never ours, whatever its argv (docs/design.md, "Which supervisor
+        // is ours"). Anything else starts one.
+        let ours_alive = occupant == 1;
         prop_assert_eq!(spawns, usize::from(!ours_alive), "{:?} {:?}\n{}", text, process, report);
         if ours_alive {
             let now_named = world.file(&layout.pid_file).map(|b| String::from_utf8_lossy(&b).trim().to_string());
