@@ -622,7 +622,12 @@ fn report(
     let json_path = soak.args.out.join("soak.json");
     let text = serde_json::to_string_pretty(&summary).unwrap_or_default();
     // The report names tokens only by fingerprint: none of them is in it.
-    if let Some(t) = soak.platform.issued().iter().find(|t| text.contains(&t.token)) {
+    if let Some(t) = soak
+        .platform
+        .issued()
+        .iter()
+        .find(|t| text.contains(&t.token))
+    {
         return Err(format!(
             "an issued token (hashed_token {}) is in the report",
             molecule_credential_helper::secret::fingerprint(&t.token)

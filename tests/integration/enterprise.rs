@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use molecule_credential_helper::report::{Outcome, Step};
-use molecule_credential_helper::status::{Level, StatusReport};
+use molecule_credential_helper::status::Level;
 
 use crate::support::procs::SupervisorGuard;
 use crate::support::{password, stderr, stdout, wait_for, TestEnv};
@@ -17,17 +17,6 @@ fn get(env: &TestEnv, host: &str) -> std::process::Output {
     env.helper("get")
         .stdin(format!("protocol=https\nhost={host}\npath=o/r.git\n\n"))
         .output()
-}
-
-fn status_json(env: &TestEnv) -> (i32, StatusReport) {
-    let out = env
-        .bin()
-        .args(["status", "--json", "--home"])
-        .arg(&env.home)
-        .output();
-    let report = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}{}", stdout(&out), stderr(&out)));
-    (out.status.code().unwrap_or(-1), report)
 }
 
 fn global(env: &TestEnv, key: &str) -> Vec<String> {
@@ -119,7 +108,7 @@ fn git_is_wired_for_the_served_host_and_the_wiring_moves_with_it() {
         ["true"]
     );
     assert!(global(&env, "credential.https://github.com.helper").is_empty());
-    let (code, status) = status_json(&env);
+    let (code, status) = env.status_json();
     assert_eq!(code, 0, "{status:?}");
     let git_config = status.check("git-config").unwrap();
     assert!(
@@ -210,7 +199,7 @@ fn a_server_url_out_of_shape_wires_and_serves_nothing(#[case] url: &str) {
         other => panic!("{other:?}"),
     }
     assert!(password(&get(&env, "github.com")).is_none());
-    let (code, status) = status_json(&env);
+    let (code, status) = env.status_json();
     assert_eq!(code, 1);
     assert_eq!(status.check("settings").unwrap().level, Level::Fail);
 }

@@ -265,19 +265,10 @@ enum Broken {
 
 /// Writes a cache whose token expired at `expires_at` (epoch seconds).
 fn write_expired_cache(env: &TestEnv, token: &str, expires_at: u64) {
-    let layout = env.layout();
-    std::fs::create_dir_all(&layout.cache_dir).unwrap();
-    std::fs::set_permissions(
-        &layout.cache_dir,
-        std::os::unix::fs::PermissionsExt::from_mode(0o700),
-    )
-    .unwrap();
-    std::fs::write(&layout.cache_token, format!("{token}\ng1\n")).unwrap();
-    std::fs::write(
-        &layout.cache_expiry,
-        format!("{}\n{expires_at}\ng1\n", expires_at - 300),
-    )
-    .unwrap();
+    env.write_cache(
+        Some(&format!("{token}\ng1\n")),
+        Some(&format!("{}\n{expires_at}\ng1\n", expires_at - 300)),
+    );
 }
 
 /// When every source fails, git's one line says what failed, since when
@@ -334,12 +325,7 @@ fn the_failure_line_says_what_since_when_and_what_to_run() {
 fn a_recent_failure_of_another_url_is_not_reused() {
     let env = TestEnv::new();
     let layout = env.layout();
-    std::fs::create_dir_all(&layout.cache_dir).unwrap();
-    std::fs::set_permissions(
-        &layout.cache_dir,
-        std::os::unix::fs::PermissionsExt::from_mode(0o700),
-    )
-    .unwrap();
+    env.write_cache(None, None);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()

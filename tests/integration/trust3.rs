@@ -10,27 +10,16 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use molecule_credential_helper::report::{Outcome, Step};
-use molecule_credential_helper::status::{Level, StatusReport};
+use molecule_credential_helper::status::Level;
 
 use crate::support::procs::{supervisors, SupervisorGuard};
 use crate::support::raw_server::RawServer;
-use crate::support::{password, stderr, stdout, token, wait_for, write_executable, TestEnv};
+use crate::support::{password, stderr, token, wait_for, write_executable, TestEnv};
 
 const NOBODY: u32 = 65534;
 
 fn chmod(path: &Path, mode: u32) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
-}
-
-fn status_json(env: &TestEnv) -> (i32, StatusReport) {
-    let out = env
-        .bin()
-        .args(["status", "--json", "--home"])
-        .arg(&env.home)
-        .output();
-    let report = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}{}", stdout(&out), stderr(&out)));
-    (out.status.code().unwrap_or(-1), report)
 }
 
 /// A process of uid 65534 running our exact supervisor argv (the victim's
@@ -116,11 +105,7 @@ fn another_users_look_alike_supervisor_is_never_ours() {
     // Install (the scripts exist), then kill ours and lose its PID file:
     // only the look-alike runs, and the PID file names it.
     assert!(env.installer().install().failed_steps().is_empty());
-    let first: i32 = std::fs::read_to_string(env.layout().pid_file)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let first: i32 = env.supervisor_pid();
     let _ = nix::sys::signal::killpg(
         nix::unistd::Pid::from_raw(first),
         nix::sys::signal::Signal::SIGKILL,
@@ -135,14 +120,10 @@ fn another_users_look_alike_supervisor_is_never_ours() {
         Some(Outcome::Changed(d)) => assert!(d.starts_with("started supervisor"), "{d}"),
         other => panic!("{other:?}\n{report}"),
     }
-    let ours: i32 = std::fs::read_to_string(env.layout().pid_file)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let ours: i32 = env.supervisor_pid();
     assert_ne!(ours, lookalike.pid());
     assert_eq!(supervisors(&env.home), [ours]);
-    let (code, status) = status_json(&env);
+    let (code, status) = env.status_json();
     let daemon = status.check("daemon").unwrap();
     assert_eq!(code, 0, "{status:?}");
     assert!(
@@ -180,7 +161,7 @@ fn a_home_others_can_write_is_refused_or_warned(#[case] mode: u32, #[case] refus
     let _guard = SupervisorGuard::new(&env.home);
     chmod(&env.home, mode);
     let report = env.installer().install();
-    let (code, status) = status_json(&env);
+    let (code, status) = env.status_json();
     let home = status.check("home").unwrap();
     if refused {
         match report.outcome(Step::GitConfig) {
@@ -305,7 +286,7 @@ fn status_replays_gits_url_normalisation(#[case] url: &str, #[case] git_matches:
     let theirs = password(&fill).as_deref() == Some("not-ours");
     assert_eq!(theirs, git_matches, "git's own verdict for {url}");
     // What status says.
-    let (_, status) = status_json(&env);
+    let (_, status) = env.status_json();
     let git_config = status.check("git-config").unwrap();
     assert_eq!(
         git_config.level == Level::Fail,
@@ -329,7 +310,7 @@ fn an_instead_of_rewrite_of_github_fails_status() {
             "https://github.com/",
         ])
         .ok();
-    let (code, status) = status_json(&env);
+    let (code, status) = env.status_json();
     let git_config = status.check("git-config").unwrap();
     assert_eq!(code, 1);
     assert!(
@@ -437,11 +418,7 @@ fn a_fifo_pid_file_does_not_hang_the_supervisors_sigterm() {
     let env = TestEnv::new();
     let _guard = SupervisorGuard::new(&env.home);
     assert!(env.installer().install().failed_steps().is_empty());
-    let pid: i32 = std::fs::read_to_string(env.layout().pid_file)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let pid: i32 = env.supervisor_pid();
     std::fs::remove_file(env.layout().pid_file).unwrap();
     nix::unistd::mkfifo(
         &env.layout().pid_file,

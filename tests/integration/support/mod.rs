@@ -487,6 +487,27 @@ impl TestEnv {
 
     /// Writes the cache's two files as given (None: absent), in a cache dir
     /// of mode 0700, as a hand-made or damaged cache.
+    /// `status --json --home` in this test's environment: exit code and report.
+    pub fn status_json(&self) -> (i32, molecule_credential_helper::status::StatusReport) {
+        let out = self
+            .bin()
+            .args(["status", "--json", "--home"])
+            .arg(&self.home)
+            .output();
+        let report = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}{}", stdout(&out), stderr(&out)));
+        (out.status.code().unwrap_or(-1), report)
+    }
+
+    /// The PID the install's PID file names.
+    pub fn supervisor_pid(&self) -> i32 {
+        std::fs::read_to_string(self.layout().pid_file)
+            .expect("PID file")
+            .trim()
+            .parse()
+            .expect("a PID")
+    }
+
     pub fn write_cache(&self, token_file: Option<&str>, expiry_file: Option<&str>) {
         let l = self.layout();
         std::fs::create_dir_all(&l.cache_dir).expect("cache dir");
