@@ -606,6 +606,12 @@ fn report(
         "platform_requests_per_workspace_hour": requests as f64 / hours,
         "platform_requests_per_workspace_hour_outside_faults": calm_rate,
         "tokens_issued": soak.platform.issued().len(),
+        // Each token by GitHub's audit-log name (base64 of its SHA-256),
+        // never the token: an operator can search the audit log for it.
+        "tokens": soak.platform.issued().iter().map(|t| json!({
+            "hashed_token": molecule_credential_helper::secret::fingerprint(&t.token),
+            "expires_at": t.expires_at,
+        })).collect::<Vec<_>>(),
         "lowest_token_life_left_minutes": {"git": lowest_git, "gh": lowest_gh},
         "longest_outage_survived_minutes": survived,
         "faults": faults.iter().map(|f| json!({"minute": f.at, "minutes": f.minutes.max(0.0), "fault": format!("{:?}", f.fault), "longer_than_a_token": f.long})).collect::<Vec<_>>(),
@@ -614,11 +620,15 @@ fn report(
     });
     std::fs::create_dir_all(&soak.args.out).map_err(|e| e.to_string())?;
     let json_path = soak.args.out.join("soak.json");
-    std::fs::write(
-        &json_path,
-        serde_json::to_string_pretty(&summary).unwrap_or_default(),
-    )
-    .map_err(|e| e.to_string())?;
+    let text = serde_json::to_string_pretty(&summary).unwrap_or_default();
+    // The report names tokens only by fingerprint: none of them is in it.
+    if let Some(t) = soak.platform.issued().iter().find(|t| text.contains(&t.token)) {
+        return Err(format!(
+            "an issued token (hashed_token {}) is in the report",
+            molecule_credential_helper::secret::fingerprint(&t.token)
+        ));
+    }
+    std::fs::write(&json_path, text).map_err(|e| e.to_string())?;
     let svg_path = soak.args.out.join("soak.svg");
     draw(&svg_path, hours, &outages, ops).map_err(|e| format!("svg: {e}"))?;
     println!(

@@ -1,6 +1,7 @@
 #!/bin/bash -p
 # molecule-git-token-helper.sh ACTION — git credential helper for github.com
-# that serves GitHub App installation tokens fetched from the Molecule
+# (or the GitHub Enterprise host GITHUB_SERVER_URL names) that serves GitHub
+# App installation tokens fetched from the Molecule
 # platform. See gitcredentials(7) and the crate README for the contract.
 #
 # Actions: get | store | erase (git's), and _fetch_token | _refresh_gh |
@@ -32,12 +33,13 @@ EXPIRY_FILE="$CACHE_DIR/gh_installation_token_expiry"
 # shape (1-4096 characters of A-Z a-z 0-9 . _ -; today's GitHub tokens are
 # ~520 characters with dots), an expiry in the future, and both files tagged
 # with the generation of one write (a pair from two different writes is
-# never served). Sets CACHE_TOKEN and CACHE_EXPIRES_AT (may be empty) for
+# never served). Sets CACHE_HOST (the host the token is for), and
+# CACHE_TOKEN and CACHE_EXPIRES_AT (may be empty) for
 # any whole pair, fresh or stale: a stale token may still be served while
 # GitHub accepts it (serve_through_outage). Globs, not regexes.
-CACHE_TOKEN='' CACHE_EXPIRES_AT='' NOW=0
+CACHE_TOKEN='' CACHE_EXPIRES_AT='' CACHE_HOST='' NOW=0
 read_valid_cache() {
-    CACHE_TOKEN='' CACHE_EXPIRES_AT=
+    CACHE_TOKEN='' CACHE_EXPIRES_AT='' CACHE_HOST=
     # Both files regular, ours and not links: in a directory someone else
     # could write (its mode is checked before every write, which needs a
     # process), nothing they planted is served.
@@ -48,8 +50,12 @@ read_valid_cache() {
     # One read(2) per file (`read` seeks back after every line), and
     # `2>/dev/null` first: it must be in place before the `<` can fail.
     { mapfile -t -n 2 t; } 2>/dev/null <"$TOKEN_FILE"
-    { mapfile -t -n 3 e; } 2>/dev/null <"$EXPIRY_FILE"
+    { mapfile -t -n 4 e; } 2>/dev/null <"$EXPIRY_FILE"
     local token=${t[0]-} token_gen=${t[1]-} cache_expiry=${e[0]-} expires_at=${e[1]-} expiry_gen=${e[2]-}
+    # The host the token is for (line 4; a cache from before it was written
+    # is github.com's). Off the hot path, one for another host is no cache.
+    CACHE_HOST=${e[3]:-github.com}
+    [[ -z ${SERVED_HOST-} || $CACHE_HOST == "$SERVED_HOST" ]] || return 1
     [[ -n $token && ${#token} -le 4096 && $token != *[!A-Za-z0-9._-]* &&
         -n $cache_expiry && ${#cache_expiry} -le 12 && $cache_expiry != *[!0-9]* &&
         -n $token_gen && $token_gen == "$expiry_gen" ]] || return 1
@@ -70,7 +76,8 @@ read_valid_cache() {
 # ignored; a line too long, one without `=`, or a stall makes
 # ATTRS_READ=bad. The host is lower-cased and a `:443` dropped: git passes
 # it as the user typed it. A `get` is answered only when the request names
-# both `protocol=https` and github.com.
+# both `protocol=https` and the served host (github.com, or
+# GITHUB_SERVER_URL's): on a cache hit, the host the cached token is for.
 ATTR_protocol='' ATTR_host='' ATTR_password='' ATTRS_READ=''
 case ${1:-} in
     get | erase | store)
@@ -99,8 +106,8 @@ case ${1:-} in
         ;;
 esac
 
-if [[ ${1:-} == get && $ATTRS_READ == ok && $ATTR_protocol == https && $ATTR_host == github.com ]] &&
-    read_valid_cache; then
+if [[ ${1:-} == get && $ATTRS_READ == ok && $ATTR_protocol == https ]] &&
+    read_valid_cache && [[ $ATTR_host == "$CACHE_HOST" ]]; then
     # Same answer as answer() below, inlined for the hot path.
     if [[ -n $CACHE_EXPIRES_AT ]]; then
         printf 'username=x-access-token\npassword=%s\npassword_expiry_utc=%s\n' "$CACHE_TOKEN" "$CACHE_EXPIRES_AT"
@@ -287,6 +294,15 @@ load_settings
 PLATFORM_URL=${PLATFORM_URL:-http://host.docker.internal:8080}
 CONFIGS_DIR=${CONFIGS_DIR:-/configs}
 GITHUB_SERVER_URL=${GITHUB_SERVER_URL:-https://github.com}
+# The one host served, as git sends it: `host` (lower case) or `host:port`
+# for a port other than 443. Empty when GITHUB_SERVER_URL is not
+# https://host[:port]: nothing is served then (`_check_settings` says why).
+readonly SERVER_URL_RE='^https://([A-Za-z0-9.-]+)(:([0-9]{1,5}))?/?$'
+SERVED_HOST=''
+if [[ $GITHUB_SERVER_URL =~ $SERVER_URL_RE ]]; then
+    SERVED_HOST=${BASH_REMATCH[1],,}
+    [[ -n ${BASH_REMATCH[3]} && $((10#${BASH_REMATCH[3]})) != 443 ]] && SERVED_HOST+=":$((10#${BASH_REMATCH[3]}))"
+fi
 setting TOKEN_CACHE_TTL_SEC 3000
 setting TOKEN_EXPIRY_MARGIN_SEC 300 zero
 setting TOKEN_MIN_REMAINING_SEC 60 zero
@@ -329,12 +345,9 @@ check_settings() {
     if ! check_bearer; then
         SETTING_PROBLEMS+=("CONFIGS_DIR: $BEARER_PROBLEM")
     fi
-    local server_re='^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?/?$'
     shown GITHUB_SERVER_URL
-    if [[ ! $GITHUB_SERVER_URL =~ $server_re ]]; then
-        SETTING_PROBLEMS+=("GITHUB_SERVER_URL: \"$REPLY\" (from ${SETTING_FROM[GITHUB_SERVER_URL]}) is not https://host[:port] (no path, no user, host of letters, digits, dots and dashes); fix: set it to your GitHub's URL, e.g. https://github.com, or unset it")
-    elif [[ ${GITHUB_SERVER_URL,,} != https://github.com?(:443)?(/) ]]; then
-        SETTING_PROBLEMS+=("GITHUB_SERVER_URL: \"$REPLY\" (from ${SETTING_FROM[GITHUB_SERVER_URL]}) is not github.com, and this version serves github.com only; fix: unset it, or upgrade to a version that serves GitHub Enterprise")
+    if [[ -z $SERVED_HOST ]]; then
+        SETTING_PROBLEMS+=("GITHUB_SERVER_URL: \"$REPLY\" (from ${SETTING_FROM[GITHUB_SERVER_URL]}) is not https://host[:port] (no path, no user, host of letters, digits, dots and dashes), so no host is served; fix: set it to your GitHub's URL, e.g. https://github.com or https://ghe.example.com, or unset it")
     fi
     case ${TOKEN_FETCH_CLIENT:-} in
         '') ;;
@@ -481,14 +494,14 @@ store_cache() {
     if [[ -n $LOCK_HELD ]] && ensure_staging_dir &&
         ours_or_absent "$STAGING_DIR/${TOKEN_FILE##*/}" && ours_or_absent "$STAGING_DIR/${EXPIRY_FILE##*/}"; then
         if printf '%s\n' "$token" "$gen" >"$STAGING_DIR/${TOKEN_FILE##*/}" &&
-            printf '%s\n' "$cache_expiry" "$expires_at" "$gen" >"$STAGING_DIR/${EXPIRY_FILE##*/}" &&
+            printf '%s\n' "$cache_expiry" "$expires_at" "$gen" "$SERVED_HOST" >"$STAGING_DIR/${EXPIRY_FILE##*/}" &&
             without_lock mv -f -- "$STAGING_DIR/${TOKEN_FILE##*/}" "$STAGING_DIR/${EXPIRY_FILE##*/}" "$CACHE_DIR/"; then
             return 0
         fi
         return 1
     fi
     write_cache_file "$TOKEN_FILE" "$token"$'\n'"$gen" || return 1
-    write_cache_file "$EXPIRY_FILE" "$cache_expiry"$'\n'"$expires_at"$'\n'"$gen"
+    write_cache_file "$EXPIRY_FILE" "$cache_expiry"$'\n'"$expires_at"$'\n'"$gen"$'\n'"$SERVED_HOST"
 }
 
 # The staging dir: made by us 0700 inside the private cache dir, so nobody
@@ -909,7 +922,7 @@ release_lock() {
 
 action_get() {
     [[ $ATTRS_READ == ok ]] || { say "malformed credential request; declining"; return 0; }
-    [[ $ATTR_protocol == https && $ATTR_host == github.com ]] || return 0
+    [[ $ATTR_protocol == https && -n $SERVED_HOST && $ATTR_host == "$SERVED_HOST" ]] || return 0
 
     if read_valid_cache; then
         answer "$CACHE_TOKEN" "$CACHE_EXPIRES_AT"
@@ -980,7 +993,7 @@ fallback_note() {
 
 action_erase() {
     [[ $ATTRS_READ == ok ]] || return 0
-    [[ $ATTR_protocol == https && $ATTR_host == github.com ]] || return 0
+    [[ $ATTR_protocol == https && -n $SERVED_HOST && $ATTR_host == "$SERVED_HOST" ]] || return 0
     [[ -n $ATTR_password ]] || return 0
     # Fresh or stale: git erases what GitHub refused, and a stale token may
     # have been served through an outage.
@@ -1049,6 +1062,10 @@ action_login_gh_stdin() {
 # token removed, 200 characters.
 gh_login() {
     local token=$1 what=$2 out rc
+    if [[ -z $SERVED_HOST ]]; then
+        say "GITHUB_SERVER_URL is not https://host[:port]: no host to log gh in to"
+        return 1
+    fi
     if ! command -v gh >/dev/null; then
         say "gh not on PATH; cache refreshed only"
         return 0
@@ -1066,7 +1083,7 @@ gh_login() {
     local -a bound=()
     command -v timeout >/dev/null && bound=(timeout -k 2 "$GH_LOGIN_TIMEOUT_SEC")
     out=$(printf '%s\n' "$token" | without_lock env -u GH_TOKEN -u GITHUB_TOKEN "${bound[@]}" \
-        gh auth login --hostname github.com --with-token 2>&1 >/dev/null)
+        gh auth login --hostname "$SERVED_HOST" --with-token 2>&1 >/dev/null)
     rc=$?
     [[ -z $GH_LOCK_FD ]] || { exec {GH_LOCK_FD}>&- && GH_LOCK_FD=''; }
     if ((rc == 0)); then

@@ -103,10 +103,78 @@ pub fn canonical_home(home: &Path) -> Result<PathBuf, crate::Error> {
 /// The most read of gh's hosts file (a few hundred bytes per account).
 pub const HOSTS_FILE_LIMIT: u64 = 1024 * 1024;
 
-/// The git config key the installer owns.
+/// The git config key the installer owns, for the default github.com.
 pub const GIT_HELPER_KEY: &str = "credential.https://github.com.helper";
 /// The git config key that turns on per-repository credentials for github.com.
 pub const GIT_USE_HTTP_PATH_KEY: &str = "credential.https://github.com.useHttpPath";
+
+/// The one GitHub served (`GITHUB_SERVER_URL`, default `https://github.com`):
+/// github.com, a GitHub Enterprise Server, or a GHE.com subdomain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GitHubServer {
+    /// `https://host[:port]`, the host lower-cased, `:443` and a trailing
+    /// `/` dropped: what git's credential keys are written under.
+    pub url: String,
+    /// `host[:port]` as git sends it in a credential request (and gh's
+    /// `--hostname`).
+    pub host: String,
+}
+
+impl GitHubServer {
+    /// github.com.
+    pub fn github_com() -> Self {
+        GitHubServer {
+            url: "https://github.com".into(),
+            host: "github.com".into(),
+        }
+    }
+
+    /// `https://host[:port]` (a trailing `/` allowed; no path, no user; a
+    /// host of ASCII letters, digits, dots and dashes; a port of 1-5
+    /// digits), normalised; `None` for anything else. The helper's
+    /// `_check_settings` applies the same rule.
+    pub fn parse(url: &str) -> Option<Self> {
+        let rest = url.strip_prefix("https://")?;
+        let rest = rest.strip_suffix('/').unwrap_or(rest);
+        let (host, port) = match rest.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (rest, None),
+        };
+        let host_ok = !host.is_empty()
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+        let port_ok = port
+            .is_none_or(|p| (1..=5).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()));
+        if !host_ok || !port_ok {
+            return None;
+        }
+        let host = host.to_ascii_lowercase();
+        let host = match port {
+            Some(p) if p.parse::<u32>() != Ok(443) => format!("{host}:{p}"),
+            _ => host,
+        };
+        Some(GitHubServer {
+            url: format!("https://{host}"),
+            host,
+        })
+    }
+
+    /// `credential.<url>.helper`: the key the installer owns.
+    pub fn helper_key(&self) -> String {
+        format!("credential.{}.helper", self.url)
+    }
+
+    /// `credential.<url>.useHttpPath`.
+    pub fn use_http_path_key(&self) -> String {
+        format!("credential.{}.useHttpPath", self.url)
+    }
+
+    /// The URL `status` and the contract ask git about: a clone of `o/r`.
+    pub fn probe_url(&self) -> String {
+        format!("{}/o/r.git", self.url)
+    }
+}
 
 /// Variables that would send git or gh outside an explicit `--home`.
 const ISOLATING_VARS: [&str; 3] = ["XDG_CONFIG_HOME", "GIT_CONFIG_GLOBAL", "GH_CONFIG_DIR"];
@@ -251,5 +319,38 @@ impl Config {
             .filter_map(|k| self.var(k))
             .map(str::to_string)
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod server_tests {
+    use super::GitHubServer;
+
+    #[test]
+    fn server_urls_are_normalised_or_refused() {
+        for (url, host) in [
+            ("https://github.com", "github.com"),
+            ("https://GitHub.com/", "github.com"),
+            ("https://ghe.example.test:443", "ghe.example.test"),
+            ("https://ghe.example.test:8443", "ghe.example.test:8443"),
+            ("https://octo.ghe.com", "octo.ghe.com"),
+        ] {
+            let s = GitHubServer::parse(url).unwrap();
+            assert_eq!(s.host, host, "{url}");
+            assert_eq!(s.url, format!("https://{host}"), "{url}");
+        }
+        for bad in [
+            "http://github.com",
+            "https://github.com/o",
+            "https://user@github.com",
+            "https://",
+            "https://gh_e.example",
+            "https://h:",
+            "https://h:123456",
+            "github.com",
+            "https://ghé.example",
+        ] {
+            assert_eq!(GitHubServer::parse(bad), None, "{bad}");
+        }
     }
 }

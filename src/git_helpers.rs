@@ -1,14 +1,24 @@
-//! Which credential helpers git runs for a github.com URL, replayed from
+//! Which credential helpers git runs for the served GitHub's URL (github.com
+//! or `GITHUB_SERVER_URL`), replayed from
 //! `git config --list` the way git's `credential.c` does it: every
 //! `credential.helper` and `credential.<url>.helper` whose URL matches, in
 //! config order, an empty value clearing the list so far. `status` and
 //! `contract` use it to tell whether ours answers first and who else gets
 //! our token (git calls `store` on every helper after a success).
 
+use crate::config::GitHubServer;
+
 /// The URL git asks about for a clone of `o/r` from github.com.
 pub const GITHUB_PROBE_URL: &str = "https://github.com/o/r.git";
-const PROBE_HOST: &str = "github.com";
 const PROBE_PATH: &str = "o/r.git";
+
+/// The served host split for matching: name and port.
+fn host_and_port(server: &GitHubServer) -> (&str, u32) {
+    match server.host.split_once(':') {
+        Some((h, p)) => (h, p.parse().unwrap_or(443)),
+        None => (&server.host, 443),
+    }
+}
 
 /// Where git really sends a request for [`GITHUB_PROBE_URL`]: `git
 /// ls-remote --get-url` applies every `url.<base>.insteadOf` (talking to no
@@ -18,24 +28,31 @@ pub fn rewritten_probe<S: crate::os::Spawner>(
     spawner: &S,
     git: &std::path::Path,
     config: &crate::config::Config,
+    server: &GitHubServer,
 ) -> Option<String> {
+    let probe = server.probe_url();
     let cmd = config
         .command(git)
-        .args(["ls-remote", "--get-url", GITHUB_PROBE_URL])
+        .args(["ls-remote", "--get-url", &probe])
         .timeout(std::time::Duration::from_secs(10));
     let out = spawner.run(&cmd).ok()?;
     let url = out.stdout.lines().next()?.trim();
-    (out.success() && !url.is_empty() && url != GITHUB_PROBE_URL)
+    (out.success() && !url.is_empty() && url != probe)
         .then(|| url.chars().filter(|c| !c.is_control()).take(300).collect())
 }
 
 /// The helper chain for [`GITHUB_PROBE_URL`] from `git config --list -z`
 /// output (`key\nvalue\0` entries), first to last.
 pub fn helpers_for_github(config_list: &str) -> Vec<String> {
+    helpers_for(config_list, &GitHubServer::github_com())
+}
+
+/// The helper chain for `server`'s probe URL (`<url>/o/r.git`).
+pub fn helpers_for(config_list: &str, server: &GitHubServer) -> Vec<String> {
     let mut chain = Vec::new();
     for entry in config_list.split('\0').filter(|e| !e.is_empty()) {
         let (key, value) = entry.split_once('\n').unwrap_or((entry, ""));
-        if !applies_to_github(key) {
+        if !applies_to(key, server) {
             continue;
         }
         if value.is_empty() {
@@ -50,7 +67,7 @@ pub fn helpers_for_github(config_list: &str) -> Vec<String> {
 /// Whether `key` is `credential.helper` or `credential.<url>.helper` for a
 /// `<url>` that matches the probe URL. Section and variable names are
 /// case-insensitive; the URL subsection keeps its case.
-fn applies_to_github(key: &str) -> bool {
+fn applies_to(key: &str, server: &GitHubServer) -> bool {
     let lower = key.to_ascii_lowercase();
     if !lower.starts_with("credential.") || !lower.ends_with(".helper") {
         return false;
@@ -60,9 +77,9 @@ fn applies_to_github(key: &str) -> bool {
     }
     let url = &key["credential.".len()..key.len() - ".helper".len()];
     if url.contains("://") {
-        url_matches(url)
+        url_matches(url, server)
     } else {
-        partial_url_matches(url)
+        partial_url_matches(url, server)
     }
 }
 
@@ -73,7 +90,8 @@ fn applies_to_github(key: &str) -> bool {
 /// dropped; `.` and `..` path segments resolved. Then: same scheme, no user
 /// (ours has none), host equal label by label with `*` matching one label,
 /// the same port, and a path that is a prefix of ours at a `/` boundary.
-fn url_matches(url: &str) -> bool {
+fn url_matches(url: &str, server: &GitHubServer) -> bool {
+    let (probe_host, probe_port) = host_and_port(server);
     let Some((scheme, rest)) = url.split_once("://") else {
         return false;
     };
@@ -92,8 +110,11 @@ fn url_matches(url: &str) -> bool {
         Some((host, port)) => (host, port),
         None => (authority, ""),
     };
-    let port_ok = port.is_empty()
-        || (port.bytes().all(|b| b.is_ascii_digit()) && port.parse::<u32>() == Ok(443));
+    let port_ok = if port.is_empty() {
+        probe_port == 443
+    } else {
+        port.bytes().all(|b| b.is_ascii_digit()) && port.parse::<u32>() == Ok(probe_port)
+    };
     if !port_ok {
         return false;
     }
@@ -105,7 +126,7 @@ fn url_matches(url: &str) -> bool {
     let Some(path) = decode_unreserved(path) else {
         return false;
     };
-    host_matches(host) && path_matches(&remove_dot_segments(&path))
+    host_matches(host, probe_host) && path_matches(&remove_dot_segments(&path))
 }
 
 /// Decodes `%XX` escapes of unreserved characters (`A-Z a-z 0-9 - . _ ~`),
@@ -161,10 +182,10 @@ fn remove_dot_segments(path: &str) -> String {
     segments.join("/")
 }
 
-fn host_matches(pattern: &str) -> bool {
+fn host_matches(pattern: &str, probe_host: &str) -> bool {
     let pattern = pattern.to_ascii_lowercase();
     let wanted: Vec<&str> = pattern.split('.').collect();
-    let ours: Vec<&str> = PROBE_HOST.split('.').collect();
+    let ours: Vec<&str> = probe_host.split('.').collect();
     wanted.len() == ours.len() && wanted.iter().zip(&ours).all(|(w, o)| *w == "*" || w == o)
 }
 
@@ -179,12 +200,12 @@ fn path_matches(path: &str) -> bool {
 
 /// git's fallback for a subsection without a scheme (`credential.github.com.helper`):
 /// a partial URL whose parts must equal ours where given.
-fn partial_url_matches(url: &str) -> bool {
+fn partial_url_matches(url: &str, server: &GitHubServer) -> bool {
     if url.contains('@') {
         return false;
     }
     let (host, path) = url.split_once('/').unwrap_or((url, ""));
-    host == PROBE_HOST && (path.is_empty() || path == PROBE_PATH)
+    host == server.host && (path.is_empty() || path == PROBE_PATH)
 }
 
 /// Helpers that are not ours and would be handed our token by git's
@@ -220,7 +241,7 @@ mod tests {
             "credential.https://github.*.helper",
             "credential.github.com.helper",
         ] {
-            assert!(applies_to_github(key), "{key}");
+            assert!(applies_to(key, &GitHubServer::github_com()), "{key}");
         }
         for key in [
             "credential.http://github.com.helper",
@@ -237,7 +258,7 @@ mod tests {
             "credential.https://github.com.username",
             "http.https://github.com.helper",
         ] {
-            assert!(!applies_to_github(key), "{key}");
+            assert!(!applies_to(key, &GitHubServer::github_com()), "{key}");
         }
     }
 

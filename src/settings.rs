@@ -130,6 +130,43 @@ pub fn render(config: &Config, saved: &str) -> Saved {
     out
 }
 
+/// The GitHub served, as the helper takes it: `GITHUB_SERVER_URL` from the
+/// environment when set there (empty: the default), else from `saved` (the
+/// settings file's text), else github.com. `Err` names a URL that is not
+/// `https://host[:port]`.
+pub fn served_github(config: &Config, saved: &str) -> Result<crate::config::GitHubServer, String> {
+    let from_env = config.env.get("GITHUB_SERVER_URL").cloned();
+    let url = match from_env {
+        Some(url) => url,
+        None => parse_saved(saved)
+            .into_iter()
+            .rev()
+            .find(|(k, _)| *k == "GITHUB_SERVER_URL")
+            .map(|(_, v)| v)
+            .unwrap_or_default(),
+    };
+    if url.is_empty() {
+        return Ok(crate::config::GitHubServer::github_com());
+    }
+    crate::config::GitHubServer::parse(&url).ok_or_else(|| {
+        let shown: String = url.chars().filter(|c| !c.is_control()).take(120).collect();
+        format!("GITHUB_SERVER_URL {shown:?} is not https://host[:port]; nothing wired for it")
+    })
+}
+
+/// The settings file's text, when it is a regular file `uid` owns (anything
+/// else is never read).
+pub fn read_saved<F: crate::os::Fs>(fs: &F, config: &Config) -> String {
+    let path = &config.layout.settings_file;
+    match fs.metadata(path) {
+        Ok(m) if m.kind == crate::os::FileKind::File && m.uid == config.uid => fs
+            .read(path, 64 * 1024)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default(),
+        _ => String::new(),
+    }
+}
+
 /// Where a setting's value came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -6,7 +6,7 @@ use std::io;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::config::{Config, GIT_HELPER_KEY, GIT_USE_HTTP_PATH_KEY};
+use crate::config::Config;
 use crate::os::{wait_until, FileKind, Fs, ProcTable, Spawner, Which};
 use crate::supervisor::{self, SupervisorState};
 
@@ -43,9 +43,11 @@ pub fn uninstall<F: Fs, S: Spawner, P: ProcTable, W: Which>(
     config: &Config,
 ) -> UninstallReport {
     let mut report = UninstallReport::default();
+    // Read before the runtime dir goes: which GitHub's key holds our values.
+    let saved = crate::settings::read_saved(fs, config);
     stop_processes(procs, fs, config, &mut report);
     if let Some(git) = which.which("git") {
-        remove_git_values(spawner, &git, config, &mut report);
+        remove_git_values(spawner, &git, config, &saved, &mut report);
         remove_gitconfig_left_empty(fs, spawner, &git, config, &mut report);
     }
     let layout = &config.layout;
@@ -121,10 +123,20 @@ fn remove_git_values<S: Spawner>(
     spawner: &S,
     git: &Path,
     config: &Config,
+    saved: &str,
     report: &mut UninstallReport,
 ) {
     let wanted = crate::install::wanted_helpers(&config.layout.helper_script);
-    let (helpers, use_http_path) = match crate::install::read_global(spawner, git, config) {
+    let server = match crate::settings::served_github(config, saved) {
+        Ok(server) => server,
+        Err(e) => {
+            report.errors.push(e);
+            return;
+        }
+    };
+    let (helper_key, http_path_key) = (server.helper_key(), server.use_http_path_key());
+    let (helpers, use_http_path) = match crate::install::read_global(spawner, git, config, &server)
+    {
         Ok(v) => v,
         Err(e) => {
             report.errors.push(e);
@@ -155,26 +167,24 @@ fn remove_git_values<S: Spawner>(
             .iter()
             .filter(|h| **h != wanted[1] && !h.is_empty())
             .collect();
-        let mut ok = run(&["--unset-all", GIT_HELPER_KEY]);
+        let mut ok = run(&["--unset-all", &helper_key]);
         for value in &others {
-            ok &= run(&["--add", GIT_HELPER_KEY, value]);
+            ok &= run(&["--add", &helper_key, value]);
         }
         if ok {
-            report.removed.push(GIT_HELPER_KEY.into());
-            report
-                .done
-                .push(format!("removed our {GIT_HELPER_KEY} values"));
+            report.removed.push(helper_key.clone());
+            report.done.push(format!("removed our {helper_key} values"));
             if !others.is_empty() {
                 report.kept.push(format!(
-                    "{GIT_HELPER_KEY} values others added: {}",
+                    "{helper_key} values others added: {}",
                     others.len()
                 ));
             }
         }
     }
-    if use_http_path.is_some() && run(&["--unset-all", GIT_USE_HTTP_PATH_KEY]) {
-        report.removed.push(GIT_USE_HTTP_PATH_KEY.into());
-        report.done.push(format!("removed {GIT_USE_HTTP_PATH_KEY}"));
+    if use_http_path.is_some() && run(&["--unset-all", &http_path_key]) {
+        report.removed.push(http_path_key.clone());
+        report.done.push(format!("removed {http_path_key}"));
     }
 }
 

@@ -31,6 +31,8 @@ struct World {
     env: BTreeMap<String, String>,
     platform: FakePlatform,
     shim_log: PathBuf,
+    /// The GitHub the image serves: its `GITHUB_SERVER_URL`, else github.com.
+    server: crate::config::GitHubServer,
 }
 
 impl World {
@@ -79,6 +81,17 @@ impl World {
         ] {
             env.insert(k.to_string(), v);
         }
+        // The image's GitHub: a GHE image sets GITHUB_SERVER_URL, and the
+        // suite proves the wiring for that host.
+        let server = match std::env::var("GITHUB_SERVER_URL") {
+            Ok(url) if !url.is_empty() => {
+                env.insert("GITHUB_SERVER_URL".into(), url.clone());
+                crate::config::GitHubServer::parse(&url).ok_or_else(|| {
+                    format!("GITHUB_SERVER_URL {url:?} is not https://host[:port]")
+                })?
+            }
+            _ => crate::config::GitHubServer::github_com(),
+        };
         let layout = Layout::new(&home);
         Ok(World {
             _root: root_dir,
@@ -88,6 +101,7 @@ impl World {
             env,
             platform,
             shim_log,
+            server,
         })
     }
 
@@ -128,12 +142,7 @@ impl World {
     /// `git config --global --get-all` of our helper key.
     fn helpers(&self) -> Result<Output, String> {
         self.git(
-            &[
-                "config",
-                "--global",
-                "--get-all",
-                crate::config::GIT_HELPER_KEY,
-            ],
+            &["config", "--global", "--get-all", &self.server.helper_key()],
             "",
         )
     }
@@ -145,7 +154,10 @@ impl World {
     fn fill_with(&self, vars: &[(&str, &str)]) -> Result<String, String> {
         let out = self.git_with(
             &["credential", "fill"],
-            "protocol=https\nhost=github.com\npath=org/repo.git\n\n",
+            &format!(
+                "protocol=https\nhost={}\npath=org/repo.git\n\n",
+                self.server.host
+            ),
             vars,
         )?;
         let stdout = String::from_utf8_lossy(&out.stdout);
@@ -543,14 +555,22 @@ fn no_other_helper(world: &World) -> Result<(), String> {
     })?;
     let cmd = image_git(world, &["config", "--list", "-z"]);
     let out = run_bounded(cmd, b"", Duration::from_secs(30))?;
-    let chain = crate::git_helpers::helpers_for_github(&String::from_utf8_lossy(&out.stdout));
+    let chain =
+        crate::git_helpers::helpers_for(&String::from_utf8_lossy(&out.stdout), &world.server);
     let ours = &crate::install::wanted_helpers(&world.layout.helper_script)[1];
     ensure(chain.first() == Some(ours), || {
-        format!("git asks {:?} first for github.com", chain.first())
+        format!(
+            "git asks {:?} first for {}",
+            chain.first(),
+            world.server.host
+        )
     })?;
     let others = crate::git_helpers::others_after_ours(&chain, ours);
     ensure(others.is_empty(), || {
-        format!("git also runs {others:?} for github.com and would hand it our token to store")
+        format!(
+            "git also runs {others:?} for {} and would hand it our token to store",
+            world.server.host
+        )
     })
 }
 
@@ -570,7 +590,7 @@ fn git_config_wired(world: &World) -> Result<(), String> {
             "--global",
             "--type=bool",
             "--get",
-            "credential.https://github.com.useHttpPath",
+            &world.server.use_http_path_key(),
         ],
         "",
     )?;
@@ -687,15 +707,20 @@ fn gh_login_clean(world: &World) -> Result<(), String> {
         "gh saw GH_TOKEN or GITHUB_TOKEN in its environment".into()
     })?;
     ensure(
-        log.contains("argv=auth login --hostname github.com --with-token"),
+        log.contains(&format!(
+            "argv=auth login --hostname {} --with-token",
+            world.server.host
+        )),
         || format!("unexpected gh argv: {log}"),
     )
 }
 
 fn erase_then_fill(world: &World) -> Result<(), String> {
     let old = world.fill()?;
-    let input =
-        format!("protocol=https\nhost=github.com\nusername=x-access-token\npassword={old}\n\n");
+    let input = format!(
+        "protocol=https\nhost={}\nusername=x-access-token\npassword={old}\n\n",
+        world.server.host
+    );
     world.git(&["credential", "reject"], &input)?;
     let new = world.fill()?;
     ensure(new != old && world.issued().contains(&new), || {

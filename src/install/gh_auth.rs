@@ -21,13 +21,24 @@ pub(crate) struct GhAuthResult {
     pub secrets: Vec<String>,
 }
 
-/// Whether gh's hosts file holds `token` as an `oauth_token`.
-pub fn hosts_file_has_token(hosts: &str, token: &str) -> bool {
+/// Whether gh's hosts file holds `token` as an `oauth_token` under `host`
+/// (a top-level key of the YAML; gh 2.40+ also keeps one per account under
+/// `users:`, which counts too). A token under another host does not.
+pub fn hosts_file_has_token(hosts: &str, host: &str, token: &str) -> bool {
+    let mut current = None;
     hosts.lines().any(|line| {
-        line.trim()
-            .strip_prefix("oauth_token:")
-            .map(|v| v.trim().trim_matches(|c| c == '"' || c == '\''))
-            == Some(token)
+        if !line.starts_with([' ', '\t', '#']) && !line.is_empty() {
+            current = line
+                .strip_suffix(':')
+                .map(|h| h.trim().trim_matches(|c| c == '"' || c == '\''));
+            return false;
+        }
+        current.is_some_and(|h| h.eq_ignore_ascii_case(host))
+            && line
+                .trim()
+                .strip_prefix("oauth_token:")
+                .map(|v| v.trim().trim_matches(|c| c == '"' || c == '\''))
+                == Some(token)
     })
 }
 
@@ -89,10 +100,16 @@ struct Login<'a, F, S, P, W> {
 
 impl<F: Fs, S: Spawner, P: ProcTable, W: Which> Login<'_, F, S, P, W> {
     fn holds(&self, token: &Token) -> bool {
+        let saved = crate::settings::read_saved(self.fs, self.config);
+        let Ok(server) = crate::settings::served_github(self.config, &saved) else {
+            return false;
+        };
         let hosts = self.config.layout.gh_hosts_file(self.config);
         self.fs
             .read(&hosts, crate::config::HOSTS_FILE_LIMIT)
-            .map(|b| hosts_file_has_token(&String::from_utf8_lossy(&b), token.expose()))
+            .map(|b| {
+                hosts_file_has_token(&String::from_utf8_lossy(&b), &server.host, token.expose())
+            })
             .unwrap_or(false)
     }
 
@@ -173,11 +190,17 @@ mod tests {
     #[test]
     fn hosts_file_token_match_is_exact() {
         let hosts = "github.com:\n    oauth_token: ghs_abc\n    user: x\n";
-        assert!(hosts_file_has_token(hosts, "ghs_abc"));
-        assert!(!hosts_file_has_token(hosts, "ghs_ab"));
+        assert!(hosts_file_has_token(hosts, "github.com", "ghs_abc"));
+        assert!(!hosts_file_has_token(hosts, "github.com", "ghs_ab"));
         assert!(hosts_file_has_token(
             "github.com:\n  oauth_token: \"ghs_q\"\n",
+            "github.com",
             "ghs_q"
         ));
+        // Under another host it is not gh's login for this one.
+        assert!(!hosts_file_has_token(hosts, "ghe.example.test", "ghs_abc"));
+        let two = "github.com:\n    oauth_token: ghs_a\nghe.example.test:\n    users:\n        x:\n            oauth_token: ghs_b\n    oauth_token: ghs_b\n";
+        assert!(hosts_file_has_token(two, "ghe.example.test", "ghs_b"));
+        assert!(!hosts_file_has_token(two, "ghe.example.test", "ghs_a"));
     }
 }

@@ -137,7 +137,19 @@ impl<F: Fs, S: Spawner, P: ProcTable, W: Which> Installer<F, S, P, W> {
         } else if let HomeSafety::Refuse(why) = home_check {
             Outcome::Failed(why)
         } else {
-            git_config::run(&self.spawner, &self.which, &self.config)
+            // The URL of the settings just saved: a re-install from a shell
+            // without GITHUB_SERVER_URL keeps the one saved before.
+            let merged = crate::config::Config {
+                env: Default::default(),
+                ..self.config.clone()
+            };
+            git_config::run(
+                &self.spawner,
+                &self.which,
+                &self.config,
+                crate::settings::served_github(&merged, &settings.text),
+                previous_server(&saved).as_ref(),
+            )
         };
         report.steps.push(StepReport {
             step: Step::GitConfig,
@@ -212,15 +224,23 @@ impl<F: Fs, S: Spawner, P: ProcTable, W: Which> Installer<F, S, P, W> {
     /// The settings file's text, when it is a regular file of ours (anything
     /// else is replaced, never read).
     fn saved_settings(&self) -> String {
-        let path = &self.config.layout.settings_file;
-        match self.fs.metadata(path) {
-            Ok(m) if m.kind == FileKind::File && m.uid == self.config.uid => self
-                .fs
-                .read(path, 64 * 1024)
-                .map(|b| String::from_utf8_lossy(&b).into_owned())
-                .unwrap_or_default(),
-            _ => String::new(),
-        }
+        crate::settings::read_saved(&self.fs, &self.config)
+    }
+}
+
+/// The GitHub the last install served, from its saved settings (none for a
+/// first install, or one whose URL could not be wired).
+fn previous_server(saved: &str) -> Option<crate::config::GitHubServer> {
+    if saved.is_empty() {
+        return None;
+    }
+    match crate::settings::parse_saved(saved)
+        .into_iter()
+        .rev()
+        .find(|(k, _)| *k == "GITHUB_SERVER_URL")
+    {
+        Some((_, url)) => crate::config::GitHubServer::parse(&url),
+        None => Some(crate::config::GitHubServer::github_com()),
     }
 }
 

@@ -8,8 +8,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Config, GIT_HELPER_KEY};
-use crate::git_helpers::{helpers_for_github, others_after_ours, GITHUB_PROBE_URL};
+use crate::config::Config;
+use crate::git_helpers::{helpers_for, others_after_ours};
 use crate::os::{FileKind, Fs, ProcTable, Spawner, Which};
 use crate::settings::{Setting, Source};
 use crate::supervisor::{self, SupervisorState};
@@ -174,7 +174,7 @@ pub fn status<F: Fs, S: Spawner, P: ProcTable, W: Which>(
         home,
         settings_check,
         scripts(fs, config),
-        git_config(spawner, which, config),
+        git_config(fs, spawner, which, config),
         cache_dir(fs, config),
         cached_token(fs, config, &log),
         daemon(fs, procs, config, &log),
@@ -322,13 +322,25 @@ fn scripts<F: Fs>(fs: &F, config: &Config) -> Check {
     }
 }
 
-/// Git's helper chain for https://github.com: which helper answers first.
-fn git_config<S: Spawner, W: Which>(spawner: &S, which: &W, config: &Config) -> Check {
+/// Git's helper chain for the served GitHub (github.com, or
+/// `GITHUB_SERVER_URL`): which helper answers first.
+fn git_config<F: Fs, S: Spawner, W: Which>(
+    fs: &F,
+    spawner: &S,
+    which: &W,
+    config: &Config,
+) -> Check {
     let Some(git) = which.which("git") else {
         return check("git-config", Level::Warn, "git not on PATH");
     };
+    let saved = crate::settings::read_saved(fs, config);
+    let server = match crate::settings::served_github(config, &saved) {
+        Ok(server) => server,
+        Err(e) => return check("git-config", Level::Fail, e),
+    };
+    let probe = server.probe_url();
     let wanted = crate::install::wanted_helpers(&config.layout.helper_script);
-    let (ours, use_http_path) = match crate::install::read_global(spawner, &git, config) {
+    let (ours, use_http_path) = match crate::install::read_global(spawner, &git, config, &server) {
         Ok(v) => v,
         Err(e) => return check("git-config", Level::Fail, e),
     };
@@ -337,7 +349,8 @@ fn git_config<S: Spawner, W: Which>(spawner: &S, which: &W, config: &Config) -> 
             "git-config",
             Level::Fail,
             format!(
-                "{GIT_HELPER_KEY} is {ours:?}, want [\"\", {:?}]; run install",
+                "{} is {ours:?}, want [\"\", {:?}]; run install",
+                server.helper_key(),
                 wanted[1]
             ),
         );
@@ -346,17 +359,17 @@ fn git_config<S: Spawner, W: Which>(spawner: &S, which: &W, config: &Config) -> 
         return check(
             "git-config",
             Level::Fail,
-            "useHttpPath is not true; run install",
+            format!("{} is not true; run install", server.use_http_path_key()),
         );
     }
-    if let Some(url) = crate::git_helpers::rewritten_probe(spawner, &git, config) {
+    if let Some(url) = crate::git_helpers::rewritten_probe(spawner, &git, config, &server) {
         return check(
             "git-config",
             Level::Fail,
-            format!("git rewrites {GITHUB_PROBE_URL} to {url} (url.<base>.insteadOf): it asks that URL's helpers, never ours; remove the rewrite or point it at https://github.com/"),
+            format!("git rewrites {probe} to {url} (url.<base>.insteadOf): it asks that URL's helpers, never ours; remove the rewrite or point it at {}/", server.url),
         );
     }
-    let chain = match github_helper_chain(spawner, &git, config) {
+    let chain = match helper_chain(spawner, &git, config, &server) {
         Ok(chain) => chain,
         Err(e) => return check("git-config", Level::Fail, e),
     };
@@ -366,30 +379,31 @@ fn git_config<S: Spawner, W: Which>(spawner: &S, which: &W, config: &Config) -> 
             return check(
                 "git-config",
                 Level::Fail,
-                format!("git asks {first:?} for {GITHUB_PROBE_URL} before our helper (git's own URL matching, every config file)"),
+                format!("git asks {first:?} for {probe} before our helper (git's own URL matching, every config file)"),
             )
         }
         None => {
             return check(
                 "git-config",
                 Level::Fail,
-                format!("no credential helper answers {GITHUB_PROBE_URL}"),
+                format!("no credential helper answers {probe}"),
             )
         }
     }
     let others = others_after_ours(&chain, &wanted[1]);
+    let host = &server.host;
     if others.is_empty() {
         check(
             "git-config",
             Level::Ok,
-            "our helper answers github.com first, and no other helper follows it",
+            format!("our helper answers {host} first, and no other helper follows it"),
         )
     } else {
         check(
             "git-config",
             Level::Warn,
             format!(
-                "git also runs {others:?} for github.com: after every successful push it hands that helper our token to store (e.g. in ~/.git-credentials); scope it away from github.com"
+                "git also runs {others:?} for {host}: after every successful push it hands that helper our token to store (e.g. in ~/.git-credentials); scope it away from {host}"
             ),
         )
     }
@@ -397,10 +411,11 @@ fn git_config<S: Spawner, W: Which>(spawner: &S, which: &W, config: &Config) -> 
 
 /// Every helper git runs for the probe URL, in order, from all of git's
 /// config files (`git config --list`), replayed with git's URL matching.
-fn github_helper_chain<S: Spawner>(
+fn helper_chain<S: Spawner>(
     spawner: &S,
     git: &Path,
     config: &Config,
+    server: &crate::config::GitHubServer,
 ) -> Result<Vec<String>, String> {
     let cmd = config.command(git).args(["config", "--list", "-z"]);
     let out = spawner
@@ -409,7 +424,7 @@ fn github_helper_chain<S: Spawner>(
     if !out.success() {
         return Ok(Vec::new());
     }
-    Ok(helpers_for_github(&out.stdout))
+    Ok(helpers_for(&out.stdout, server))
 }
 
 fn cache_dir<F: Fs>(fs: &F, config: &Config) -> Check {

@@ -7,6 +7,7 @@ mod daemon;
 mod deploy;
 mod e2e;
 mod e2e_enterprise;
+mod enterprise;
 mod fake_platform;
 mod fleet;
 mod helper;
