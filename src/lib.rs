@@ -58,7 +58,10 @@ pub mod uninstall;
 /// runtime's dev-dependencies); it pulls in mockall, rustls and rcgen.
 #[cfg(feature = "testing")]
 pub mod testing {
-    pub use crate::fake_github::{namespace, FakeGitHub, Recorded, BOT_LOGIN};
+    pub use crate::fake_github::{
+        namespace, tls::HOSTS as FAKE_GITHUB_HOSTS, FakeGitHub, Recorded, BOT_LOGIN, GHES_HOST,
+        GHE_COM_API_HOST, GHE_COM_HOST,
+    };
     pub use crate::fake_platform::{
         sample_token, FakeMode, FakePlatform, FakePlatformConfig, IssuedToken, TokenAuthority,
         TokenCheck, TokenFormat,

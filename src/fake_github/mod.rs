@@ -4,15 +4,23 @@
 //!   repositories it creates (clone, fetch, push);
 //! - `api.github.com`: what gh needs to log in with an installation token
 //!   and use it: `GET /` (no `X-OAuth-Scopes`, as for an integration token),
-//!   `POST /graphql` (`viewer { login }`) and `GET /repos/{owner}/{repo}`.
+//!   `POST /graphql` (`viewer { login }`) and `GET /repos/{owner}/{repo}`;
+//! - a GitHub Enterprise Server, [`GHES_HOST`]: smart HTTP like github.com's
+//!   (its own repositories), and the same API under `/api/v3/...` and
+//!   `/api/graphql` on that host, where gh calls a GHES host;
+//! - a GHE.com tenant, [`GHE_COM_HOST`]: smart HTTP, the API at
+//!   [`GHE_COM_API_HOST`] (REST at `/`, GraphQL at `/graphql`, where gh
+//!   since GHE.com calls a `*.ghe.com` host), and the GHES-shaped paths on
+//!   the tenant's own host too, because older gh (2.23) treats any host but
+//!   github.com as GHES.
 //!
 //! Every request must carry a token the fake platform issued that GitHub
 //! still accepts (its `expires_at` not passed, not revoked); anything else
 //! gets 401 with `WWW-Authenticate: Basic realm="GitHub"`, as GitHub
 //! answers. Every request is recorded — time, host, route, the token's issue
 //! number, status — never the token. It binds 127.0.0.1 only: run it inside
-//! a private network and mount namespace ([`namespace`]) where github.com
-//! resolves there, on port 443.
+//! a private network and mount namespace ([`namespace`]) where its hosts
+//! resolve there, on port 443.
 
 mod http;
 pub mod namespace;
@@ -33,6 +41,75 @@ use http::{read_request, write_response, Request};
 /// The bot login `viewer { login }` answers, as an App's installation token has.
 pub const BOT_LOGIN: &str = "molecule-app[bot]";
 
+/// The GitHub Enterprise Server stand-in's host (API under `/api/v3`).
+pub const GHES_HOST: &str = "ghe.example.test";
+
+/// The GHE.com stand-in's host (a tenant of GitHub's data residency).
+pub const GHE_COM_HOST: &str = "octo.ghe.com";
+
+/// The GHE.com stand-in's API host.
+pub const GHE_COM_API_HOST: &str = "api.octo.ghe.com";
+
+/// What a request is for, by host and path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target<'a> {
+    /// Smart HTTP on a git host (the host's own repositories).
+    Git,
+    /// The REST API; the path with the API's prefix taken off.
+    Rest {
+        /// The API's base URL, for the links in its answers.
+        base: &'static str,
+        path: &'a str,
+    },
+    /// GraphQL.
+    GraphQl,
+    /// A host the stand-in does not serve.
+    Unknown,
+}
+
+/// Where `host` + `path` goes: github.com's two hosts as always; a
+/// GHES-shaped host serves `/api/v3/...` and `/api/graphql` beside git;
+/// a GHE.com tenant is GHES-shaped too, and its `api.` host is shaped like
+/// api.github.com.
+fn target<'a>(host: &str, path: &'a str) -> Target<'a> {
+    let api_root = |base: &'static str, path: &'a str| {
+        if path == "/graphql" {
+            Target::GraphQl
+        } else {
+            Target::Rest { base, path }
+        }
+    };
+    let ghes_shaped = |base: &'static str| {
+        if path == "/api/graphql" {
+            return Target::GraphQl;
+        }
+        match path.strip_prefix("/api/v3") {
+            Some(rest) if rest.is_empty() || rest.starts_with('/') => {
+                Target::Rest { base, path: rest }
+            }
+            _ => Target::Git,
+        }
+    };
+    match host {
+        "github.com" => Target::Git,
+        "api.github.com" => api_root("https://api.github.com", path),
+        GHES_HOST => ghes_shaped("https://ghe.example.test/api/v3"),
+        GHE_COM_HOST => ghes_shaped("https://octo.ghe.com/api/v3"),
+        GHE_COM_API_HOST => api_root("https://api.octo.ghe.com", path),
+        _ => Target::Unknown,
+    }
+}
+
+/// Where `host`'s bare repositories live: github.com's in `repos` (as
+/// always), each other git host's in `hosts/<host>`, out of github.com's reach.
+fn repos_of(shared: &Shared, host: &str) -> PathBuf {
+    if host == "github.com" {
+        shared.root.clone()
+    } else {
+        shared.hosts_root.join(host)
+    }
+}
+
 /// One request, as recorded (never the token).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recorded {
@@ -40,7 +117,7 @@ pub struct Recorded {
     pub at: Duration,
     /// Wall-clock time, for comparing with a token's `expires_at`.
     pub when: std::time::SystemTime,
-    /// `github.com` or `api.github.com` (from the Host header).
+    /// The host asked for (from the Host header, without `:443`).
     pub host: String,
     /// The HTTP method.
     pub method: String,
@@ -56,11 +133,14 @@ pub struct Recorded {
 
 #[derive(Debug)]
 struct Shared {
+    /// github.com's repositories.
     root: PathBuf,
+    /// The other git hosts' repositories, a directory each.
+    hosts_root: PathBuf,
     authority: TokenAuthority,
     started: Instant,
     records: Mutex<Vec<Recorded>>,
-    /// api.github.com accepts connections and never answers.
+    /// Every API endpoint accepts connections and never answers.
     api_stalls: AtomicBool,
     stop: AtomicBool,
 }
@@ -84,6 +164,7 @@ impl FakeGitHub {
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             root: root.join("repos"),
+            hosts_root: root.join("hosts"),
             authority,
             started: Instant::now(),
             records: Mutex::new(Vec::new()),
@@ -129,15 +210,31 @@ impl FakeGitHub {
             .clone()
     }
 
-    /// Makes api.github.com accept connections and never answer.
+    /// Makes api.github.com (and every other API endpoint: the REST and
+    /// GraphQL paths of the enterprise stand-ins) accept connections and
+    /// never answer; git's hosts still answer.
     pub fn set_api_stalls(&self, stalls: bool) {
         self.shared.api_stalls.store(stalls, Ordering::SeqCst);
     }
 
-    /// A bare repository `owner/name` with one commit on `main`.
+    /// A bare repository `owner/name` on github.com with one commit on `main`.
     pub fn create_repo(&self, owner: &str, name: &str) -> io::Result<PathBuf> {
-        let bare = self.shared.root.join(owner).join(format!("{name}.git"));
-        let seed = self.shared.root.join(format!(".seed-{owner}-{name}"));
+        self.create_repo_on("github.com", owner, name)
+    }
+
+    /// A bare repository `owner/name` on `host` (github.com, [`GHES_HOST`]
+    /// or [`GHE_COM_HOST`]; each has its own) with one commit on `main`.
+    pub fn create_repo_on(&self, host: &str, owner: &str, name: &str) -> io::Result<PathBuf> {
+        if target(host, "/").ne(&Target::Git) {
+            return Err(io::Error::other(format!("{host} serves no repositories")));
+        }
+        let bare = repos_of(&self.shared, host)
+            .join(owner)
+            .join(format!("{name}.git"));
+        let seed = self
+            .shared
+            .root
+            .join(format!(".seed-{host}-{owner}-{name}"));
         std::fs::create_dir_all(&seed)?;
         std::fs::write(seed.join("README.md"), format!("# {owner}/{name}\n"))?;
         let git = |dir: &Path, args: &[&str]| -> io::Result<()> {
@@ -184,7 +281,9 @@ fn serve(stream: TcpStream, tls: &Arc<rustls::ServerConfig>, shared: &Shared) ->
         read_request(&mut reader)?
     };
     let host = req.host();
-    if host == "api.github.com" && shared.api_stalls.load(Ordering::SeqCst) {
+    let target = target(&host, req.path());
+    let is_api = matches!(target, Target::Rest { .. } | Target::GraphQl);
+    if is_api && shared.api_stalls.load(Ordering::SeqCst) {
         // Accepts, reads the request, never answers (until we stop).
         while !shared.stop.load(Ordering::SeqCst) {
             thread::sleep(Duration::from_millis(100));
@@ -194,12 +293,13 @@ fn serve(stream: TcpStream, tls: &Arc<rustls::ServerConfig>, shared: &Shared) ->
     let check = presented_token(&req).map(|t| shared.authority.check(&t));
     let (status, headers, body) = if !check.is_some_and(|c| c.is_valid()) {
         unauthorized()
-    } else if host == "github.com" {
-        git_http_backend(&req, &shared.root)?
-    } else if host == "api.github.com" {
-        api(&req)
     } else {
-        (404, Vec::new(), b"no such host here\n".to_vec())
+        match target {
+            Target::Git => git_http_backend(&req, &repos_of(shared, &host))?,
+            Target::Rest { base, path } => rest(&req.method, base, path),
+            Target::GraphQl => graphql(&req.method),
+            Target::Unknown => (404, Vec::new(), b"no such host here\n".to_vec()),
+        }
     };
     let header_refs: Vec<(&str, String)> = headers
         .iter()
@@ -288,19 +388,13 @@ fn json(status: u16, body: String) -> Response {
     )
 }
 
-/// api.github.com, as much as gh needs with an installation token.
-fn api(req: &Request) -> Response {
-    let path = req.path().trim_end_matches('/');
-    match (req.method.as_str(), path) {
+/// The REST API, as much as gh needs with an installation token: `path`
+/// is under the API's root (`/` at api.github.com, `/api/v3/` on GHES).
+fn rest(method: &str, base: &str, path: &str) -> Response {
+    let path = path.trim_end_matches('/');
+    match (method, path) {
         // No X-OAuth-Scopes: gh then treats the token as an integration's.
-        ("GET", "") => json(
-            200,
-            r#"{"current_user_url":"https://api.github.com/user"}"#.into(),
-        ),
-        ("POST", "/graphql") => json(
-            200,
-            format!(r#"{{"data":{{"viewer":{{"login":"{BOT_LOGIN}"}}}}}}"#),
-        ),
+        ("GET", "") => json(200, format!(r#"{{"current_user_url":"{base}/user"}}"#)),
         ("GET", p) if p.starts_with("/repos/") => {
             let parts: Vec<&str> = p.trim_start_matches("/repos/").split('/').collect();
             match parts.as_slice() {
@@ -317,7 +411,19 @@ fn api(req: &Request) -> Response {
     }
 }
 
-/// github.com's smart HTTP through `git http-backend` (CGI).
+/// GraphQL: `viewer { login }`, the one query gh's login makes.
+fn graphql(method: &str) -> Response {
+    if method == "POST" {
+        json(
+            200,
+            format!(r#"{{"data":{{"viewer":{{"login":"{BOT_LOGIN}"}}}}}}"#),
+        )
+    } else {
+        json(404, r#"{"message":"Not Found"}"#.into())
+    }
+}
+
+/// Smart HTTP through `git http-backend` (CGI) over `root`'s repositories.
 fn git_http_backend(req: &Request, root: &Path) -> io::Result<Response> {
     let mut cmd = Command::new("git");
     cmd.arg("http-backend")

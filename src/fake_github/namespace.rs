@@ -1,6 +1,7 @@
 //! The end-to-end world's private network, mount and PID namespace
-//! (`unshare`, as root): inside, loopback is up and `github.com` and
-//! `api.github.com` resolve to 127.0.0.1 through a hosts file bind-mounted
+//! (`unshare`, as root): inside, loopback is up and every host the stand-in
+//! serves (`github.com`, `api.github.com`, the enterprise stand-ins:
+//! [`super::tls::HOSTS`]) resolves to 127.0.0.1 through a hosts file bind-mounted
 //! over `/etc/hosts` for that namespace only, so the real git and gh reach
 //! [`super::FakeGitHub`] on port 443. Nothing outside changes, and when the
 //! namespace's first process exits the kernel ends every process in it.
@@ -73,7 +74,10 @@ pub fn prepare_inside(dir: &Path) -> io::Result<()> {
     let hosts = dir.join("hosts");
     std::fs::write(
         &hosts,
-        "127.0.0.1 localhost github.com api.github.com\n::1 localhost\n",
+        format!(
+            "127.0.0.1 localhost {}\n::1 localhost\n",
+            super::tls::HOSTS.join(" ")
+        ),
     )?;
     run(Command::new("mount")
         .arg("--bind")

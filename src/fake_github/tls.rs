@@ -1,5 +1,5 @@
-//! A CA made for the run and a server certificate for github.com and
-//! api.github.com, by rcgen; served with rustls. Clients trust the CA through
+//! A CA made for the run and one server certificate for every host the
+//! stand-in serves ([`HOSTS`]), by rcgen; served with rustls. Clients trust the CA through
 //! `GIT_SSL_CAINFO` (git) and `SSL_CERT_FILE` (gh).
 
 use std::io;
@@ -12,8 +12,16 @@ use rcgen::{
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
-/// The hosts the stand-in answers for.
-pub const HOSTS: [&str; 2] = ["github.com", "api.github.com"];
+/// The hosts the stand-in answers for: github.com, a GitHub Enterprise
+/// Server, and a GHE.com tenant with its API host. Each is a SAN of the
+/// one server certificate and a name in the namespace's hosts file.
+pub const HOSTS: [&str; 5] = [
+    "github.com",
+    "api.github.com",
+    super::GHES_HOST,
+    super::GHE_COM_HOST,
+    super::GHE_COM_API_HOST,
+];
 
 fn other(e: impl std::fmt::Display) -> io::Error {
     io::Error::other(e.to_string())

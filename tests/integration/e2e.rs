@@ -16,9 +16,15 @@ use molecule_credential_helper::testing::namespace;
 
 /// Runs `inside::NAME` in a private world and asserts it passed.
 fn in_private_world(name: &str) {
+    in_private_world_of("e2e", name);
+}
+
+/// Runs `MODULE::inside::NAME` (a test module of this binary) in a private
+/// world and asserts it passed.
+pub(crate) fn in_private_world_of(module: &str, name: &str) {
     if let Some(why) = namespace::unavailable() {
         crate::support::skip(
-            &format!("e2e::{name}"),
+            &format!("{module}::{name}"),
             &format!("no private network namespace here: {why}"),
         );
         return;
@@ -35,7 +41,7 @@ fn in_private_world(name: &str) {
     let mut cmd = namespace::command_inside(&exe);
     cmd.args([
         "--exact",
-        &format!("e2e::inside::{name}"),
+        &format!("{module}::inside::{name}"),
         "--include-ignored",
         "--nocapture",
         "--test-threads=1",
@@ -66,7 +72,7 @@ fn install_does_not_wait_while_api_github_com_stalls() {
 }
 
 /// The inner halves: run only inside a private world.
-mod inside {
+pub(crate) mod inside {
     use std::path::PathBuf;
     use std::time::Duration;
 
@@ -77,14 +83,28 @@ mod inside {
 
     /// A test env with the real gh (no shim), git and gh trusting the run's
     /// CA, and the github.com stand-in on 443 checking the platform's tokens.
-    struct World {
-        env: TestEnv,
-        github: FakeGitHub,
+    pub(crate) struct World {
+        pub(crate) env: TestEnv,
+        pub(crate) github: FakeGitHub,
+        /// The GitHub the workspace uses: `https://github.com`, or an
+        /// enterprise stand-in's URL (then `GITHUB_SERVER_URL` is set).
+        pub(crate) server: String,
         _guard: SupervisorGuard,
     }
 
     impl World {
         fn new() -> World {
+            World::build(None)
+        }
+
+        /// A world whose workspace uses the stand-in at `https://HOST`
+        /// (`GITHUB_SERVER_URL` set for install and everything after), with
+        /// `o/r` there and on github.com.
+        pub(crate) fn serving(host: &str) -> World {
+            World::build(Some(host))
+        }
+
+        fn build(host: Option<&str>) -> World {
             assert!(namespace::is_inside(), "only inside a private world");
             let mut env = TestEnv::builder()
                 .without_gh()
@@ -105,6 +125,17 @@ mod inside {
             )
             .expect("github.com stand-in on 443");
             github.create_repo("o", "r").expect("repo o/r");
+            let server = match host {
+                Some(host) => {
+                    github
+                        .create_repo_on(host, "o", "r")
+                        .expect("repo o/r on the enterprise stand-in");
+                    let server = format!("https://{host}");
+                    env.set("GITHUB_SERVER_URL", &server);
+                    server
+                }
+                None => "https://github.com".to_string(),
+            };
             let ca = github.ca_pem().display().to_string();
             env.set("GIT_SSL_CAINFO", &ca);
             env.set("SSL_CERT_FILE", &ca);
@@ -112,23 +143,24 @@ mod inside {
             World {
                 env,
                 github,
+                server,
                 _guard: guard,
             }
         }
 
-        fn work(&self) -> PathBuf {
+        pub(crate) fn work(&self) -> PathBuf {
             self.env.dir.path().join("work")
         }
 
-        fn clone(&self) {
+        pub(crate) fn clone(&self) {
             self.env
                 .git()
-                .args(["clone", "-q", "https://github.com/o/r.git"])
+                .args(["clone", "-q", &format!("{}/o/r.git", self.server)])
                 .arg(self.work())
                 .ok();
         }
 
-        fn commit(&self, name: &str) {
+        pub(crate) fn commit(&self, name: &str) {
             std::fs::write(self.work().join(name), name).unwrap();
             self.env
                 .git()
@@ -144,7 +176,7 @@ mod inside {
                 .ok();
         }
 
-        fn push(&self) -> std::process::Output {
+        pub(crate) fn push(&self) -> std::process::Output {
             self.env
                 .git()
                 .arg("-C")
@@ -153,7 +185,7 @@ mod inside {
                 .output()
         }
 
-        fn gh_hosts(&self) -> String {
+        pub(crate) fn gh_hosts(&self) -> String {
             std::fs::read_to_string(self.env.home.join(".config/gh/hosts.yml")).unwrap_or_default()
         }
     }

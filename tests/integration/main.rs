@@ -6,6 +6,7 @@ mod cli;
 mod daemon;
 mod deploy;
 mod e2e;
+mod e2e_enterprise;
 mod enterprise;
 mod fake_platform;
 mod fleet;
