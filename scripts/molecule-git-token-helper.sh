@@ -1070,6 +1070,11 @@ gh_login() {
         say "gh not on PATH; cache refreshed only"
         return 0
     fi
+    if [[ $SERVED_HOST == *:* ]]; then
+        # gh's --hostname takes no port: git is served, gh cannot be.
+        say "gh cannot log in to $SERVED_HOST (gh's --hostname takes no port); cache refreshed only"
+        return 0
+    fi
     # The lock file only when it is ours (or absent: made 0600 by our umask).
     local lock_file="${HOME:-}/.molecule-runtime/gh-login.lock"
     if [[ -n ${HOME:-} && -d ${lock_file%/*} ]] && ours_or_absent "$lock_file" && command -v flock >/dev/null &&

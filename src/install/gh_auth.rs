@@ -67,8 +67,18 @@ pub(crate) fn run<F: Fs, S: Spawner, P: ProcTable, W: Which>(
         ));
     }
     let mut secrets = Vec::new();
+    let saved = crate::settings::read_saved(fs, config);
+    let port_host = crate::settings::served_github(config, &saved)
+        .ok()
+        .map(|s| s.host)
+        .filter(|h| h.contains(':'));
     let outcome = match (which.which("gh"), freshest_token(fs, config)) {
         (None, _) => Outcome::Skipped("gh not on PATH".into()),
+        // gh's --hostname takes no port: git is served, gh cannot be.
+        (Some(_), _) if port_host.is_some() => Outcome::Skipped(format!(
+            "gh cannot log in to {} (gh's --hostname takes no port)",
+            port_host.unwrap_or_default()
+        )),
         (Some(_), None) => Outcome::Skipped("no token to give gh".into()),
         (Some(_), Some((token, source))) => {
             secrets.push(token.expose().clone());

@@ -1,7 +1,8 @@
 //! GitHub Enterprise: `GITHUB_SERVER_URL` names the one host served. The
 //! helper answers only for it, git is wired under its key (and moved when it
 //! changes), gh logs in to it, and status checks it. The end-to-end proof
-//! with the real git and gh against GHES and GHE.com stand-ins is in `e2e`.
+//! with the real git and gh against GHES and GHE.com stand-ins is in
+//! `e2e_enterprise`.
 
 use std::time::Duration;
 
