@@ -419,6 +419,11 @@ fn a_fifo_pid_file_does_not_hang_the_supervisors_sigterm() {
     let _guard = SupervisorGuard::new(&env.home);
     assert!(env.installer().install().failed_steps().is_empty());
     let pid: i32 = env.supervisor_pid();
+    // Its SIGTERM trap is set once it has logged its start.
+    assert!(wait_for(Duration::from_secs(10), || {
+        std::fs::read_to_string(env.layout().log_file)
+            .is_ok_and(|l| l.contains(&format!("supervisor {pid} started")))
+    }));
     std::fs::remove_file(env.layout().pid_file).unwrap();
     nix::unistd::mkfifo(
         &env.layout().pid_file,
