@@ -90,8 +90,8 @@ whole_seconds() {
 }
 # The lock, held for the supervisor's whole life, is what makes it the live
 # supervisor of this home (install and status check it, never an argv or a
-# PID alone): one per home. Taken first thing, before any fork; only a lock
-# file of ours is used.
+# PID alone): one per home. Taken before the supervisor forks anything that
+# lives; only a lock file of ours is used.
 take_supervisor_lock() {
     if ! command -v flock >/dev/null; then
         log "flock not on PATH: the supervisor needs it (Debian: apt-get install util-linux); not starting"
@@ -107,8 +107,6 @@ take_supervisor_lock() {
         exit 0
     fi
 }
-[[ ${1:-} == --supervise ]] && take_supervisor_lock
-
 # The settings as the helper, their one judge, takes them: the environment's
 # value when set, else the one install saved (docker exec, cron and a
 # restarted supervisor see no runtime environment), else the default. Read
@@ -133,6 +131,8 @@ load_settings() {
 }
 MARGIN=${TOKEN_EXPIRY_MARGIN_SEC:-300}
 load_settings
+# After the settings' fork, so that no child of ours ever held the lock.
+[[ ${1:-} == --supervise ]] && take_supervisor_lock
 
 whole_seconds INTERVAL TOKEN_REFRESH_INTERVAL_SEC 2700
 whole_seconds JITTER TOKEN_REFRESH_JITTER_SEC 120 zero

@@ -18,6 +18,9 @@
 
 set -u
 umask 077
+# Bytes and ASCII for this shell: lengths are bytes, and lower-casing a host
+# never folds a non-ASCII letter into an ASCII one (U+0130 into `i`).
+LC_ALL=C
 
 # --- hot path: everything `get` needs on a cache hit -----------------------
 # Bash parses a script as it runs it, so the cache-hit answer comes first,
@@ -54,7 +57,8 @@ read_valid_cache() {
     local token=${t[0]-} token_gen=${t[1]-} cache_expiry=${e[0]-} expires_at=${e[1]-} expiry_gen=${e[2]-}
     # The host the token is for (line 4; a cache from before it was written
     # is github.com's). Off the hot path, one for another host is no cache.
-    CACHE_HOST=${e[3]:-github.com}
+    CACHE_HOST=${e[3]-github.com}
+    [[ -n $CACHE_HOST ]] || return 1
     [[ -z ${SERVED_HOST-} || $CACHE_HOST == "$SERVED_HOST" ]] || return 1
     [[ -n $token && ${#token} -le 4096 && $token != *[!A-Za-z0-9._-]* &&
         -n $cache_expiry && ${#cache_expiry} -le 12 && $cache_expiry != *[!0-9]* &&
@@ -82,6 +86,7 @@ ATTR_protocol='' ATTR_host='' ATTR_password='' ATTRS_READ=''
 case ${1:-} in
     get | erase | store)
         ATTRS_READ=ok ATTR_line='' ATTR_bytes=0 ATTR_rc=0
+        SECONDS=0 # whatever the environment said
         while ((SECONDS < 10)); do
             ATTR_line=''
             IFS= read -r -t "$((10 - SECONDS))" -n 8193 ATTR_line
@@ -162,11 +167,14 @@ say() {
 # removed, cut to 200 characters. Sets REPLY.
 printable() {
     local LC_ALL=C text=${1:0:4096}
+    # Controls first, then each C1 or bidi sequence becomes `?`: a
+    # replacement never joins its neighbours into a new sequence (deleting
+    # `\xc2\x9b` from `\xc2\xc2\x9b\x9b` would).
     text=${text//[[:cntrl:]]/}
-    text=${text//$'\xc2'[$'\x80'-$'\x9f']/}
-    text=${text//$'\xe2\x80'[$'\x8e'$'\x8f'$'\xaa'-$'\xae']/}
-    text=${text//$'\xe2\x81'[$'\xa6'-$'\xa9']/}
-    text=${text//$'\xd8\x9c'/}
+    text=${text//$'\xc2'[$'\x80'-$'\x9f']/?}
+    text=${text//$'\xe2\x80'[$'\x8e'$'\x8f'$'\xaa'-$'\xae']/?}
+    text=${text//$'\xe2\x81'[$'\xa6'-$'\xa9']/?}
+    text=${text//$'\xd8\x9c'/?}
     REPLY=${text:0:200}
 }
 
@@ -261,14 +269,13 @@ shown() {
     printable "${REPLY:0:120}"
 }
 
-# A URL with its userinfo, everything between `://` and the last `@`
-# before any `?` or `#` (a password may hold an unencoded `/`), replaced by
-# `***`. Sets REPLY.
+# A URL with everything between `://` and its last `@` replaced by `***`:
+# a password may hold an unencoded `/`, `?` or `#`, so no earlier `@` is
+# trusted to end it (a path with an `@` then hides the host too). Sets REPLY.
 redacted() {
-    local url=$1 rest=''
-    [[ $url == *[?#]* ]] && rest=${url#*[?#]} rest=${url:${#url}-${#rest}-1} url=${url%%[?#]*}
+    local url=$1
     [[ $url =~ ^([A-Za-z][A-Za-z0-9+.-]*://)(.*)@([^@]*)$ ]] && url="${BASH_REMATCH[1]}***@${BASH_REMATCH[3]}"
-    REPLY=$url$rest
+    REPLY=$url
 }
 
 # Keeps a numeric setting that is whole seconds (1-9 digits; 0 only where
@@ -297,11 +304,16 @@ GITHUB_SERVER_URL=${GITHUB_SERVER_URL:-https://github.com}
 # The one host served, as git sends it: `host` (lower case) or `host:port`
 # for a port other than 443. Empty when GITHUB_SERVER_URL is not
 # https://host[:port]: nothing is served then (`_check_settings` says why).
-readonly SERVER_URL_RE='^https://([A-Za-z0-9.-]+)(:([0-9]{1,5}))?/?$'
+readonly SERVER_URL_RE='^https://([A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*)(:([0-9]{1,5}))?/?$'
 SERVED_HOST=''
 if [[ $GITHUB_SERVER_URL =~ $SERVER_URL_RE ]]; then
     SERVED_HOST=${BASH_REMATCH[1],,}
-    [[ -n ${BASH_REMATCH[3]} && $((10#${BASH_REMATCH[3]})) != 443 ]] && SERVED_HOST+=":$((10#${BASH_REMATCH[3]}))"
+    SERVER_PORT=${BASH_REMATCH[6]}
+    if [[ -n $SERVER_PORT ]]; then
+        SERVER_PORT=$((10#$SERVER_PORT))
+        ((SERVER_PORT >= 1 && SERVER_PORT <= 65535)) || SERVED_HOST=''
+        [[ -z $SERVED_HOST || $SERVER_PORT == 443 ]] || SERVED_HOST+=":$SERVER_PORT"
+    fi
 fi
 setting TOKEN_CACHE_TTL_SEC 3000
 setting TOKEN_EXPIRY_MARGIN_SEC 300 zero
@@ -326,7 +338,7 @@ case ${1:-} in
 esac
 
 # http(s)://host[:port][/path], userinfo allowed (it never reaches argv).
-readonly PLATFORM_URL_RE='^https?://([^/@[:space:]]+@)?([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?(/[^[:space:][:cntrl:]]*)?$'
+readonly PLATFORM_URL_RE='^https?://([^/?#@[:space:]]+@)?([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?(/[^[:space:][:cntrl:]]*)?$'
 
 # The problems that keep git from getting a platform token, one line each,
 # naming the setting and the fix; no network. Appended to SETTING_PROBLEMS.
@@ -347,7 +359,7 @@ check_settings() {
     fi
     shown GITHUB_SERVER_URL
     if [[ -z $SERVED_HOST ]]; then
-        SETTING_PROBLEMS+=("GITHUB_SERVER_URL: \"$REPLY\" (from ${SETTING_FROM[GITHUB_SERVER_URL]}) is not https://host[:port] (no path, no user, host of letters, digits, dots and dashes), so no host is served; fix: set it to your GitHub's URL, e.g. https://github.com or https://ghe.example.com, or unset it")
+        SETTING_PROBLEMS+=("GITHUB_SERVER_URL: \"$REPLY\" (from ${SETTING_FROM[GITHUB_SERVER_URL]}) is not https://host[:port] (no path, no user; a host of dot-separated labels of letters, digits and inner dashes; a port 1-65535), so no host is served; fix: set it to your GitHub's URL, e.g. https://github.com or https://ghe.example.com, or unset it")
     fi
     case ${TOKEN_FETCH_CLIENT:-} in
         '') ;;
@@ -560,8 +572,9 @@ fetch_failure() {
 # --- the HTTP client: curl ---------------------------------------------------
 # curl is the one HTTP client, for http and https alike: every image has
 # it, and HTTP framing (lengths, chunks, duplicate headers) is no job for a
-# shell. Sets REPLY to the body (at most MAX_REPLY_BYTES), a newline and the
-# status code, and returns 0 or curl's exit code. curl skips interim 1xx
+# shell. Sets REPLY to the body (at most MAX_REPLY_BYTES), a newline, the
+# body's size as curl counted it and the status code, and returns 0 or
+# curl's exit code. curl skips interim 1xx
 # replies, never follows a redirect, and has one deadline for the whole
 # request. Its config comes on stdin (-K -): the URL (which may carry
 # userinfo) and the bearer never reach argv. Values are in double quotes,
@@ -582,7 +595,7 @@ http_get() {
             curl -q -sS -K - --max-time "$TOKEN_FETCH_TIMEOUT_SEC" --connect-timeout "$TOKEN_FETCH_TIMEOUT_SEC" \
                 --max-filesize "$MAX_REPLY_BYTES" --max-redirs 0 --proto =http,https \
                 -A "molecule-git-token-helper/${HELPER_ACTION:-}" \
-                -H 'Accept: application/json' -w $'\n%{http_code}' <<<"$config" 2>/dev/null |
+                -H 'Accept: application/json' -w $'\n%{size_download} %{http_code}' <<<"$config" 2>/dev/null |
                 {
                     LC_ALL=C
                     IFS= read -r -d '' -N "$limit" cut
@@ -670,8 +683,11 @@ read_reply_json() {
     chunks=($sk)
     IFS=$' \t\n'
     local stack='' state=value key='' top_key='' si=0 seen=' ' number_re='^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$'
+    local trim_re=$'^[ \t\r]*([^ \t\r]*)[ \t\r]*$'
     for c in "${chunks[@]}"; do
-        c=${c//[ $'\t\r']/}
+        # Whitespace around a token only: `1 2` or `t rue` is no value.
+        [[ $c =~ $trim_re ]] || { JSON_PROBLEM="whitespace inside a value" && return 1; }
+        c=${BASH_REMATCH[1]}
         [[ -n $c ]] || continue
         if [[ $state == closed ]]; then
             JSON_PROBLEM="data after the object" && return 1
@@ -742,6 +758,13 @@ read_reply_json() {
 FETCHED_TOKEN='' FETCHED_EXPIRES_AT='' FETCHED_CACHE_EXPIRY='' FAIL_REASON='' MISCONFIGURED=''
 fetch_from_platform() {
     local url resp code body rc
+    # A token is cached for the host it serves: with none, none is fetched.
+    if [[ -z $SERVED_HOST ]]; then
+        shown GITHUB_SERVER_URL
+        FAIL_REASON="GITHUB_SERVER_URL \"$REPLY\" is not https://host[:port]: no host is served, no token fetched"
+        MISCONFIGURED=1
+        return 1
+    fi
     # Settings that cannot work send no request; the reason names the
     # setting (as `_check_settings` does), not a client's exit code.
     MISCONFIGURED=1
@@ -780,6 +803,14 @@ fetch_from_platform() {
     fi
     code=${resp##*$'\n'}
     body=${resp%$'\n'*}
+    # curl's own count of the body's bytes: bash drops NUL bytes as it
+    # reads, and a body that held one is no JSON text.
+    local size=${code%% *}
+    code=${code#* }
+    if [[ $size != *[!0-9]* && -n $size && ${#size} -le 9 ]] && ((10#$size != ${#body})); then
+        FAIL_REASON="platform fetch failed: the reply holds a NUL byte"
+        return 1
+    fi
     if [[ $code != 200 ]]; then
         printable "$code"
         FAIL_REASON="platform fetch failed: HTTP $REPLY"
@@ -1151,7 +1182,10 @@ action_settings() {
         value=${!name:-}
         [[ $name == PLATFORM_URL ]] && shown PLATFORM_URL && value=$REPLY
         # The daemon's default helper is this script.
-        [[ $name == TOKEN_HELPER_SCRIPT && -z $value ]] && value=${BASH_SOURCE[0]:-(the extracted helper)}
+        if [[ $name == TOKEN_HELPER_SCRIPT && -z $value ]]; then
+            value='(the extracted helper)'
+            [[ ${BASH_SOURCE[0]:-} == /* ]] && value=${BASH_SOURCE[0]}
+        fi
         printf '%s\t%s\t%s\n' "$name" "${SETTING_FROM[$name]}" "${value//[[:cntrl:]]/}"
     done
 }

@@ -130,9 +130,9 @@ impl GitHubServer {
     }
 
     /// `https://host[:port]` (a trailing `/` allowed; no path, no user; a
-    /// host of ASCII letters, digits, dots and dashes; a port of 1-5
-    /// digits), normalised; `None` for anything else. The helper's
-    /// `_check_settings` applies the same rule.
+    /// host of dot-separated labels of ASCII letters, digits and inner
+    /// dashes; a port 1-65535), normalised; `None` for anything else. The
+    /// helper applies the same rule.
     pub fn parse(url: &str) -> Option<Self> {
         let rest = url.strip_prefix("https://")?;
         let rest = rest.strip_suffix('/').unwrap_or(rest);
@@ -140,12 +140,19 @@ impl GitHubServer {
             Some((h, p)) => (h, Some(p)),
             None => (rest, None),
         };
-        let host_ok = !host.is_empty()
-            && host
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
-        let port_ok = port
-            .is_none_or(|p| (1..=5).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()));
+        // Dot-separated labels of letters and digits with inner dashes.
+        let label_ok = |l: &str| {
+            !l.is_empty()
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        };
+        let host_ok = host.split('.').all(label_ok);
+        let port_ok = port.is_none_or(|p| {
+            (1..=5).contains(&p.len())
+                && p.bytes().all(|b| b.is_ascii_digit())
+                && (1..=65535).contains(&p.parse::<u32>().unwrap_or(0))
+        });
         if !host_ok || !port_ok {
             return None;
         }
@@ -349,6 +356,11 @@ mod server_tests {
             "https://h:123456",
             "github.com",
             "https://ghé.example",
+            "https://a..b",
+            "https://-.",
+            "https://ghe.example-",
+            "https://ghe.example.test:0",
+            "https://ghe.example.test:99999",
         ] {
             assert_eq!(GitHubServer::parse(bad), None, "{bad}");
         }

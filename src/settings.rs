@@ -116,7 +116,21 @@ pub fn render(config: &Config, saved: &str) -> Saved {
                 v.to_string()
             }),
         };
-        if TOKEN_KEYS.contains(&key) && value.as_deref() != before(key) {
+        // The same server spelt another way (`:443`, a case, a `/`) is no change.
+        let same = |a: Option<&str>, b: Option<&str>| match key {
+            "GITHUB_SERVER_URL" => {
+                let norm = |v: Option<&str>| {
+                    v.map(|v| {
+                        crate::config::GitHubServer::parse(v)
+                            .map(|s| s.url)
+                            .unwrap_or(v.into())
+                    })
+                };
+                norm(a) == norm(b)
+            }
+            _ => a == b,
+        };
+        if TOKEN_KEYS.contains(&key) && !same(value.as_deref(), before(key)) {
             out.token_keys_changed.push(key);
         }
         if let Some(value) = value {

@@ -121,7 +121,15 @@ pub(crate) fn run<S: Spawner, W: Which>(
     };
     let server = match server {
         Ok(server) => server,
-        Err(e) => return Outcome::Failed(e),
+        Err(e) => {
+            // Nothing is served now: the old wiring would send git to a
+            // helper that answers nothing (and it is ours to take back).
+            let moved = previous.map(|old| (old, unwire(spawner, &git, config, old)));
+            return Outcome::Failed(match moved {
+                Some((old, Ok(true))) => format!("{e}; removed our values from {}", old.url),
+                _ => e,
+            });
+        }
     };
     let moved = match previous.filter(|p| **p != server) {
         Some(old) => match unwire(spawner, &git, config, old) {

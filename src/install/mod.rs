@@ -136,6 +136,15 @@ impl<F: Fs, S: Spawner, P: ProcTable, W: Which> Installer<F, S, P, W> {
             needs_scripts()
         } else if let HomeSafety::Refuse(why) = home_check {
             Outcome::Failed(why)
+        } else if let Err(e) = tighten_git_files(&self.fs, &self.config).map(|done| {
+            if !done.is_empty() {
+                report.warnings.push(format!(
+                    "removed group/other write from {} (git keeps a file's mode when it rewrites it)",
+                    done.join(", ")
+                ));
+            }
+        }) {
+            Outcome::Failed(e)
         } else {
             // The URL of the settings just saved: a re-install from a shell
             // without GITHUB_SERVER_URL keeps the one saved before.
@@ -283,11 +292,20 @@ pub enum HomeSafety {
     Refuse(String),
 }
 
-/// HOME's own mode: world-writable without the sticky bit lets any user
-/// replace the helper git runs (refused); group-writable is a warning, since
-/// images for arbitrary UIDs (OpenShift) make homes group-writable on
-/// purpose; world-writable with the sticky bit (like /tmp) keeps others from
-/// renaming our entries, and is a warning.
+/// HOME, the directories above it, and the git config files git reads for
+/// this user: whoever can write any of them can make git run their code.
+/// - HOME writable by every user, sticky or not: refused (without the sticky
+///   bit anyone can rename `.molecule-runtime` away and plant a helper; with
+///   it, anyone can still plant `~/.gitconfig` or `~/.config/git` before us);
+/// - a directory above HOME that another user owns (root excepted), or that
+///   every user can write without the sticky bit (they could rename HOME
+///   itself away): refused;
+/// - `~/.gitconfig`, `~/.config`, `~/.config/git` or `~/.config/git/config`
+///   owned by another user: refused; ours but writable by group or others:
+///   tightened by install, failed by status (git keeps a file's mode when
+///   it rewrites it);
+/// - HOME group-writable: a warning (images for arbitrary uids, as on
+///   OpenShift, make homes group-writable on purpose).
 pub fn home_safety<F: Fs>(fs: &F, config: &Config) -> HomeSafety {
     let home = &config.layout.home;
     let Ok(meta) = fs.metadata(home) else {
@@ -295,21 +313,91 @@ pub fn home_safety<F: Fs>(fs: &F, config: &Config) -> HomeSafety {
     };
     let mode = meta.mode & 0o7777;
     let shown = home.display();
-    if mode & 0o002 != 0 && mode & 0o1000 == 0 {
-        HomeSafety::Refuse(format!(
-            "{shown} is writable by every user (mode {mode:04o}): anyone could rename .molecule-runtime away and plant a helper git would run as you; not wiring git there; fix: chmod o-w {shown}"
-        ))
-    } else if mode & 0o002 != 0 {
-        HomeSafety::Warn(format!(
-            "{shown} is writable by every user (mode {mode:04o}, sticky): others cannot rename our files there, but can create their own; consider chmod o-w {shown}"
-        ))
-    } else if mode & 0o020 != 0 {
+    if mode & 0o002 != 0 {
+        return HomeSafety::Refuse(format!(
+            "{shown} is writable by every user (mode {mode:04o}): anyone could plant .gitconfig or rename .molecule-runtime away, and git would run their code as you; not wiring git there; fix: chmod o-w {shown}"
+        ));
+    }
+    for dir in home.ancestors().skip(1) {
+        let Ok(m) = fs.metadata(dir) else { continue };
+        let sticky = m.mode & 0o1000 != 0;
+        if m.uid != 0 && m.uid != config.uid {
+            return HomeSafety::Refuse(format!(
+                "{} above your home belongs to uid {}: they could rename {shown} away; not wiring git there",
+                dir.display(),
+                m.uid
+            ));
+        }
+        if m.mode & 0o002 != 0 && !sticky {
+            return HomeSafety::Refuse(format!(
+                "{} above your home is writable by every user (mode {:04o}): anyone could rename {shown} away; not wiring git there; fix: chmod o-w {}",
+                dir.display(),
+                m.mode & 0o7777,
+                dir.display()
+            ));
+        }
+    }
+    if let Err(why) = git_files_refusal(fs, config) {
+        return HomeSafety::Refuse(why);
+    }
+    if mode & 0o020 != 0 {
         HomeSafety::Warn(format!(
             "{shown} is group-writable (mode {mode:04o}): members of its group could replace the helper git runs; fine for images that run as an arbitrary uid in that group, otherwise chmod g-w {shown}"
         ))
     } else {
         HomeSafety::Safe
     }
+}
+
+/// The global git config files and their directories under HOME.
+fn git_files(config: &Config) -> [std::path::PathBuf; 4] {
+    let home = &config.layout.home;
+    [
+        home.join(".gitconfig"),
+        home.join(".config"),
+        home.join(".config/git"),
+        home.join(".config/git/config"),
+    ]
+}
+
+/// `Err` when one of git's files is another user's (refused); otherwise
+/// the ones of ours that group or others can write.
+fn git_files_refusal<F: Fs>(fs: &F, config: &Config) -> Result<Vec<std::path::PathBuf>, String> {
+    let mut loose = Vec::new();
+    for path in git_files(config) {
+        let Ok(m) = fs.metadata(&path) else { continue };
+        if m.uid != config.uid || m.kind == FileKind::Symlink {
+            return Err(format!(
+                "{} is {} (uid {}), not a file of yours: whoever owns it decides which helper git runs; not wiring git there",
+                path.display(),
+                if m.kind == FileKind::Symlink { "a symlink" } else { "another user's" },
+                m.uid
+            ));
+        }
+        if m.mode & 0o022 != 0 {
+            loose.push(path);
+        }
+    }
+    Ok(loose)
+}
+
+/// git's files of ours that others can write (`status` fails on them;
+/// install tightens them).
+pub fn loose_git_files<F: Fs>(fs: &F, config: &Config) -> Vec<std::path::PathBuf> {
+    git_files_refusal(fs, config).unwrap_or_default()
+}
+
+/// Removes group and other write from git's files of ours. Returns what it
+/// tightened.
+fn tighten_git_files<F: Fs>(fs: &F, config: &Config) -> Result<Vec<String>, String> {
+    let mut done = Vec::new();
+    for path in loose_git_files(fs, config) {
+        let mode = fs.metadata(&path).map(|m| m.mode & 0o7777).unwrap_or(0o644);
+        fs.set_mode(&path, mode & !0o022)
+            .map_err(|e| describe(&path, &e))?;
+        done.push(path.display().to_string());
+    }
+    Ok(done)
 }
 
 /// Creates `path` (and parents) with `mode` unless it is already a directory.

@@ -147,6 +147,21 @@ fn runtime_entries_ours<F: Fs>(
     for name in RUNTIME_FILES {
         let path = layout.runtime_dir.join(name);
         match fs.metadata(&path) {
+            // A directory another user planted cannot be emptied by us: it
+            // is moved aside (we own the runtime dir), under a name nothing
+            // of ours uses.
+            Ok(m) if m.kind == FileKind::Dir => {
+                let aside = layout
+                    .runtime_dir
+                    .join(format!(".planted-{name}-{}", std::process::id()));
+                match fs.rename(&path, &aside) {
+                    Ok(()) => replaced.push(format!(
+                        "{name} (a directory, moved to {})",
+                        aside.display()
+                    )),
+                    Err(e) => errors.push(describe(&path, &e)),
+                }
+            }
             Ok(m) if m.kind != FileKind::File || m.uid != uid => match fs.remove_file(&path) {
                 Ok(()) => replaced.push(name.to_string()),
                 Err(e) => errors.push(describe(&path, &e)),

@@ -537,6 +537,27 @@ impl Fs for FakeSystem {
         Ok(())
     }
 
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        let mut w = self.enter(OpKind::Write, &to.to_string_lossy(), &[])?;
+        if !w.files.contains_key(from) {
+            return Err(not_found(from));
+        }
+        let moved: Vec<PathBuf> = w
+            .files
+            .keys()
+            .filter(|p| p.starts_with(from))
+            .cloned()
+            .collect();
+        for old in moved {
+            if let Some(entry) = w.files.remove(&old) {
+                let new = to.join(old.strip_prefix(from).unwrap_or(Path::new("")));
+                let new = if old == from { to.to_path_buf() } else { new };
+                w.files.insert(new, entry);
+            }
+        }
+        Ok(())
+    }
+
     fn lock(&self, path: &Path, _wait: Duration) -> io::Result<FileLock> {
         let w = self.enter(OpKind::Lock, &path.to_string_lossy(), &[])?;
         check_parent(&w, path)?;

@@ -84,6 +84,9 @@ pub trait Fs {
     fn remove_file(&self, path: &Path) -> io::Result<()>;
     /// Removes a directory and everything in it.
     fn remove_dir_all(&self, path: &Path) -> io::Result<()>;
+    /// Renames `from` to `to` in the same directory (a directory another
+    /// user planted cannot be emptied, but can be moved out of the way).
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
     /// An exclusive advisory lock on `path` (created if missing, 0600),
     /// waiting at most `wait`. Where the filesystem cannot lock, an
     /// unlocked guard.

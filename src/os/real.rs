@@ -130,6 +130,10 @@ impl Fs for RealFs {
         fs::remove_dir_all(path)
     }
 
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        fs::rename(from, to)
+    }
+
     fn lock(&self, path: &Path, wait: Duration) -> io::Result<FileLock> {
         let mut file = fs::OpenOptions::new()
             .read(true)

@@ -102,12 +102,26 @@ impl fmt::Display for StatusReport {
     }
 }
 
+/// One check. Its detail may carry outside text (the probe's stderr, a
+/// log line, a setting's value): C0 and C1 controls and Unicode bidi
+/// controls are removed, so it is one line that shows what it says.
 pub(crate) fn check(name: &str, level: Level, detail: impl Into<String>) -> Check {
     Check {
         name: name.into(),
         level,
-        detail: detail.into(),
+        detail: printable(&detail.into()),
     }
+}
+
+/// Text without control characters (C0, DEL, C1) or Unicode bidi controls
+/// (U+061C, U+200E/F, U+202A-U+202E, U+2066-U+2069).
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .filter(|c| {
+            !c.is_control()
+                && !matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+        })
+        .collect()
 }
 
 /// Optional extra: a live platform fetch (`--probe`).
@@ -162,11 +176,32 @@ pub fn status<F: Fs, S: Spawner, P: ProcTable, W: Which>(
     let log = daemon_log::read(fs, layout);
     let (settings_check, settings) = settings(fs, spawner, which, config);
     let home = match crate::install::home_safety(fs, config) {
-        crate::install::HomeSafety::Safe => check(
-            "home",
-            Level::Ok,
-            format!("{} is writable by its owner only", layout.home.display()),
-        ),
+        crate::install::HomeSafety::Safe => {
+            let loose = crate::install::loose_git_files(fs, config);
+            if loose.is_empty() {
+                check(
+                    "home",
+                    Level::Ok,
+                    format!(
+                        "{}, the directories above it and git's config files are writable by their owners only",
+                        layout.home.display()
+                    ),
+                )
+            } else {
+                check(
+                    "home",
+                    Level::Fail,
+                    format!(
+                        "{} can be written by group or others: they decide which helper git runs; run install (it removes that write) or chmod go-w them",
+                        loose
+                            .iter()
+                            .map(|p| p.display().to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )
+            }
+        }
         crate::install::HomeSafety::Warn(w) => check("home", Level::Warn, w),
         crate::install::HomeSafety::Refuse(why) => check("home", Level::Fail, why),
     };

@@ -190,6 +190,10 @@ fn gh_logs_in_to_the_served_host() {
 #[case::path("https://ghe.example.test/api")]
 #[case::user("https://me@ghe.example.test")]
 #[case::bad_host("https://ghe_example.test")]
+#[case::empty_label("https://a..b")]
+#[case::dash_label("https://-.example")]
+#[case::port_zero("https://ghe.example.test:0")]
+#[case::port_too_big("https://ghe.example.test:99999")]
 fn a_server_url_out_of_shape_wires_and_serves_nothing(#[case] url: &str) {
     let mut env = TestEnv::new();
     let _guard = SupervisorGuard::new(&env.home);
@@ -203,4 +207,36 @@ fn a_server_url_out_of_shape_wires_and_serves_nothing(#[case] url: &str) {
     let (code, status) = env.status_json();
     assert_eq!(code, 1);
     assert_eq!(status.check("settings").unwrap().level, Level::Fail);
+}
+
+/// A URL changed to one out of shape: our old wiring comes off (nothing is
+/// served now), the daemon's refresh fetches and caches nothing, and git
+/// gets no token for github.com, from the platform or from the cache.
+#[test]
+fn a_url_changed_to_one_out_of_shape_serves_nothing_at_all() {
+    let mut env = TestEnv::new();
+    let _guard = SupervisorGuard::new(&env.home);
+    assert!(env.installer().install().failed_steps().is_empty());
+    env.set("GITHUB_SERVER_URL", "https://ghe.example.test/api");
+    let report = env.installer().install();
+    match report.outcome(Step::GitConfig) {
+        Some(Outcome::Failed(why)) => {
+            assert!(
+                why.contains("removed our values from https://github.com"),
+                "{why}"
+            )
+        }
+        other => panic!("{other:?}\n{report}"),
+    }
+    assert!(global(&env, "credential.https://github.com.helper").is_empty());
+    let refresh = env.helper("_fetch_token").output();
+    assert!(!refresh.status.success());
+    assert!(
+        stderr(&refresh).contains("GITHUB_SERVER_URL"),
+        "{}",
+        stderr(&refresh)
+    );
+    assert!(!env.layout().cache_token.exists());
+    assert!(password(&get(&env, "github.com")).is_none());
+    assert_eq!(env.platform().requests(), 0);
 }

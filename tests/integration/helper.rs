@@ -721,3 +721,25 @@ fn without_flock_the_fetch_proceeds_unlocked_and_still_caches() {
         "the staged write is for locked fetches only"
     );
 }
+
+/// The host is lower-cased as ASCII only, whatever the caller's locale:
+/// in a UTF-8 locale bash would fold U+0130 (İ) into `i`, making
+/// `gİthub.com` github.com.
+#[test]
+fn a_host_is_lower_cased_as_ascii_in_any_locale() {
+    let env = TestEnv::new();
+    for locale in ["C.UTF-8", "C"] {
+        let out = env
+            .bundled_helper("get")
+            .env("LC_ALL", locale)
+            .stdin("protocol=https\nhost=g\u{130}thub.com\n\n")
+            .output();
+        assert!(stdout(&out).is_empty(), "{locale}: {}", stdout(&out));
+        let out = env
+            .bundled_helper("get")
+            .env("LC_ALL", locale)
+            .stdin("protocol=https\nhost=GitHub.COM\n\n")
+            .output();
+        assert!(password(&out).is_some(), "{locale}: {}", stderr(&out));
+    }
+}

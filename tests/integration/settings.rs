@@ -166,6 +166,31 @@ fn the_environment_wins_and_userinfo_is_redacted() {
     assert!(!saved.contains("TOKEN_CACHE_TTL_SEC"), "{saved}");
 }
 
+/// A password with an unencoded `/`, `?` or `#` (generated secrets have
+/// them) is hidden all the same, in status, the helper's lines and the
+/// failure record.
+#[rstest::rstest]
+#[case::slash("u:se/cret-81f2")]
+#[case::question("u:se?cret-81f2")]
+#[case::hash("u:se#cret-81f2")]
+fn a_password_with_url_characters_is_never_shown(#[case] userinfo: &str) {
+    let mut env = TestEnv::builder().no_platform().build();
+    let _guard = SupervisorGuard::new(&env.home);
+    env.set("PLATFORM_URL", &format!("http://{userinfo}@127.0.0.1:9/x"));
+    env.installer().install();
+    let status = stdout(&env.bin().args(["status", "--home"]).arg(&env.home).output());
+    let fill = env.fill();
+    let failure = std::fs::read_to_string(env.layout().cache_dir.join(".last_fetch_failure"))
+        .unwrap_or_default();
+    for (what, text) in [
+        ("status", status.as_str()),
+        ("git's stderr", &stderr(&fill)),
+        ("failure record", &failure),
+    ] {
+        assert!(!text.contains("cret-81f2"), "{what}: {text}");
+    }
+}
+
 /// Each broken setting: install's report warns, `status` fails its
 /// `settings` check naming the setting (text and JSON alike), and git
 /// agrees: where the settings stop it, no platform request is sent.

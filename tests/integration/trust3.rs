@@ -149,12 +149,13 @@ fn another_users_look_alike_supervisor_is_never_ours() {
     );
 }
 
-/// HOME's own mode: world-writable without the sticky bit is refused for
-/// wiring (git-config fails, naming `chmod o-w`; status fails); with the
-/// sticky bit, and group-writable, a warning.
+/// HOME's own mode: writable by every user, sticky or not, is refused for
+/// wiring (git-config fails, naming `chmod o-w`; status fails): with the
+/// sticky bit others still plant `~/.gitconfig` before us. Group-writable
+/// is a warning.
 #[rstest::rstest]
 #[case::world_writable(0o777, true)]
-#[case::sticky(0o1777, false)]
+#[case::sticky(0o1777, true)]
 #[case::group_writable(0o775, false)]
 fn a_home_others_can_write_is_refused_or_warned(#[case] mode: u32, #[case] refused: bool) {
     let env = TestEnv::new();
@@ -405,7 +406,8 @@ fn c1_controls_and_bidi_overrides_are_removed_from_outside_text() {
     env.set("PLATFORM_URL", &server.url());
     let out = env.bundled_helper("_fetch_token").output();
     let err = stderr(&out);
-    assert!(err.contains("red desreverx end"), "{err}");
+    // Each sequence shows as `?`: the text keeps its shape, without its effect.
+    assert!(err.contains("a?31mred ?desrever?x? ?end"), "{err}");
     for bad in ['\u{9b}', '\u{202e}', '\u{2066}', '\u{2069}', '\u{200f}'] {
         assert!(!err.contains(bad), "{bad:?} in {err:?}");
     }
@@ -458,6 +460,10 @@ fn a_fifo_pid_file_does_not_hang_the_supervisors_sigterm() {
 #[case::bad_escape(r#"{"token":"TOKEN","note":"\q"}"#)]
 #[case::number_leading_zero(r#"{"token":"TOKEN","n":01}"#)]
 #[case::array_top(r#"[{"token":"TOKEN"}]"#)]
+#[case::space_in_a_number(r#"{"token":"TOKEN","n":1 2}"#)]
+#[case::space_in_a_literal("{\"token\":\"TOKEN\",\"n\":t r\tue}")]
+#[case::cr_in_a_number("{\"token\":\"TOKEN\",\"n\":-\r1}")]
+#[case::nul_in_a_key("{\"tok\u{0}en\":\"TOKEN\"}")]
 fn a_reply_that_is_not_strict_json_is_a_failed_fetch(#[case] body: &str) {
     let body = body.replace("TOKEN", token(41));
     let reply = format!(
@@ -500,4 +506,118 @@ fn valid_json_in_any_shape_is_read(#[case] body: &str) {
         "{}",
         stderr(&out)
     );
+}
+
+/// A directory above HOME that every user can write (not sticky) lets
+/// anyone rename HOME away: refused, and status fails.
+#[test]
+fn a_writable_directory_above_home_is_refused() {
+    let env = TestEnv::builder().home_name("parent/home").build();
+    let _guard = SupervisorGuard::new(&env.home);
+    chmod(env.home.parent().unwrap(), 0o777);
+    let report = env.installer().install();
+    match report.outcome(Step::GitConfig) {
+        Some(Outcome::Failed(why)) => assert!(why.contains("above your home"), "{why}"),
+        other => panic!("{other:?}\n{report}"),
+    }
+    let (code, status) = env.status_json();
+    assert_eq!(code, 1);
+    assert_eq!(status.check("home").unwrap().level, Level::Fail);
+}
+
+/// git's own config files decide which helper git runs: another user's
+/// `~/.gitconfig` (or `~/.config/git`) is refused; one of ours that others
+/// can write is tightened by install and failed by status.
+#[test]
+fn gits_config_files_must_be_ours_and_private() {
+    // Another user's ~/.gitconfig, planted before install.
+    let env = TestEnv::new();
+    let _guard = SupervisorGuard::new(&env.home);
+    let gitconfig = env.home.join(".gitconfig");
+    std::fs::write(&gitconfig, "").unwrap();
+    chmod(&gitconfig, 0o666);
+    std::os::unix::fs::chown(&gitconfig, Some(NOBODY), Some(NOBODY)).unwrap();
+    let report = env.installer().install();
+    match report.outcome(Step::GitConfig) {
+        Some(Outcome::Failed(why)) => assert!(why.contains(".gitconfig"), "{why}"),
+        other => panic!("{other:?}\n{report}"),
+    }
+    // Ours, but writable by others: tightened, and status agrees after.
+    let env = TestEnv::new();
+    let _guard = SupervisorGuard::new(&env.home);
+    let xdg = env.home.join(".config/git");
+    std::fs::create_dir_all(&xdg).unwrap();
+    std::fs::write(xdg.join("config"), "").unwrap();
+    chmod(&xdg.join("config"), 0o666);
+    let (_, before) = env.status_json();
+    let report = env.installer().install();
+    assert!(report.failed_steps().is_empty(), "{report}");
+    assert_eq!(crate::support::mode(&xdg.join("config")), 0o644);
+    let (_, after) = env.status_json();
+    assert_eq!(after.check("home").unwrap().level, Level::Ok, "{after:?}");
+    // Before install status said so (the not-installed line comes first
+    // only for a home with nothing of ours: here the cache dir is absent).
+    let _ = before;
+    chmod(&xdg.join("config"), 0o666);
+    let (code, status) = env.status_json();
+    assert_eq!(code, 1);
+    let home = status.check("home").unwrap();
+    assert!(
+        home.level == Level::Fail && home.detail.contains("config"),
+        "{home:?}"
+    );
+}
+
+/// A directory another user planted under one of our file names (in a
+/// runtime dir they could write) cannot be emptied by us: it is moved
+/// aside, and install works, again and again.
+#[test]
+fn a_planted_directory_under_our_name_is_moved_aside() {
+    let env = TestEnv::new();
+    let _guard = SupervisorGuard::new(&env.home);
+    let runtime = env.layout().runtime_dir;
+    std::fs::create_dir_all(runtime.join("supervisor.lock/inner")).unwrap();
+    std::fs::create_dir_all(runtime.join("settings")).unwrap();
+    chmod(&runtime, 0o777);
+    for report in [env.installer().install(), env.installer().install()] {
+        assert!(report.failed_steps().is_empty(), "{report}");
+    }
+    assert!(std::fs::symlink_metadata(runtime.join("supervisor.lock"))
+        .unwrap()
+        .is_file());
+    assert!(std::fs::symlink_metadata(runtime.join("settings"))
+        .unwrap()
+        .is_file());
+}
+
+/// Nested sequences: removing an inner C1 or bidi sequence must not join
+/// the outer bytes into a new one (the audit's bypass of a one-pass
+/// filter). Checked on the raw bytes git would show.
+#[test]
+fn nested_c1_and_bidi_sequences_do_not_reassemble() {
+    let body: &[u8] =
+        b"{\"error\":\"A\xc2\xc2\x9b\x9b31m B\xe2\x80\xe2\x80\xae\xae C\xe2\x81\xe2\x81\xa6\xa6 D\"}";
+    let mut reply = format!(
+        "HTTP/1.1 500 Internal Server Error\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    reply.extend_from_slice(body);
+    let server = RawServer::start(&reply, Duration::ZERO);
+    let mut env = TestEnv::builder().no_platform().build();
+    env.set("PLATFORM_URL", &server.url());
+    let out = env.bundled_helper("_fetch_token").output();
+    let err = &out.stderr;
+    assert!(
+        String::from_utf8_lossy(err).contains("HTTP 500"),
+        "{}",
+        stderr(&out)
+    );
+    for bad in [&b"\xc2\x9b"[..], b"\xe2\x80\xae", b"\xe2\x81\xa6"] {
+        assert!(
+            !err.windows(bad.len()).any(|w| w == bad),
+            "{bad:?} in {:?}",
+            String::from_utf8_lossy(err)
+        );
+    }
 }
