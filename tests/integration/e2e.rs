@@ -258,7 +258,14 @@ pub(crate) mod inside {
         assert!(!w.env.installer().install().has_failures());
         w.clone();
         let cached = password(&w.env.fill()).expect("a cached token");
-        w.env.platform().authority().revoke(&cached);
+        revoke_then_push_erase_and_recover(&w, &cached, "github.com");
+    }
+
+    /// GitHub revokes `cached`: one push fails with 401, git's erase drops
+    /// the token from the cache, and the next push (a fresh token) passes;
+    /// the stand-in for `host` saw the revoked token refused.
+    pub(crate) fn revoke_then_push_erase_and_recover(w: &World, cached: &str, host: &str) {
+        w.env.platform().authority().revoke(cached);
         w.commit("two.txt");
         let failed = w.push();
         assert!(
@@ -267,7 +274,7 @@ pub(crate) mod inside {
         );
         let cache = std::fs::read_to_string(w.env.layout().cache_token).unwrap_or_default();
         assert!(
-            !cache.contains(&cached),
+            !cache.contains(cached),
             "git's erase did not evict the revoked token"
         );
         let again = w.push();
@@ -280,7 +287,7 @@ pub(crate) mod inside {
         assert!(
             records
                 .iter()
-                .any(|r| r.token_state == "revoked" && r.status == 401),
+                .any(|r| r.host == host && r.token_state == "revoked" && r.status == 401),
             "{records:?}"
         );
     }

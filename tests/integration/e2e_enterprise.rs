@@ -534,31 +534,8 @@ mod inside {
         assert!(!w.env.installer().install().has_failures());
         w.clone();
         let cached = password(&fill_for(&w, host)).expect("a cached token");
-        w.env.platform().authority().revoke(&cached);
-        w.commit("two.txt");
-        let failed = w.push();
-        assert!(
-            !failed.status.success(),
-            "a push with a revoked token passed"
-        );
-        let cache = std::fs::read_to_string(w.env.layout().cache_token).unwrap_or_default();
-        assert!(
-            !cache.contains(&cached),
-            "git's erase did not evict the revoked token"
-        );
-        let again = w.push();
-        assert!(
-            again.status.success(),
-            "{}",
-            String::from_utf8_lossy(&again.stderr)
-        );
+        crate::e2e::inside::revoke_then_push_erase_and_recover(&w, &cached, host);
         let records = w.github.requests();
-        assert!(
-            records
-                .iter()
-                .any(|r| r.host == host && r.token_state == "revoked" && r.status == 401),
-            "{records:?}"
-        );
         assert!(
             records.iter().any(|r| r.host == host
                 && r.route == "/o/r.git/git-receive-pack"

@@ -397,14 +397,7 @@ fn children_inherit_no_lock_descriptor() {
 #[test]
 fn c1_controls_and_bidi_overrides_are_removed_from_outside_text() {
     let body = "{\"error\":\"a\u{9b}31mred \u{202e}desrever\u{2066}x\u{2069} \u{200f}end\"}";
-    let reply = format!(
-        "HTTP/1.1 500 Internal Server Error\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    let server = RawServer::start(reply.as_bytes(), Duration::ZERO);
-    let mut env = TestEnv::builder().no_platform().build();
-    env.set("PLATFORM_URL", &server.url());
-    let out = env.bundled_helper("_fetch_token").output();
+    let out = fetch_from_a_500(body.as_bytes());
     let err = stderr(&out);
     // Each sequence shows as `?`: the text keeps its shape, without its effect.
     assert!(err.contains("a?31mred ?desrever?x? ?end"), "{err}");
@@ -597,16 +590,7 @@ fn a_planted_directory_under_our_name_is_moved_aside() {
 fn nested_c1_and_bidi_sequences_do_not_reassemble() {
     let body: &[u8] =
         b"{\"error\":\"A\xc2\xc2\x9b\x9b31m B\xe2\x80\xe2\x80\xae\xae C\xe2\x81\xe2\x81\xa6\xa6 D\"}";
-    let mut reply = format!(
-        "HTTP/1.1 500 Internal Server Error\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    )
-    .into_bytes();
-    reply.extend_from_slice(body);
-    let server = RawServer::start(&reply, Duration::ZERO);
-    let mut env = TestEnv::builder().no_platform().build();
-    env.set("PLATFORM_URL", &server.url());
-    let out = env.bundled_helper("_fetch_token").output();
+    let out = fetch_from_a_500(body);
     let err = &out.stderr;
     assert!(
         String::from_utf8_lossy(err).contains("HTTP 500"),
@@ -620,4 +604,18 @@ fn nested_c1_and_bidi_sequences_do_not_reassemble() {
             String::from_utf8_lossy(err)
         );
     }
+}
+
+/// `_fetch_token` against a platform that answers 500 with `body`.
+fn fetch_from_a_500(body: &[u8]) -> std::process::Output {
+    let mut reply = format!(
+        "HTTP/1.1 500 Internal Server Error\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    reply.extend_from_slice(body);
+    let server = RawServer::start(&reply, Duration::ZERO);
+    let mut env = TestEnv::builder().no_platform().build();
+    env.set("PLATFORM_URL", &server.url());
+    env.bundled_helper("_fetch_token").output()
 }
