@@ -135,6 +135,8 @@ esac
 
 # --- everything else ----------------------------------------------------------
 
+HELPER_ACTION=${1:-}
+
 readonly TAG="[molecule-git-token-helper]"
 LOCK_FILE="$CACHE_DIR/.fetch.lock"
 # When the last platform fetch failed, since when, why and for which URL:
@@ -340,42 +342,6 @@ esac
 # http(s)://host[:port][/path], userinfo allowed (it never reaches argv).
 readonly PLATFORM_URL_RE='^https?://([^/?#@[:space:]]+@)?([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?(/[^[:space:][:cntrl:]]*)?$'
 
-# The problems that keep git from getting a platform token, one line each,
-# naming the setting and the fix; no network. Appended to SETTING_PROBLEMS.
-check_settings() {
-    shown PLATFORM_URL
-    local platform=$REPLY
-    if [[ ! $PLATFORM_URL =~ $PLATFORM_URL_RE ]]; then
-        SETTING_PROBLEMS+=("PLATFORM_URL: \"$platform\" (from ${SETTING_FROM[PLATFORM_URL]}) is not http(s)://host[:port][/path]; fix: set it to the platform's base URL, e.g. http://host.docker.internal:8080, then run \`molecule-credential-helper install\` again")
-    elif ! command -v curl >/dev/null; then
-        SETTING_PROBLEMS+=("PLATFORM_URL: fetching from the platform needs curl, and curl is not on PATH; fix: install curl (Debian: apt-get install curl)")
-    fi
-    if [[ -n ${WORKSPACE_ID:-} ]] && ! workspace_id_ok; then
-        shown WORKSPACE_ID
-        SETTING_PROBLEMS+=("WORKSPACE_ID: \"$REPLY\" (from ${SETTING_FROM[WORKSPACE_ID]}) is not 1-128 characters of A-Z a-z 0-9 . _ - (nor . or ..), so no request is sent; fix: set it to the workspace's id, or unset it for the admin route")
-    fi
-    if ! check_bearer; then
-        SETTING_PROBLEMS+=("CONFIGS_DIR: $BEARER_PROBLEM")
-    fi
-    shown GITHUB_SERVER_URL
-    if [[ -z $SERVED_HOST ]]; then
-        SETTING_PROBLEMS+=("GITHUB_SERVER_URL: \"$REPLY\" (from ${SETTING_FROM[GITHUB_SERVER_URL]}) is not https://host[:port] (no path, no user; a host of dot-separated labels of letters, digits and inner dashes; a port 1-65535), so no host is served; fix: set it to your GitHub's URL, e.g. https://github.com or https://ghe.example.com, or unset it")
-    fi
-    case ${TOKEN_FETCH_CLIENT:-} in
-        '') ;;
-        auto | curl | bash)
-            SETTING_NOTES+=("TOKEN_FETCH_CLIENT: retired: curl is the one HTTP client now, so \"${TOKEN_FETCH_CLIENT}\" changes nothing; fix: unset it")
-            ;;
-        *)
-            shown TOKEN_FETCH_CLIENT
-            SETTING_PROBLEMS+=("TOKEN_FETCH_CLIENT: \"$REPLY\" is not a known value (the variable is retired: curl is the one HTTP client); fix: unset it")
-            ;;
-    esac
-    if [[ -n ${TOKEN_HELPER_SCRIPT:-} && ($TOKEN_HELPER_SCRIPT != /* || ! -f $TOKEN_HELPER_SCRIPT) ]]; then
-        shown TOKEN_HELPER_SCRIPT
-        SETTING_PROBLEMS+=("TOKEN_HELPER_SCRIPT: \"$REPLY\" (from ${SETTING_FROM[TOKEN_HELPER_SCRIPT]}) is not the absolute path of a file, so the daemon cannot refresh; fix: unset it (the extracted helper is the default)")
-    fi
-}
 
 # WORKSPACE_ID becomes a path segment: `..` or a `/` would reach another route.
 workspace_id_ok() {
@@ -1070,6 +1036,52 @@ action_erase() {
     return 0
 }
 
+# git's own actions need nothing below: they run now, so bash never parses
+# the rest of this file (the daemon's, gh's and the settings' actions) on
+# git's path.
+case $HELPER_ACTION in
+    get) action_get && exit 0 || exit ;;
+    erase) action_erase && exit 0 || exit ;;
+    store) exit 0 ;;
+esac
+
+# The problems that keep git from getting a platform token, one line each,
+# naming the setting and the fix; no network. Appended to SETTING_PROBLEMS.
+check_settings() {
+    shown PLATFORM_URL
+    local platform=$REPLY
+    if [[ ! $PLATFORM_URL =~ $PLATFORM_URL_RE ]]; then
+        SETTING_PROBLEMS+=("PLATFORM_URL: \"$platform\" (from ${SETTING_FROM[PLATFORM_URL]}) is not http(s)://host[:port][/path]; fix: set it to the platform's base URL, e.g. http://host.docker.internal:8080, then run \`molecule-credential-helper install\` again")
+    elif ! command -v curl >/dev/null; then
+        SETTING_PROBLEMS+=("PLATFORM_URL: fetching from the platform needs curl, and curl is not on PATH; fix: install curl (Debian: apt-get install curl)")
+    fi
+    if [[ -n ${WORKSPACE_ID:-} ]] && ! workspace_id_ok; then
+        shown WORKSPACE_ID
+        SETTING_PROBLEMS+=("WORKSPACE_ID: \"$REPLY\" (from ${SETTING_FROM[WORKSPACE_ID]}) is not 1-128 characters of A-Z a-z 0-9 . _ - (nor . or ..), so no request is sent; fix: set it to the workspace's id, or unset it for the admin route")
+    fi
+    if ! check_bearer; then
+        SETTING_PROBLEMS+=("CONFIGS_DIR: $BEARER_PROBLEM")
+    fi
+    shown GITHUB_SERVER_URL
+    if [[ -z $SERVED_HOST ]]; then
+        SETTING_PROBLEMS+=("GITHUB_SERVER_URL: \"$REPLY\" (from ${SETTING_FROM[GITHUB_SERVER_URL]}) is not https://host[:port] (no path, no user; a host of dot-separated labels of letters, digits and inner dashes; a port 1-65535), so no host is served; fix: set it to your GitHub's URL, e.g. https://github.com or https://ghe.example.com, or unset it")
+    fi
+    case ${TOKEN_FETCH_CLIENT:-} in
+        '') ;;
+        auto | curl | bash)
+            SETTING_NOTES+=("TOKEN_FETCH_CLIENT: retired: curl is the one HTTP client now, so \"${TOKEN_FETCH_CLIENT}\" changes nothing; fix: unset it")
+            ;;
+        *)
+            shown TOKEN_FETCH_CLIENT
+            SETTING_PROBLEMS+=("TOKEN_FETCH_CLIENT: \"$REPLY\" is not a known value (the variable is retired: curl is the one HTTP client); fix: unset it")
+            ;;
+    esac
+    if [[ -n ${TOKEN_HELPER_SCRIPT:-} && ($TOKEN_HELPER_SCRIPT != /* || ! -f $TOKEN_HELPER_SCRIPT) ]]; then
+        shown TOKEN_HELPER_SCRIPT
+        SETTING_PROBLEMS+=("TOKEN_HELPER_SCRIPT: \"$REPLY\" (from ${SETTING_FROM[TOKEN_HELPER_SCRIPT]}) is not the absolute path of a file, so the daemon cannot refresh; fix: unset it (the extracted helper is the default)")
+    fi
+}
+
 action_fetch() {
     if locked_fetch force; then
         release_lock
@@ -1234,5 +1246,4 @@ main() {
     esac
 }
 
-HELPER_ACTION=${1:-}
 main "$@"
