@@ -553,32 +553,9 @@ http_get() {
     url=${url//\\/\\\\} bearer=${bearer//\\/\\\\}
     url=${url//\"/\\\"} bearer=${bearer//\"/\\\"}
     local config="url = \"$url\""$'\n'"header = \"Authorization: Bearer $bearer\""$'\n'
-    local limit=$((MAX_REPLY_BYTES + 5)) rc reply_file='' meta body=''
-    # Under the lock the body goes to a file in the private staging dir,
-    # bounded by the file-size limit (`ulimit -f`, KiB): no process is spent
-    # on the bound, and bash reads a file in blocks, a pipe a byte at a time.
-    if [[ -n $LOCK_HELD ]] && ensure_staging_dir && ours_or_absent "$STAGING_DIR/reply" && cache_dir_private; then
-        reply_file=$STAGING_DIR/reply
-    fi
-    if [[ -n $reply_file ]]; then
-        {
-            meta=$(
-                [[ -n $LOCK_FD ]] && exec {LOCK_FD}>&-
-                ulimit -f "$((MAX_REPLY_BYTES / 1024))"
-                exec curl -q -sS -K - --max-time "$TOKEN_FETCH_TIMEOUT_SEC" --connect-timeout "$TOKEN_FETCH_TIMEOUT_SEC" \
-                    --max-filesize "$MAX_REPLY_BYTES" --max-redirs 0 --proto =http,https \
-                    -A "molecule-git-token-helper/${HELPER_ACTION:-}" -o "$reply_file" \
-                    -H 'Accept: application/json' -w '%{size_download} %{http_code}' <<<"$config"
-            )
-        } 2>/dev/null
-        rc=$?
-        { IFS= read -r -d '' -N "$limit" body; } 2>/dev/null <"$reply_file"
-        : >"$reply_file" # from here on the token lives only in the cache
-        # SIGXFSZ (the file-size limit) or more than the bound: too large.
-        ((rc != 128 + 25 && ${#body} <= MAX_REPLY_BYTES)) || return 63
-        REPLY=$body$'\n'$meta
-        return "$rc"
-    fi
+    local limit=$((MAX_REPLY_BYTES + 5)) rc
+    # The body comes through a pipe, not a file: a full disk must not stop
+    # a fetch (the cache write then fails, and the token is still served).
     {
         REPLY=$(
             set -o pipefail
