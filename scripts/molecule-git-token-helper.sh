@@ -108,6 +108,12 @@ case ${1:-} in
             ((ATTR_rc == 0)) || break
         done
         ((SECONDS < 10)) || ATTRS_READ=bad
+        # A port is a number: `:08443` is `:8443`, `:0443` is `:443`.
+        if [[ $ATTR_host == *:0* ]]; then
+            ATTR_line=${ATTR_host##*:}
+            [[ -n $ATTR_line && ${#ATTR_line} -le 9 && $ATTR_line != *[!0-9]* ]] &&
+                ATTR_host=${ATTR_host%:*}:$((10#$ATTR_line)) ATTR_host=${ATTR_host%:443}
+        fi
         ;;
 esac
 
@@ -593,6 +599,13 @@ http_get() {
 # the text between them alternate. The text between, with each string
 # replaced by one `"`, is the skeleton: it is split into structural
 # characters and scalars, and one pass of a pushdown machine checks it.
+# Bash runs that machine at ~50 us a step, so the steps are bounded first:
+# a reply with more than JSON_MAX_MARKS quotes, backslashes, brackets,
+# commas and colons is refused unread (the platform's reply has ~10; one
+# deletion pass in C counts them). A top-level key written with an escape
+# is refused too: `tok\u0065n` would be a second `token` that the
+# duplicate rule, which compares raw text, cannot see.
+readonly JSON_MAX_MARKS=512
 JSON_token='' JSON_expires_at='' JSON_error='' JSON_PROBLEM=''
 # The platform's usual reply, `{"token":"…","expires_at":"…"}` in either
 # order with any whitespace and no escapes, is a subset of valid JSON that
@@ -607,6 +620,11 @@ read_reply_json() {
         printf -v "JSON_${BASH_REMATCH[1]}" '%s' "${BASH_REMATCH[2]}"
         printf -v "JSON_${BASH_REMATCH[3]}" '%s' "${BASH_REMATCH[4]}"
         return 0
+    fi
+    local marks=${1//[!\"\\,:\[\]\{\}]/}
+    if ((${#marks} > JSON_MAX_MARKS)); then
+        JSON_PROBLEM="more than $JSON_MAX_MARKS quotes, backslashes, brackets, commas and colons (a token reply has about 10)"
+        return 1
     fi
     set -f
     # The newline ends the text outside any string, so a trailing quote is
@@ -623,7 +641,8 @@ read_reply_json() {
             continue
         fi
         ((i < n - 1)) || { JSON_PROBLEM="an unterminated string" && return 1; }
-        # A quote after an odd run of backslashes is part of the string.
+        # A quote after an odd run of backslashes is part of the string
+        # (the run is at most JSON_MAX_MARKS long: the regex stays cheap).
         if [[ ${piece: -1} == \\ && $piece =~ (\\+)$ ]] && ((${#BASH_REMATCH[1]} % 2)); then
             pending+=("$piece" '"')
             continue
@@ -681,6 +700,7 @@ read_reply_json() {
             key_or_end:'"' | key:'"')
                 key=${strings[si]} si=$((si + 1)) state=colon
                 if [[ $stack == o ]]; then
+                    [[ $key != *\\* ]] || { JSON_PROBLEM="a top-level key written with an escape" && return 1; }
                     top_key=$key
                     case $key in
                         token | expires_at)
@@ -783,9 +803,12 @@ fetch_from_platform() {
         printable "$code"
         FAIL_REASON="platform fetch failed: HTTP $REPLY"
         [[ $code == 3?? ]] && FAIL_REASON+=" (a redirect; not followed)"
+        # The platform's own words, quoted and labelled as its: an agent
+        # reading git's stderr must tell data ("run curl … | sh") from our
+        # advice. No quote inside can end the quotation early.
         if read_reply_json "$body" && [[ -n $JSON_error ]]; then
             printable "$JSON_error"
-            FAIL_REASON+=" ($REPLY)"
+            FAIL_REASON+="; platform said: \"${REPLY//\"/\'}\""
         fi
         return 1
     fi

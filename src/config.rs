@@ -157,8 +157,10 @@ impl GitHubServer {
             return None;
         }
         let host = host.to_ascii_lowercase();
-        let host = match port {
-            Some(p) if p.parse::<u32>() != Ok(443) => format!("{host}:{p}"),
+        // The port as a number: `:08443` is `:8443` and `:0443` is no port,
+        // as git and curl read it (and the helper, by the same rule).
+        let host = match port.and_then(|p| p.parse::<u32>().ok()) {
+            Some(p) if p != 443 => format!("{host}:{p}"),
             _ => host,
         };
         Some(GitHubServer {
@@ -340,6 +342,8 @@ mod server_tests {
             ("https://GitHub.com/", "github.com"),
             ("https://ghe.example.test:443", "ghe.example.test"),
             ("https://ghe.example.test:8443", "ghe.example.test:8443"),
+            ("https://ghe.example.test:08443", "ghe.example.test:8443"),
+            ("https://ghe.example.test:0443", "ghe.example.test"),
             ("https://octo.ghe.com", "octo.ghe.com"),
         ] {
             let s = GitHubServer::parse(url).unwrap();

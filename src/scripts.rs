@@ -30,3 +30,39 @@ pub fn contents(name: &str) -> &'static [u8] {
         .map(|f| f.contents())
         .unwrap_or_else(|| panic!("script {name} is not embedded: build is broken"))
 }
+
+/// `bash -p -s ARGS…` running the embedded helper, fed on stdin: what
+/// status, install and the contract run, never the extracted file, which
+/// the home's owner can edit (root's `status --probe` must not run a
+/// user's code). `-p`: no `$BASH_ENV`, no imported functions, as git runs it.
+pub fn embedded_helper(
+    config: &crate::Config,
+    bash: &std::path::Path,
+    args: &[&str],
+) -> crate::os::CommandSpec {
+    config
+        .command(bash)
+        .args(["-p", "-s"])
+        .args(args.iter().copied())
+        .stdin(crate::secret::Secret::new(contents(HELPER_SCRIPT).to_vec()))
+}
+
+/// `bash -p -c <embedded helper> molecule-git-token-helper.sh ARGS…`: the
+/// embedded helper for a detached run whose stdin carries a token (the
+/// script travels in argv; it holds no secret).
+pub fn embedded_helper_inline(
+    config: &crate::Config,
+    bash: &std::path::Path,
+    args: &[&str],
+) -> crate::os::CommandSpec {
+    let script = String::from_utf8_lossy(contents(HELPER_SCRIPT)).into_owned();
+    config
+        .command(bash)
+        .args([
+            "-p".to_string(),
+            "-c".to_string(),
+            script,
+            HELPER_SCRIPT.to_string(),
+        ])
+        .args(args.iter().copied())
+}

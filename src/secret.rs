@@ -83,9 +83,126 @@ pub fn redact(text: &str, secrets: &[&str]) -> String {
     out
 }
 
+/// Text with the credentials git config can hold made unreadable: the
+/// userinfo of every URL (`https://user:TOKEN@host` becomes
+/// `https://***@host`, up to the authority's last `@`) and the credentials
+/// after every `Authorization:` (`AUTHORIZATION: basic eHg6…` becomes
+/// `AUTHORIZATION: basic ***`). One pass, linear in the text's length.
+pub fn redact_credentials(text: &str) -> String {
+    // ASCII lower-casing keeps every byte offset.
+    let lower = text.to_ascii_lowercase();
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    let mut from = 0;
+    while let Some(found) = next_credential(text, &lower, from) {
+        out.push_str(&text[copied..found.keep_until]);
+        out.push_str("***");
+        copied = found.end;
+        from = found.end;
+    }
+    out.push_str(&text[copied..]);
+    out
+}
+
+/// A credential in the text: what stays before it ends at `keep_until`,
+/// and it ends at `end` (byte offsets).
+struct Credential {
+    keep_until: usize,
+    end: usize,
+}
+
+/// The first credential at or after `from`.
+fn next_credential(text: &str, lower: &str, mut from: usize) -> Option<Credential> {
+    const HEADER: &str = "authorization:";
+    let bytes = text.as_bytes();
+    let skip = |mut i: usize, space: bool| {
+        while i < bytes.len()
+            && (bytes[i] == b' ') == space
+            && (space || !bytes[i].is_ascii_whitespace())
+        {
+            i += 1
+        }
+        i
+    };
+    loop {
+        let url = lower[from..].find("://").map(|i| i + from);
+        let header = lower[from..].find(HEADER).map(|i| i + from);
+        let url_first = match (url, header) {
+            (None, None) => return None,
+            (Some(u), Some(h)) => u < h,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+        };
+        if let (true, Some(u)) = (url_first, url) {
+            let start = u + 3;
+            let len = text[start..]
+                .find(|c: char| {
+                    matches!(c, '/' | '?' | '#' | '"' | '\'' | '`') || c.is_whitespace()
+                })
+                .unwrap_or(text.len() - start);
+            if let Some(last_at) = text[start..start + len].rfind('@') {
+                return Some(Credential {
+                    keep_until: start,
+                    end: start + last_at,
+                });
+            }
+            from = start;
+            continue;
+        }
+        let after = header? + HEADER.len();
+        let scheme_start = skip(after, true);
+        let scheme_end = skip(scheme_start, false);
+        let value_start = skip(scheme_end, true);
+        let value_end = skip(value_start, false);
+        let scheme = &lower[scheme_start..scheme_end];
+        let known_scheme = matches!(
+            scheme,
+            "basic" | "bearer" | "token" | "digest" | "negotiate"
+        );
+        if known_scheme && value_end > value_start {
+            return Some(Credential {
+                keep_until: value_start,
+                end: value_end,
+            });
+        }
+        if scheme_end > scheme_start {
+            // No scheme we know: the word itself is the credential.
+            return Some(Credential {
+                keep_until: scheme_start,
+                end: scheme_end,
+            });
+        }
+        from = after;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_in_git_config_text_are_redacted() {
+        for (text, want) in [
+            (
+                "git rewrites https://github.com/o/r.git to https://x-access-token:ghs_abc@github.com/o/r.git",
+                "git rewrites https://github.com/o/r.git to https://***@github.com/o/r.git",
+            ),
+            ("url https://ghs_abc@github.com/", "url https://***@github.com/"),
+            ("a https://u:p@w@h/x b", "a https://***@h/x b"),
+            ("no userinfo https://github.com/o", "no userinfo https://github.com/o"),
+            ("mail a@b.c and https://h/x@y", "mail a@b.c and https://h/x@y"),
+            (
+                "http.https://github.com/.extraheader=AUTHORIZATION: basic eHgtYWNjZXNz",
+                "http.https://github.com/.extraheader=AUTHORIZATION: basic ***",
+            ),
+            ("Authorization: ghs_abc then", "Authorization: *** then"),
+            ("authorization:bearer tok", "authorization:bearer ***"),
+            ("ends with authorization:", "ends with authorization:"),
+            ("ümlaut https://ü:p@h", "ümlaut https://***@h"),
+        ] {
+            assert_eq!(redact_credentials(text), want, "{text}");
+        }
+    }
 
     #[test]
     fn debug_and_display_hide_the_value() {

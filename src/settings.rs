@@ -251,11 +251,7 @@ fn run_helper<S: Spawner>(
     config: &Config,
     action: &str,
 ) -> Result<crate::os::RunOutput, String> {
-    let script = crate::scripts::contents(crate::scripts::HELPER_SCRIPT).to_vec();
-    let cmd = config
-        .command(bash)
-        .args(["-p", "-s", action])
-        .stdin(crate::secret::Secret::new(script))
+    let cmd = crate::scripts::embedded_helper(config, bash, &[action])
         .timeout(std::time::Duration::from_secs(10));
     spawner
         .run(&cmd)

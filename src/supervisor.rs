@@ -2,8 +2,8 @@
 //! decides (as cargo's `flock.rs` does): the live supervisor holds
 //! `supervisor.lock` (`flock`) for its whole life, in a directory only we
 //! can write. A process is our supervisor only when it runs as our uid,
-//! leads its own session with our exact argv, and has that lock file open
-//! while the lock is held. The PID file only names it. A process of another
+//! leads its own session with our exact argv, and holds that lock through
+//! one of its own descriptors (open is not held). The PID file only names it. A process of another
 //! user is never ours, whatever its argv: install never adopts or signals
 //! one, and status never counts one.
 
@@ -100,8 +100,8 @@ pub fn state<F: Fs, P: ProcTable>(fs: &F, procs: &P, layout: &Layout, uid: u32) 
     }
 }
 
-/// Our supervisor: our uid, our exact argv, leading its session, with the
-/// lock file open.
+/// Our supervisor: our uid, our exact argv, leading its session, holding
+/// the lock.
 fn is_supervisor<P: ProcTable>(
     procs: &P,
     pid: i32,
@@ -112,7 +112,7 @@ fn is_supervisor<P: ProcTable>(
     procs.uid(pid) == Some(uid)
         && is_our_supervisor(cmdline, layout)
         && leads_its_session(procs, pid)
-        && procs.has_open(pid, &layout.supervisor_lock)
+        && procs.holds_lock(pid, &layout.supervisor_lock)
 }
 
 /// Whether `cmdline` is exactly how our supervisor starts a daemon:
@@ -130,7 +130,7 @@ fn leads_its_session<P: ProcTable>(procs: &P, pid: i32) -> bool {
 /// Live (non-zombie) processes of ours for this layout: (supervisors,
 /// daemons). Identity is uid, lock and lineage, never an argv alone: a
 /// supervisor is ours by [`state`]'s rules (our uid, our exact argv, leading
-/// its session, the lock file open); a daemon runs as our uid with our exact
+/// its session, holding the lock); a daemon runs as our uid with our exact
 /// daemon argv in a session led by one of our supervisors, or in the session
 /// of one that died (`kill -9` orphans its daemon; the daemon keeps the
 /// session id). A `bash -p <script>` someone ran from a terminal sits in the
@@ -165,7 +165,8 @@ pub fn running<P: ProcTable>(procs: &P, layout: &Layout, uid: u32) -> (Vec<i32>,
 }
 
 /// Processes of ours that lead their session with our supervisor's argv but
-/// hold no lock: a supervisor of an older version, or one on its way out.
+/// hold no lock: a supervisor of an older version, one on its way out, or
+/// one that has the lock file open without holding it.
 /// Install stops them before starting the one that holds the lock.
 pub fn lockless_lookalikes<P: ProcTable>(procs: &P, layout: &Layout, uid: u32) -> Vec<i32> {
     procs
@@ -178,7 +179,7 @@ pub fn lockless_lookalikes<P: ProcTable>(procs: &P, layout: &Layout, uid: u32) -
                     .cmdline(pid)
                     .is_ok_and(|c| is_our_supervisor(&c, layout))
                 && leads_its_session(procs, pid)
-                && !procs.has_open(pid, &layout.supervisor_lock)
+                && !procs.holds_lock(pid, &layout.supervisor_lock)
         })
         .collect()
 }

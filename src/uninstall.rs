@@ -43,6 +43,13 @@ pub fn uninstall<F: Fs, S: Spawner, P: ProcTable, W: Which>(
     config: &Config,
 ) -> UninstallReport {
     let mut report = UninstallReport::default();
+    // Root's git writes and signals in another user's home could be raced
+    // into root-owned files, and its process checks never see the user's
+    // daemon: that user uninstalls (`--user NAME`).
+    if let Some(refusal) = crate::install::foreign_home_refusal(fs, config, "uninstall") {
+        report.errors.push(refusal);
+        return report;
+    }
     // Read before the runtime dir goes: which GitHub's key holds our values.
     let saved = crate::settings::read_saved(fs, config);
     stop_processes(procs, fs, config, &mut report);

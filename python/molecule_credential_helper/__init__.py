@@ -13,12 +13,10 @@ says so. Why a command and not an extension module: docs/design.md, "The
 Python package".
 """
 
+import csv
 import json
 import os
-import shutil
 import subprocess
-import sys
-import sysconfig
 import tempfile
 
 __all__ = ["install_credential_helper", "status", "uninstall", "binary_path"]
@@ -33,36 +31,53 @@ STEPS = ("scripts", "token-cache", "git-config", "refresh-daemon", "gh-auth")
 # hung `git config`; it never waits on the network. Past this, give up.
 _TIMEOUT_SEC = 120
 
+# A wheel's RECORD lists a few dozen files; read no more than this of it.
+_RECORD_LIMIT = 1024 * 1024
+
 
 def binary_path():
-    """The ``molecule-credential-helper`` this wheel installed (the scripts
-    directory of the environment the module is installed in), else the one
-    on PATH, else None."""
-    dirs = []
-    for scheme in (None, "%s_user" % os.name):
+    """The ``molecule-credential-helper`` this wheel installed, or None.
+
+    Only that one: the file the wheel's own ``RECORD`` lists as its command,
+    next to this module. Never one found through ``HOME`` (``~/.local/bin``)
+    or ``PATH``: a runtime running as root, or with another user's HOME,
+    must not run a binary that user planted."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    site = os.path.dirname(here)
+    try:
+        entries = sorted(os.listdir(site))
+    except OSError:
+        return None
+    prefix = __name__.split(".")[0] + "-"
+    for entry in entries:
+        if not (entry.startswith(prefix) and entry.endswith(".dist-info")):
+            continue
+        record = os.path.join(site, entry, "RECORD")
         try:
-            dirs.append(
-                sysconfig.get_path("scripts", scheme) if scheme else sysconfig.get_path("scripts")
-            )
-        except (KeyError, ValueError):
-            pass
-    dirs.append(os.path.dirname(sys.executable))
-    for d in dirs:
-        candidate = os.path.join(d, _COMMAND)
-        if d and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
-            return candidate
-    return shutil.which(_COMMAND)
+            with open(record, "r", encoding="utf-8", errors="replace") as f:
+                text = f.read(_RECORD_LIMIT)
+        except OSError:
+            continue
+        for row in csv.reader(text.splitlines()):
+            if not row or os.path.basename(row[0]) != _COMMAND:
+                continue
+            candidate = os.path.normpath(os.path.join(site, row[0]))
+            if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+                return candidate
+    return None
 
 
-def _run(args, home):
+def _run(args, home, user):
     """Runs the command with --json; returns (parsed JSON or None, a reason
     when there is none)."""
     binary = binary_path()
     if binary is None:
-        return None, "%s not found (is the wheel installed?)" % _COMMAND
+        return None, "%s not found next to this module (is the wheel installed?)" % _COMMAND
     argv = [binary] + list(args) + ["--json"]
     if home is not None:
         argv += ["--home", os.fspath(home)]
+    if user is not None:
+        argv += ["--user", str(user)]
     # Files, not pipes: the daemon the install starts is detached and never
     # holds them, but a file cannot keep this call waiting for an EOF anyway.
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
@@ -85,9 +100,9 @@ def _run(args, home):
         return None, "%s %s exited %s: %s" % (_COMMAND, args[0], proc.returncode, last)
 
 
-def _call(args, home, when_failed):
+def _call(args, home, user, when_failed):
     try:
-        report, reason = _run(args, home)
+        report, reason = _run(args, home, user)
     except Exception as e:  # never raise into the runtime's start-up
         report, reason = None, "%s %s: %s" % (_COMMAND, args[0], e)
     if isinstance(report, dict):
@@ -95,8 +110,9 @@ def _call(args, home, when_failed):
     return when_failed(reason or "no report")
 
 
-def install_credential_helper(home=None):
-    """Runs the five install steps for ``home`` (default: $HOME) and returns
+def install_credential_helper(home=None, user=None):
+    """Runs the five install steps for ``home`` (default: $HOME), or, as
+    root, for ``user`` (its home from passwd, run as that user), and returns
     the report: ``{"steps": [{"step", "outcome", "detail"}], "warnings":
     [...]}``, outcome one of changed, unchanged, skipped, failed. Fail-soft
     and idempotent; takes milliseconds; never waits on the network; never
@@ -104,6 +120,7 @@ def install_credential_helper(home=None):
     return _call(
         ["install"],
         home,
+        user,
         lambda reason: {
             "steps": [{"step": s, "outcome": "failed", "detail": reason} for s in STEPS],
             "warnings": [],
@@ -111,12 +128,14 @@ def install_credential_helper(home=None):
     )
 
 
-def status(home=None):
+def status(home=None, user=None):
     """The read-only health check: ``{"healthy": bool, "checks": [{"name",
-    "level", "detail"}]}``. Never raises."""
+    "level", "detail"}]}``. ``user``: as root, check that user's install as
+    that user. Never raises."""
     return _call(
         ["status"],
         home,
+        user,
         lambda reason: {
             "healthy": False,
             "checks": [{"name": "status", "level": "fail", "detail": reason}],
@@ -124,12 +143,14 @@ def status(home=None):
     )
 
 
-def uninstall(home=None):
+def uninstall(home=None, user=None):
     """Stops the daemon and removes our git values, scripts and cache:
-    ``{"done", "stopped", "removed", "kept", "errors"}``. Never raises."""
+    ``{"done", "stopped", "removed", "kept", "errors"}``. ``user``: as root,
+    uninstall that user's install as that user. Never raises."""
     return _call(
         ["uninstall"],
         home,
+        user,
         lambda reason: {
             "done": [],
             "stopped": [],

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Args;
 use molecule_credential_helper::{Config, InstallReport, Installer};
 
-use super::{check_home, output, CliError};
+use super::{output, user, CliError};
 
 #[derive(Debug, Args)]
 pub(crate) struct InstallArgs {
@@ -30,27 +30,15 @@ pub(crate) struct InstallArgs {
 }
 
 pub(crate) fn run(args: InstallArgs) -> Result<ExitCode, CliError> {
-    let home = match &args.user {
-        Some(name) => {
-            let home = Some(become_user(name)?);
-            // The passwd database's home must exist and be the user's to write.
-            check_home(&home).map_err(|e| match e {
-                CliError::Usage(msg) => CliError::Usage(format!(
-                    "--user {name}: {}",
-                    msg.trim_start_matches("--home ")
-                )),
-                other => other,
-            })?;
-            home
-        }
-        None => {
-            check_home(&args.home)?;
-            args.home.clone()
-        }
-    };
-    let report = match Config::from_env(home) {
+    let target = user::target("install", &args.home, &args.user)?;
+    let report = match Config::from_env(target.home) {
         Ok(mut config) => {
             config.wait_for_gh_login = args.strict;
+            // gh is primed with the caller's provision token (on its
+            // stdin); no child inherits it.
+            for (key, value) in target.env_tokens {
+                config.env.insert(key, value);
+            }
             Installer::real(config).install()
         }
         Err(e) => InstallReport::all_failed(&e.to_string()),
@@ -65,55 +53,4 @@ pub(crate) fn run(args: InstallArgs) -> Result<ExitCode, CliError> {
     } else {
         ExitCode::SUCCESS
     })
-}
-
-/// `--user NAME`: looks NAME up in the passwd database and, as root, drops
-/// to its groups, gid and uid (in that order: setgroups and setgid need
-/// root) before anything touches the home; sets HOME, USER and LOGNAME for
-/// every child, and moves into the home (root's working directory may be
-/// closed to NAME). Returns the home. A caller other than root may only
-/// name itself.
-fn become_user(name: &str) -> Result<PathBuf, CliError> {
-    use nix::unistd::{geteuid, getgrouplist, setgid, setgroups, setuid, User};
-    let user = match User::from_name(name) {
-        Ok(Some(user)) => user,
-        Ok(None) => {
-            return Err(CliError::Usage(format!(
-                "--user {name}: no such user in the passwd database"
-            )))
-        }
-        Err(e) => {
-            return Err(CliError::Usage(format!(
-                "--user {name}: cannot read the passwd database: {e}"
-            )))
-        }
-    };
-    let euid = geteuid();
-    if !euid.is_root() {
-        if user.uid != euid {
-            return Err(CliError::Usage(format!(
-                "--user {name}: only root can install for another user; run `molecule-credential-helper install` as {name}"
-            )));
-        }
-    } else if !user.uid.is_root() {
-        let drop = || -> nix::Result<()> {
-            let cname = std::ffi::CString::new(name).map_err(|_| nix::errno::Errno::EINVAL)?;
-            let groups = getgrouplist(&cname, user.gid)?;
-            setgroups(&groups)?;
-            setgid(user.gid)?;
-            setuid(user.uid)
-        };
-        drop().map_err(|e| {
-            CliError::Usage(format!(
-                "--user {name}: cannot switch to uid {} gid {}: {e}",
-                user.uid, user.gid
-            ))
-        })?;
-    }
-    // Single-threaded still: nothing else reads the environment now.
-    std::env::set_var("HOME", &user.dir);
-    std::env::set_var("USER", &user.name);
-    std::env::set_var("LOGNAME", &user.name);
-    let _ = std::env::set_current_dir(&user.dir);
-    Ok(user.dir)
 }

@@ -9,9 +9,9 @@ mod install;
 mod output;
 mod status;
 mod uninstall;
+mod user;
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -83,28 +83,6 @@ impl From<std::io::Error> for CliError {
     fn from(e: std::io::Error) -> Self {
         CliError::Output(e)
     }
-}
-
-/// `--home DIR` must name an existing, writable directory.
-pub(crate) fn check_home(home: &Option<PathBuf>) -> Result<(), CliError> {
-    let Some(dir) = home else { return Ok(()) };
-    match std::fs::metadata(dir) {
-        Ok(m) if m.is_dir() => {}
-        Ok(_) => {
-            return Err(CliError::Usage(format!(
-                "--home {}: not a directory",
-                dir.display()
-            )))
-        }
-        Err(e) => return Err(CliError::Usage(format!("--home {}: {e}", dir.display()))),
-    }
-    if nix::unistd::access(dir, nix::unistd::AccessFlags::W_OK).is_err() {
-        return Err(CliError::Usage(format!(
-            "--home {}: not writable",
-            dir.display()
-        )));
-    }
-    Ok(())
 }
 
 fn init_logging() {

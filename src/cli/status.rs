@@ -9,13 +9,18 @@ use molecule_credential_helper::os::{RealFs, RealProcTable, RealSpawner, RealWhi
 use molecule_credential_helper::status::{status, Probe};
 use molecule_credential_helper::{cache, Config};
 
-use super::{check_home, output, CliError};
+use super::{output, user, CliError};
 
 #[derive(Debug, Args)]
 pub(crate) struct StatusArgs {
     /// Check the install in DIR instead of $HOME.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", conflicts_with = "user")]
     home: Option<PathBuf>,
+    /// Act for user NAME (root only): the home from the passwd database,
+    /// and the uid, gid and groups dropped to NAME's before anything
+    /// touches it.
+    #[arg(long, value_name = "NAME")]
+    user: Option<String>,
     /// Print the checks as JSON.
     #[arg(long)]
     json: bool,
@@ -26,8 +31,9 @@ pub(crate) struct StatusArgs {
 }
 
 pub(crate) fn run(args: StatusArgs) -> Result<ExitCode, CliError> {
-    check_home(&args.home)?;
-    let config = Config::from_env(args.home.clone()).map_err(|e| CliError::Usage(e.to_string()))?;
+    let target = user::target("status", &args.home, &args.user)?;
+    let config = Config::from_env(target.home).map_err(|e| CliError::Usage(e.to_string()))?;
+    user::refuse_foreign_home(&config, "status")?;
     let which = RealWhich::for_config(&config);
     let probe = args.probe.then(|| probe(&config));
     let report = status(
@@ -52,13 +58,14 @@ pub(crate) fn run(args: StatusArgs) -> Result<ExitCode, CliError> {
 
 fn probe(config: &Config) -> Probe {
     let started = Instant::now();
-    // Exactly as git runs it: `bash -p`, so a BASH_ENV or an exported
-    // function that would break git's call breaks the probe too.
-    let cmd = config.command("bash").args([
-        "-p".to_string(),
-        config.layout.helper_script.to_string_lossy().into_owned(),
-        "_fetch_token".into(),
-    ]);
+    // As git runs it (`bash -p`: a BASH_ENV or an exported function that
+    // would break git's call breaks the probe too), but the embedded copy:
+    // never the extracted file, which the home's owner can edit.
+    let cmd = molecule_credential_helper::scripts::embedded_helper(
+        config,
+        std::path::Path::new("bash"),
+        &["_fetch_token"],
+    );
     let out = RealSpawner.run(&cmd);
     let latency_ms = started.elapsed().as_millis();
     match out {

@@ -8,21 +8,27 @@ use molecule_credential_helper::os::{RealFs, RealProcTable, RealSpawner, RealWhi
 use molecule_credential_helper::uninstall::uninstall;
 use molecule_credential_helper::Config;
 
-use super::{check_home, output, CliError};
+use super::{output, user, CliError};
 
 #[derive(Debug, Args)]
 pub(crate) struct UninstallArgs {
     /// Uninstall from DIR instead of $HOME.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", conflicts_with = "user")]
     home: Option<PathBuf>,
+    /// Act for user NAME (root only): the home from the passwd database,
+    /// and the uid, gid and groups dropped to NAME's before anything
+    /// touches it.
+    #[arg(long, value_name = "NAME")]
+    user: Option<String>,
     /// Print what was stopped, removed and kept as JSON.
     #[arg(long)]
     json: bool,
 }
 
 pub(crate) fn run(args: UninstallArgs) -> Result<ExitCode, CliError> {
-    check_home(&args.home)?;
-    let config = Config::from_env(args.home.clone()).map_err(|e| CliError::Usage(e.to_string()))?;
+    let target = user::target("uninstall", &args.home, &args.user)?;
+    let config = Config::from_env(target.home).map_err(|e| CliError::Usage(e.to_string()))?;
+    user::refuse_foreign_home(&config, "uninstall")?;
     let which = RealWhich::for_config(&config);
     let report = uninstall(&RealFs, &RealSpawner, &RealProcTable, &which, &config);
     for e in &report.errors {

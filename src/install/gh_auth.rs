@@ -137,15 +137,11 @@ impl<F: Fs, S: Spawner, P: ProcTable, W: Which> Login<'_, F, S, P, W> {
             return Outcome::Skipped("bash not on PATH".into());
         };
         let layout = &self.config.layout;
-        let mut cmd = self
-            .config
-            .command(bash)
-            .args([
-                "-p".to_string(),
-                layout.helper_script.to_string_lossy().into_owned(),
-                "_login_gh_stdin".to_string(),
-            ])
-            .stdin(Secret::new(format!("{}\n", token.expose()).into_bytes()));
+        // The embedded helper, not the extracted file (the home's owner can
+        // edit that one); the token on stdin.
+        let mut cmd =
+            crate::scripts::embedded_helper_inline(self.config, &bash, &["_login_gh_stdin"])
+                .stdin(Secret::new(format!("{}\n", token.expose()).into_bytes()));
         // gh refuses --with-token while either is set, and would prefer them anyway.
         for var in crate::config::ENV_TOKEN_VARS {
             cmd = cmd.env_remove(var);

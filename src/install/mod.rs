@@ -259,25 +259,56 @@ fn previous_server(saved: &str) -> Option<crate::config::GitHubServer> {
 /// daemon would run as the installer. Returns the refusal (a few words, for
 /// every step) and what to run instead (said once).
 fn foreign_home<F: Fs>(fs: &F, config: &Config) -> Option<(String, String)> {
-    let home = &config.layout.home;
-    let owner = fs.metadata(home).ok()?.uid;
+    let owner = home_owner_if_foreign(fs, config)?;
+    let refusal = format!(
+        "not installed: {} belongs to uid {}, not to the installing uid {}",
+        config.layout.home.display(),
+        owner.uid,
+        config.uid
+    );
+    let user = owner.name.as_deref().unwrap_or("NAME");
+    let what_to_run = format!(
+        "install for that user, so the files, the daemon and gh's login are theirs: as root run `molecule-credential-helper install --user {user}`; as that user, `molecule-credential-helper install` (e.g. under `setpriv --reuid={} --regid=<gid> --init-groups`)",
+        owner.uid
+    );
+    Some((refusal, what_to_run))
+}
+
+/// The owner of a home that is not the running uid's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForeignOwner {
+    /// Its uid.
+    pub uid: u32,
+    /// Its name in the passwd database, if it has one.
+    pub name: Option<String>,
+}
+
+/// The home's owner when another uid owns it (`None`: ours, or it cannot
+/// be read, which the steps then report).
+pub fn home_owner_if_foreign<F: Fs>(fs: &F, config: &Config) -> Option<ForeignOwner> {
+    let owner = fs.metadata(&config.layout.home).ok()?.uid;
     if owner == config.uid {
         return None;
     }
-    let refusal = format!(
-        "not installed: {} belongs to uid {owner}, not to the installing uid {}",
-        home.display(),
-        config.uid
-    );
     let name = nix::unistd::User::from_uid(owner.into())
         .ok()
         .flatten()
         .map(|u| u.name);
-    let user = name.as_deref().unwrap_or("NAME");
-    let what_to_run = format!(
-        "install for that user, so the files, the daemon and gh's login are theirs: as root run `molecule-credential-helper install --user {user}`; as that user, `molecule-credential-helper install` (e.g. under `setpriv --reuid={owner} --regid=<gid> --init-groups`)"
-    );
-    Some((refusal, what_to_run))
+    Some(ForeignOwner { uid: owner, name })
+}
+
+/// Root never acts as itself in another user's home: every command that
+/// touches one (status, uninstall, token, repair; install says it in its
+/// report) refuses it in one line naming `--user NAME`.
+pub fn foreign_home_refusal<F: Fs>(fs: &F, config: &Config, command: &str) -> Option<String> {
+    let owner = home_owner_if_foreign(fs, config)?;
+    let user = owner.name.as_deref().unwrap_or("NAME");
+    Some(format!(
+        "{} belongs to uid {}, not to you (uid {}): nothing done; as root run `molecule-credential-helper {command} --user {user}`, or run it as that user",
+        config.layout.home.display(),
+        owner.uid,
+        config.uid
+    ))
 }
 
 /// Whether git may be pointed at a helper under this home.

@@ -871,7 +871,7 @@ impl ProcTable for FakeSystem {
             .map(|p| if p.foreign { w.uid + 1 } else { w.uid })
     }
 
-    fn has_open(&self, pid: i32, path: &Path) -> bool {
+    fn holds_lock(&self, pid: i32, path: &Path) -> bool {
         self.lock()
             .processes
             .get(&pid)

@@ -268,9 +268,11 @@ pub trait ProcTable {
     fn lineage(&self, pid: i32) -> Option<Lineage>;
     /// The real uid a process runs as (`/proc/PID/status`), if it can be read.
     fn uid(&self, pid: i32) -> Option<u32>;
-    /// Whether the process has `path` (the same file: device and inode)
-    /// open, among its first 1024 descriptors (`/proc/PID/fd`).
-    fn has_open(&self, pid: i32, path: &Path) -> bool;
+    /// Whether the process holds a `flock` on `path` (the same file: device
+    /// and inode) through one of its first 1024 descriptors: the file open
+    /// is not enough (`/proc/PID/fd`, and the `lock:` lines of
+    /// `/proc/PID/fdinfo/N`).
+    fn holds_lock(&self, pid: i32, path: &Path) -> bool;
 }
 
 /// Polls `cond` every `every` until it holds or `limit` passes; returns

@@ -481,7 +481,7 @@ impl ProcTable for RealProcTable {
             .ok()
     }
 
-    fn has_open(&self, pid: i32, path: &Path) -> bool {
+    fn holds_lock(&self, pid: i32, path: &Path) -> bool {
         use std::os::unix::fs::MetadataExt;
         let Ok(wanted) = fs::symlink_metadata(path) else {
             return false;
@@ -492,10 +492,23 @@ impl ProcTable for RealProcTable {
         let Ok(entries) = fs::read_dir(format!("/proc/{pid}/fd")) else {
             return false;
         };
-        // stat of /proc/PID/fd/N is the open file's: compare device and inode.
+        // stat of /proc/PID/fd/N is the open file's: compare device and
+        // inode. Open is not held: the kernel lists the locks each open
+        // file description holds in /proc/PID/fdinfo/N (`lock:` lines).
         entries.flatten().take(1024).any(|entry| {
-            fs::metadata(entry.path())
-                .is_ok_and(|m| m.dev() == wanted.dev() && m.ino() == wanted.ino())
+            let is_the_file = fs::metadata(entry.path())
+                .is_ok_and(|m| m.dev() == wanted.dev() && m.ino() == wanted.ino());
+            is_the_file
+                && fs::read(format!(
+                    "/proc/{pid}/fdinfo/{}",
+                    entry.file_name().to_string_lossy()
+                ))
+                .is_ok_and(|info| {
+                    info.len() < 64 * 1024
+                        && String::from_utf8_lossy(&info)
+                            .lines()
+                            .any(|l| l.starts_with("lock:") && l.contains("FLOCK"))
+                })
         })
     }
 

@@ -103,13 +103,14 @@ impl fmt::Display for StatusReport {
 }
 
 /// One check. Its detail may carry outside text (the probe's stderr, a
-/// log line, a setting's value): C0 and C1 controls and Unicode bidi
-/// controls are removed, so it is one line that shows what it says.
+/// log line, a setting's value, git config): C0 and C1 controls and Unicode
+/// bidi controls are removed, so it is one line that shows what it says,
+/// and URL userinfo and `Authorization` credentials are redacted.
 pub(crate) fn check(name: &str, level: Level, detail: impl Into<String>) -> Check {
     Check {
         name: name.into(),
         level,
-        detail: printable(&detail.into()),
+        detail: crate::secret::redact_credentials(&printable(&detail.into())),
     }
 }
 
@@ -162,6 +163,10 @@ pub fn status<F: Fs, S: Spawner, P: ProcTable, W: Which>(
         fs.metadata(p)
             .is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
     };
+    // Never read or run another user's files as ourselves (`--user NAME`).
+    if let Some(refusal) = crate::install::foreign_home_refusal(fs, config, "status") {
+        return StatusReport::new(vec![check("home", Level::Fail, refusal)]);
+    }
     if missing(&layout.runtime_dir) && missing(&layout.cache_dir) {
         // One clear line, not a column of failures and "waiting" warnings.
         return StatusReport::new(vec![check(

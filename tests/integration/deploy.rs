@@ -2,141 +2,17 @@
 //! (`install --user`), the library calls a linking runtime makes
 //! (`status_in`, `uninstall_credential_helper_in`), and `--version`.
 
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::process::Command;
 
-use assert_fs::TempDir;
 use molecule_credential_helper::testing::{FakePlatform, FakePlatformConfig};
 use molecule_credential_helper::uninstall::UninstallReport;
 use molecule_credential_helper::{InstallReport, Outcome, Step};
 
-use crate::support::procs::kill_all_under;
-use crate::support::{password, stderr, stdout, wait_for, write_executable, TestEnv, GH_SHIM};
+use crate::support::{password, stderr, stdout, wait_for, TestEnv};
 
-const BIN: &str = env!("CARGO_BIN_EXE_molecule-credential-helper");
-
-/// The bearer the shared platform checks.
-const SECRET: &str = "deploy-bearer-3c9a";
-
-/// A user (and a supplementary group it is in) made for one test, removed
-/// with its home when dropped, pass or fail, after every process started
-/// from its home is ended.
-struct ThrowawayUser {
-    name: String,
-    group: String,
-    home: PathBuf,
-    uid: u32,
-    gid: u32,
-    extra_gid: u32,
-}
-
-impl ThrowawayUser {
-    fn create() -> ThrowawayUser {
-        ThrowawayUser::create_with("-m")
-    }
-
-    /// `home_flag`: `-m` (make the home) or `-M` (leave it missing).
-    fn create_with(home_flag: &str) -> ThrowawayUser {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let n = N.fetch_add(1, Ordering::SeqCst);
-        let name = format!("mch{}x{n}", std::process::id());
-        let group = format!("{name}g");
-        run_ok(Command::new("groupadd").arg(&group));
-        run_ok(Command::new("useradd").args([
-            home_flag,
-            "-U",
-            "-s",
-            "/bin/bash",
-            "-G",
-            &group,
-            &name,
-        ]));
-        let user = nix::unistd::User::from_name(&name)
-            .unwrap()
-            .expect("the user just added");
-        let extra = nix::unistd::Group::from_name(&group)
-            .unwrap()
-            .expect("the group just added");
-        ThrowawayUser {
-            name,
-            group,
-            home: user.dir,
-            uid: user.uid.as_raw(),
-            gid: user.gid.as_raw(),
-            extra_gid: extra.gid.as_raw(),
-        }
-    }
-
-    /// `argv` run as this user with exactly `env` (a `docker exec` shell
-    /// as the agent: no environment of the entrypoint's).
-    fn run(&self, env: &[(&str, String)], argv: &[&str]) -> Output {
-        let mut cmd = Command::new("setpriv");
-        cmd.args([
-            format!("--reuid={}", self.uid),
-            format!("--regid={}", self.gid),
-            "--init-groups".into(),
-            "--".into(),
-        ])
-        .args(argv)
-        .env_clear()
-        .envs(env.iter().map(|(k, v)| (*k, v)))
-        .current_dir(&self.home);
-        cmd.output().expect("setpriv")
-    }
-}
-
-impl Drop for ThrowawayUser {
-    fn drop(&mut self) {
-        kill_all_under(&self.home);
-        let _ = Command::new("userdel").args(["-r", &self.name]).output();
-        let _ = Command::new("groupdel").arg(&self.group).output();
-    }
-}
-
-fn run_ok(cmd: &mut Command) -> Output {
-    let out = cmd.output().expect("spawn");
-    assert!(out.status.success(), "{cmd:?}: {}", stderr(&out));
-    out
-}
-
-/// A directory anyone may read (the agent reads the bearer from it), with
-/// the platform's bearer, a recording gh shim and a shim log the agent can
-/// write.
-struct SharedDir {
-    dir: TempDir,
-    configs: PathBuf,
-    bin: PathBuf,
-    shim_log: PathBuf,
-}
-
-fn shared_dir() -> SharedDir {
-    let dir = TempDir::new().unwrap();
-    let configs = dir.path().join("configs");
-    let bin = dir.path().join("bin");
-    let logs = dir.path().join("logs");
-    for d in [dir.path(), &configs, &bin, &logs] {
-        std::fs::create_dir_all(d).unwrap();
-        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
-    std::fs::set_permissions(&logs, std::fs::Permissions::from_mode(0o777)).unwrap();
-    let auth = configs.join(".auth_token");
-    std::fs::write(&auth, format!("{SECRET}\n")).unwrap();
-    std::fs::set_permissions(&auth, std::fs::Permissions::from_mode(0o644)).unwrap();
-    write_executable(&bin.join("gh"), GH_SHIM);
-    let shim_log = logs.join("gh-shim.log");
-    SharedDir {
-        dir,
-        configs,
-        bin,
-        shim_log,
-    }
-}
-
-fn system_path() -> String {
-    std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into())
-}
+use crate::support::users::{proc_ids, shared_dir, system_path, ThrowawayUser, BIN, SECRET};
 
 /// Every path under `dir`, `dir` included.
 fn walk(dir: &Path) -> Vec<PathBuf> {
@@ -147,18 +23,6 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out
-}
-
-/// `Uid:` or `Gid:` (real, effective, saved, fs) and `Groups:` of a process.
-fn proc_ids(pid: i32, key: &str) -> Vec<u32> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(key))
-        .unwrap_or_default()
-        .split_whitespace()
-        .filter_map(|n| n.parse().ok())
-        .collect()
 }
 
 #[test]
@@ -314,6 +178,12 @@ fn a_user_whose_home_is_missing_is_exit_2_naming_the_user_and_the_home() {
             && err.contains(&*user.home.to_string_lossy()),
         "{err}"
     );
+    // What to do, not a raw OS error.
+    assert!(
+        err.contains("create it") && err.contains("usermod -d"),
+        "{err}"
+    );
+    assert!(!err.contains("os error"), "{err}");
     assert!(!user.home.exists(), "nothing made");
 }
 

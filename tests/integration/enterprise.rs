@@ -41,6 +41,15 @@ fn global(env: &TestEnv, key: &str) -> Vec<String> {
 #[case::case_variant_of_another_host(GHES, "GHE.Example.ORG", false)]
 #[case::own_port("https://ghe.example.test:8443", "ghe.example.test:8443", true)]
 #[case::own_port_not_443("https://ghe.example.test:8443", "ghe.example.test", false)]
+#[case::own_port_with_a_leading_zero(
+    "https://ghe.example.test:08443",
+    "ghe.example.test:8443",
+    true
+)]
+#[case::asked_with_a_leading_zero("https://ghe.example.test:8443", "ghe.example.test:08443", true)]
+#[case::leading_zero_443(GHES, "ghe.example.test:0443", true)]
+#[case::server_0443("https://ghe.example.test:0443", "ghe.example.test", true)]
+#[case::leading_zero_another_port(GHES, "ghe.example.test:08443", false)]
 #[case::ghe_com("https://octo.ghe.com", "octo.ghe.com", true)]
 #[case::ghe_com_api_host("https://octo.ghe.com", "api.octo.ghe.com", false)]
 #[case::default_github_com("", "github.com", true)]

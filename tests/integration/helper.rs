@@ -299,8 +299,14 @@ enum Fault {
 
 #[rstest]
 #[case::unauthorized(Fault::Mode(FakeMode::Http401), "HTTP 401")]
-#[case::no_app(Fault::Mode(FakeMode::Http404), "HTTP 404 (no GitHub App configured)")]
-#[case::server_error(Fault::Mode(FakeMode::Http500), "HTTP 500 (token refresh failed)")]
+#[case::no_app(
+    Fault::Mode(FakeMode::Http404),
+    "HTTP 404; platform said: \"no GitHub App configured\""
+)]
+#[case::server_error(
+    Fault::Mode(FakeMode::Http500),
+    "HTTP 500; platform said: \"token refresh failed\""
+)]
 #[case::slow(Fault::Mode(FakeMode::Slow), "timed out")]
 #[case::bad_json(Fault::Mode(FakeMode::BadJson), "not the expected JSON object")]
 #[case::bad_chars(

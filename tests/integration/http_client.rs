@@ -152,7 +152,7 @@ fn a_server_that_keeps_the_connection_open_is_read_by_length() {
 )]
 #[case::not_ok(
     "HTTP/1.1 503 Unavailable\r\nContent-Length: 27\r\n\r\n{\"error\":\"maintenance now\"}",
-    "HTTP 503 (maintenance now)"
+    "HTTP 503; platform said: \"maintenance now\""
 )]
 fn a_broken_reply_is_a_failed_fetch(#[case] reply: &str, #[case] reason: &str) {
     let server = RawServer::start(reply.as_bytes(), Duration::ZERO);

@@ -256,7 +256,15 @@ fn gh_login_is_detached_with_the_token_on_stdin_and_env_tokens_removed() {
         .expect_spawn_detached()
         .withf(move |cmd, to| {
             cmd.program == std::path::Path::new("/usr/bin/bash")
-                && cmd.args == ["-p", HELPER, "_login_gh_stdin"]
+                // The embedded helper (never the file in the home, which
+                // its owner can edit), the token on stdin.
+                && cmd.args.len() == 5
+                && cmd.args[..2] == ["-p", "-c"]
+                && cmd.args[2].as_bytes()
+                    == molecule_credential_helper::scripts::contents(
+                        molecule_credential_helper::scripts::HELPER_SCRIPT,
+                    )
+                && cmd.args[3..] == ["molecule-git-token-helper.sh", "_login_gh_stdin"]
                 && cmd.env_remove.iter().any(|k| k == "GH_TOKEN")
                 && cmd.env_remove.iter().any(|k| k == "GITHUB_TOKEN")
                 && cmd.stdin.as_ref().map(|s| s.expose().as_slice())

@@ -24,4 +24,5 @@ mod startup;
 mod todays_github;
 mod trust;
 mod trust3;
+mod trust4;
 mod under_load;

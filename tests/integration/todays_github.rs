@@ -180,6 +180,43 @@ fn duplicate_token() -> String {
     )
 }
 
+/// `tok\u0065n` is `token`: a second one the raw-text duplicate rule
+/// cannot see, so a top-level key with an escape is refused.
+fn escaped_duplicate_token() -> String {
+    json_reply(
+        "200 OK",
+        "",
+        &format!(r#"{{"token":"{}","tok\u0065n":"{}"}}"#, token(5), token(6)),
+    )
+}
+
+/// A body just under the cap, one string of backslashes ending in `x\"`:
+/// 33 s of CPU for the old reader's trailing-backslash regex.
+fn backslashes_to_the_cap() -> String {
+    let body = format!(r#"{{"a":"{}x\""#, "\\".repeat(65_480));
+    json_reply("200 OK", "", &body)
+}
+
+/// 21,000 empty strings: linear, but 1.6 s for the old reader.
+fn empty_strings_to_the_cap() -> String {
+    let body = format!(
+        r#"{{"a":[{}""],"token":"{}"}}"#,
+        "\"\",".repeat(21_000),
+        token(5)
+    );
+    json_reply("200 OK", "", &body)
+}
+
+/// 32,000 numbers: 2.5 s for the old reader.
+fn numbers_to_the_cap() -> String {
+    let body = format!(
+        r#"{{"a":[{}1],"token":"{}"}}"#,
+        "1,".repeat(32_000),
+        token(5)
+    );
+    json_reply("200 OK", "", &body)
+}
+
 fn continue_first() -> String {
     format!(
         "HTTP/1.1 100 Continue\r\n\r\n{}",
@@ -221,8 +258,21 @@ fn huge_chunk_size() -> String {
 #[case::nested_and_top_level(nested_and_top_level(), Ok(()))]
 #[case::nested_only(nested_only(), Err("no token in the response"))]
 #[case::duplicate_token(duplicate_token(), Err("\"token\" named twice"))]
+#[case::escaped_duplicate_token(
+    escaped_duplicate_token(),
+    Err("a top-level key written with an escape")
+)]
+#[case::backslashes_to_the_cap(backslashes_to_the_cap(), Err("more than 512 quotes, backslashes"))]
+#[case::empty_strings_to_the_cap(
+    empty_strings_to_the_cap(),
+    Err("more than 512 quotes, backslashes")
+)]
+#[case::numbers_to_the_cap(numbers_to_the_cap(), Err("more than 512 quotes, backslashes"))]
 #[case::continue_first(continue_first(), Ok(()))]
-#[case::redirect(redirect(), Err("HTTP 301 (a redirect; not followed) (moved)"))]
+#[case::redirect(
+    redirect(),
+    Err("HTTP 301 (a redirect; not followed); platform said: \"moved\"")
+)]
 #[case::forged_error(forged_error(), Err("HTTP 500 ("))]
 #[case::huge_chunk_size(huge_chunk_size(), Err("platform fetch failed: "))]
 fn a_hostile_reply_is_read_within_bounds(

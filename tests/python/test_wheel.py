@@ -206,3 +206,45 @@ def test_a_command_that_cannot_run_is_a_report_not_an_exception(world, monkeypat
     assert "no-such-binary" in report["steps"][0]["detail"]
     assert mch.status()["healthy"] is False
     assert mch.uninstall()["errors"] != []
+
+
+def test_the_module_runs_only_its_own_wheels_command_never_one_from_home_or_path(tmp_path):
+    # Root's runtime with a user's HOME, loading the module from another
+    # interpreter through PYTHONPATH: a binary planted in ~/.local/bin or
+    # first on PATH must never be the one it runs.
+    home = tmp_path / "home"
+    planted_dirs = [home / ".local" / "bin", tmp_path / "path-bin"]
+    for d in planted_dirs:
+        d.mkdir(parents=True)
+        planted = d / COMMAND
+        planted.write_text("#!/bin/sh\necho planted\n")
+        planted.chmod(0o755)
+    site = os.path.dirname(os.path.dirname(os.path.abspath(mch.__file__)))
+    system_python = shutil.which("python3", path="/usr/local/bin:/usr/bin:/bin")
+    assert system_python is not None
+    env = {
+        "HOME": str(home),
+        "PATH": "%s:/usr/local/bin:/usr/bin:/bin" % planted_dirs[1],
+        "PYTHONPATH": site,
+        "PYTHONNOUSERSITE": "",
+    }
+    for python in (system_python, sys.executable):
+        out = subprocess.run(
+            [python, "-c", "import molecule_credential_helper as m; print(m.binary_path())"],
+            capture_output=True,
+            env=env,
+            cwd=str(tmp_path),
+            check=True,
+        )
+        found = out.stdout.decode().strip()
+        assert found != "None", out.stderr.decode()
+        assert os.path.realpath(found) == os.path.realpath(mch.binary_path()), found
+        assert not found.startswith(str(tmp_path)), found
+
+
+def test_user_is_passed_to_the_command_and_a_bad_one_is_a_report(world):
+    for call in (mch.status, mch.uninstall, mch.install_credential_helper):
+        report = call(user="no-such-user-mch")
+        assert isinstance(report, dict)
+        text = repr(report)
+        assert "no such user" in text, text

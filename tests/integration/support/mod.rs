@@ -7,6 +7,7 @@
 pub mod procs;
 pub mod raw_server;
 pub mod running;
+pub mod users;
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
