@@ -512,7 +512,10 @@ fn status_never_prints_a_credential_from_git_config() {
             all.contains("insteadOf") || all.contains("rewrites"),
             "{all}"
         );
-        assert!(!all.contains(secret), "{all}");
+        // Any part of it: status cuts long lines, and a cut token is still
+        // most of a secret.
+        assert!(!all.contains(&secret[..32]), "{all}");
+        assert!(!all.contains(&secret[100..140]), "{all}");
         assert!(!all.contains(basic), "{all}");
     }
 }
