@@ -519,3 +519,31 @@ fn status_never_prints_a_credential_from_git_config() {
         assert!(!all.contains(basic), "{all}");
     }
 }
+
+/// The library calls a linking runtime makes refuse another uid's home
+/// too: `status_in` is one failed `home` check naming `--user`, and
+/// `uninstall_credential_helper_in` does nothing but say so.
+#[test]
+fn the_library_refuses_a_home_another_uid_owns() {
+    crate::support::need_root("a home another uid owns");
+    let env = TestEnv::new();
+    std::fs::create_dir_all(env.layout().runtime_dir).unwrap();
+    std::os::unix::fs::chown(&env.home, Some(65534), None).unwrap();
+    let status = molecule_credential_helper::status_in(&env.home);
+    assert!(!status.healthy);
+    assert_eq!(status.checks.len(), 1, "{status:?}");
+    assert!(
+        status.checks[0].detail.contains("status --user"),
+        "{status:?}"
+    );
+    let report = molecule_credential_helper::uninstall_credential_helper_in(&env.home);
+    assert!(
+        report.done.is_empty() && report.removed.is_empty(),
+        "{report:?}"
+    );
+    assert!(
+        report.errors.iter().any(|e| e.contains("uninstall --user")),
+        "{report:?}"
+    );
+    assert!(env.layout().runtime_dir.exists(), "nothing removed");
+}
