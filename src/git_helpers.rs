@@ -37,8 +37,15 @@ pub fn rewritten_probe<S: crate::os::Spawner>(
         .timeout(std::time::Duration::from_secs(10));
     let out = spawner.run(&cmd).ok()?;
     let url = out.stdout.lines().next()?.trim();
-    (out.success() && !url.is_empty() && url != probe)
-        .then(|| url.chars().filter(|c| !c.is_control()).take(300).collect())
+    // Redacted whole, then cut: a cut URL may have lost the `@` that
+    // shows where its userinfo ends.
+    (out.success() && !url.is_empty() && url != probe).then(|| {
+        crate::secret::redact_credentials(url)
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(300)
+            .collect()
+    })
 }
 
 /// The helper chain for [`GITHUB_PROBE_URL`] from `git config --list -z`
