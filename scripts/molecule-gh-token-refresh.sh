@@ -236,6 +236,13 @@ daemon() {
     local delay=$((INITIAL_DELAY + REPLY)) backoff=$RETRY_MIN gh_backoff=$RETRY_MIN rc
     local next_refresh=$((EPOCHSECONDS + delay)) gh_pending='' gh_retry_at=0 now
     log "daemon $$ started; first refresh in ${delay}s"
+    # gh at start: install had no token to give gh (none cached, no
+    # provision token) and said so (MOLECULE_PRIME_GH=1). Fetch the one git
+    # would get (single-flight with git) and log gh in now, not at the
+    # first refresh a minute or more away.
+    if [[ ${MOLECULE_PRIME_GH:-} == 1 ]] && { ! cached_expires_at || ((REPLY <= EPOCHSECONDS)); }; then
+        run_waiting bash -p "$HELPER" _prime_gh
+    fi
     run_waiting sleep "$delay"
     while true; do
         supervisor_alive || { log "supervisor ${MOLECULE_SUPERVISOR_PID:-} gone: daemon $$ exiting"; exit 0; }

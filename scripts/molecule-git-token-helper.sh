@@ -6,7 +6,8 @@
 #
 # Actions: get | store | erase (git's), and _fetch_token | _refresh_gh |
 # _login_gh | _invalidate_cache (used by the refresh daemon and tests),
-# _login_gh_stdin (install's detached gh login), and _check_settings |
+# _login_gh_stdin and _prime_gh (install's detached gh login, with its token
+# or fetching one), and _check_settings |
 # _settings (the one judge of the settings: install, status, the daemon).
 #
 # Never prints a token anywhere but stdout of `get`, never puts one in argv
@@ -1102,6 +1103,24 @@ action_refresh_gh() {
     gh_login "$FETCHED_TOKEN" "the fresh token" || return 3
 }
 
+# Logs gh in at install when install had no token to give it: with the
+# token git would get (a cache hit, else one fetch, single-flight with git),
+# so gh works seconds after install, not at the daemon's first refresh.
+# One login per home at a time: skipped while another holds the lock.
+action_prime_gh() {
+    if ! locked_fetch; then
+        release_lock
+        say "no token for gh yet: ${FAIL_REASON:-platform fetch failed}; the daemon logs gh in at its next refresh"
+        return 1
+    fi
+    release_lock
+    GH_LOCK_WAIT=no gh_login "$FETCHED_TOKEN" "the platform's token (install had none to give it)"
+    case $? in
+        0 | 4) return 0 ;;
+        *) return 3 ;;
+    esac
+}
+
 # Logs gh in with the cached token, while GitHub still accepts it; no
 # platform request. Exit 0, or 3 when gh failed (1: nothing to give it).
 action_login_gh() {
@@ -1170,7 +1189,10 @@ gh_login() {
     rc=$?
     [[ -z $GH_LOCK_FD ]] || { exec {GH_LOCK_FD}>&- && GH_LOCK_FD=''; }
     if ((rc == 0)); then
-        say "gh logged in with $what"
+        # Named by its audit-log fingerprint: uninstall logs gh out only
+        # when gh's token is one we gave it.
+        fingerprint "$token"
+        say "gh logged in with $what (hashed_token $REPLY)"
         return 0
     fi
     out=${out:0:8192}
@@ -1236,11 +1258,12 @@ main() {
         _refresh_gh) action_refresh_gh ;;
         _login_gh) action_login_gh ;;
         _login_gh_stdin) action_login_gh_stdin ;;
+        _prime_gh) action_prime_gh ;;
         _invalidate_cache) invalidate_cache ;;
         _check_settings) action_check_settings ;;
         _settings) action_settings ;;
         *)
-            say "usage: ${0##*/} get|store|erase|_fetch_token|_refresh_gh|_login_gh|_login_gh_stdin|_invalidate_cache|_check_settings|_settings"
+            say "usage: ${0##*/} get|store|erase|_fetch_token|_refresh_gh|_login_gh|_login_gh_stdin|_prime_gh|_invalidate_cache|_check_settings|_settings"
             return 2
             ;;
     esac

@@ -11,7 +11,7 @@
 //! - [`install`]: the five steps and the [`Installer`];
 //! - [`report`]: what an install did; [`secret`]: tokens that never print,
 //!   and the one token rule;
-//! - [`status`], [`uninstall`], [`contract`]: the other commands;
+//! - [`status`], [`uninstall`], [`contract`], [`token`]: the other commands;
 //! - [`settings`]: the settings install saves for every process, judged by
 //!   the helper;
 //! - [`config`], [`scripts`], [`cache`], [`supervisor`], [`git_helpers`],
@@ -48,6 +48,7 @@ pub mod secret;
 pub mod settings;
 pub mod status;
 pub mod supervisor;
+pub mod token;
 pub mod uninstall;
 
 /// Test backends for a runtime's own tests: the in-memory fakes, the

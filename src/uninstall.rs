@@ -53,6 +53,8 @@ pub fn uninstall<F: Fs, S: Spawner, P: ProcTable, W: Which>(
     // Read before the runtime dir goes: which GitHub's key holds our values.
     let saved = crate::settings::read_saved(fs, config);
     stop_processes(procs, fs, config, &mut report);
+    // Before the cache and the log go: they name the tokens we gave gh.
+    logout_gh(fs, spawner, which, config, &saved, &mut report);
     if let Some(git) = which.which("git") {
         remove_git_values(spawner, &git, config, &saved, &mut report);
         remove_gitconfig_left_empty(fs, spawner, &git, config, &mut report);
@@ -62,6 +64,92 @@ pub fn uninstall<F: Fs, S: Spawner, P: ProcTable, W: Which>(
         remove_path(fs, dir, &mut report);
     }
     report
+}
+
+/// The most read of the daemon log (and its `.1`) for the tokens we gave gh.
+const LOG_READ_LIMIT: u64 = 2 * 1024 * 1024;
+
+/// Logs gh out of the served host when gh's token there is one we gave it
+/// (the cached token, or one the log names as logged in), matched by its
+/// audit-log `hashed_token`. Any other login, of this host or another, is
+/// the user's and stays.
+fn logout_gh<F: Fs, S: Spawner, W: Which>(
+    fs: &F,
+    spawner: &S,
+    which: &W,
+    config: &Config,
+    saved: &str,
+    report: &mut UninstallReport,
+) {
+    let Ok(server) = crate::settings::served_github(config, saved) else {
+        return;
+    };
+    let hosts_file = config.layout.gh_hosts_file(config);
+    let Some(gh_token) = fs
+        .read(&hosts_file, crate::config::HOSTS_FILE_LIMIT)
+        .ok()
+        .and_then(|b| {
+            crate::install::gh_auth::hosts_file_token(&String::from_utf8_lossy(&b), &server.host)
+        })
+    else {
+        return;
+    };
+    let hashed = crate::secret::fingerprint(&gh_token);
+    let mut ours: Vec<String> = crate::cache::read(fs, &config.layout)
+        .and_then(|c| c.token)
+        .map(|t| t.fingerprint())
+        .into_iter()
+        .collect();
+    let log = &config.layout.log_file;
+    for path in [log.clone(), log.with_extension("log.1")] {
+        if let Ok(bytes) = fs.read(&path, LOG_READ_LIMIT) {
+            for line in String::from_utf8_lossy(&bytes).lines() {
+                if let Some(rest) = line.split_once("gh logged in with").map(|(_, r)| r) {
+                    if let Some(h) = rest.split_once("(hashed_token ").map(|(_, h)| h) {
+                        ours.push(h.trim_end_matches(')').to_string());
+                    }
+                }
+            }
+        }
+    }
+    if !ours.contains(&hashed) {
+        report.kept.push(format!(
+            "gh's login for {} (hashed_token {hashed}): not a token we gave it",
+            server.host
+        ));
+        return;
+    }
+    let Some(gh) = which.which("gh") else {
+        report.errors.push(format!(
+            "gh's login for {} holds our token (hashed_token {hashed}), but gh is not on PATH to log it out",
+            server.host
+        ));
+        return;
+    };
+    let mut cmd = config
+        .command(gh)
+        .args(["auth", "logout", "--hostname", &server.host])
+        .timeout(Duration::from_secs(10));
+    for var in crate::config::ENV_TOKEN_VARS {
+        cmd = cmd.env_remove(var);
+    }
+    match spawner.run(&cmd) {
+        Ok(out) if out.success() => {
+            report.done.push(format!(
+                "logged gh out of {} (its token was ours: hashed_token {hashed})",
+                server.host
+            ));
+            report.removed.push(format!(
+                "gh login for {} (hashed_token {hashed})",
+                server.host
+            ));
+        }
+        Ok(out) => report.errors.push(crate::secret::redact(
+            &out.failure_reason("gh auth logout"),
+            &[&gh_token],
+        )),
+        Err(e) => report.errors.push(format!("gh auth logout: {e}")),
+    }
 }
 
 fn stop_processes<F: Fs, P: ProcTable>(

@@ -19,9 +19,13 @@ import os
 import subprocess
 import tempfile
 
-__all__ = ["install_credential_helper", "status", "uninstall", "binary_path"]
+__all__ = ["install_credential_helper", "status", "uninstall", "token", "binary_path"]
 
 _COMMAND = "molecule-credential-helper"
+
+#: The provision-time token variables: gh prefers them to its refreshed
+#: login in every process that inherits them.
+ENV_TOKEN_VARS = ("GH_TOKEN", "GITHUB_TOKEN")
 
 #: The install steps, in the order they run (for a report made here when
 #: the command could not run).
@@ -110,22 +114,54 @@ def _call(args, home, user, when_failed):
     return when_failed(reason or "no report")
 
 
-def install_credential_helper(home=None, user=None):
+def install_credential_helper(home=None, user=None, keep_env_tokens=False):
     """Runs the five install steps for ``home`` (default: $HOME), or, as
     root, for ``user`` (its home from passwd, run as that user), and returns
     the report: ``{"steps": [{"step", "outcome", "detail"}], "warnings":
-    [...]}``, outcome one of changed, unchanged, skipped, failed. Fail-soft
-    and idempotent; takes milliseconds; never waits on the network; never
-    raises."""
-    return _call(
+    [...], "env_tokens_removed": [...]}``, outcome one of changed,
+    unchanged, skipped, failed. Fail-soft and idempotent; takes
+    milliseconds; never waits on the network; never raises.
+
+    Once install has handed the provision token over (gh primed, the
+    helper's fallback saved nowhere), ``GH_TOKEN`` and ``GITHUB_TOKEN`` are
+    removed from ``os.environ``: gh prefers them to its refreshed login, so
+    every gh this runtime starts would fail an hour later. The report's
+    ``env_tokens_removed`` names them. ``keep_env_tokens=True`` keeps them.
+    Other programs get a current token from :func:`token`."""
+    report = _call(
         ["install"],
         home,
         user,
         lambda reason: {
             "steps": [{"step": s, "outcome": "failed", "detail": reason} for s in STEPS],
             "warnings": [],
+            "not_run": True,
         },
     )
+    removed = []
+    # Only when the command ran: if it could not, the provision token is
+    # all this runtime has.
+    if not keep_env_tokens and not report.pop("not_run", False):
+        for key in ENV_TOKEN_VARS:
+            if os.environ.pop(key, None) is not None:
+                removed.append(key)
+    report["env_tokens_removed"] = removed
+    return report
+
+
+def token(home=None):
+    """The token git would get now, as a string, or None when there is none
+    (the reason went to the command's stderr). Ask it once per client (an
+    SDK session, an MCP server's request) rather than once per process: it
+    is a cache hit, else one single-flight platform fetch. Never raises."""
+    try:
+        report, _ = _run(["token"], home, None)
+    except Exception:  # never raise into the runtime
+        return None
+    value = report.get("token") if isinstance(report, dict) else None
+    if isinstance(value, str) and value and all(c.isalnum() and c.isascii() or c in "._-" for c in value):
+        return value
+    return None
 
 
 def status(home=None, user=None):

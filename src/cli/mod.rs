@@ -8,6 +8,7 @@ mod fake_platform;
 mod install;
 mod output;
 mod status;
+mod token;
 mod uninstall;
 mod user;
 
@@ -63,6 +64,11 @@ enum Command {
     /// Stop the daemon and remove our git config values, scripts and cache.
     #[command(after_help = "Exit: 0 (what could not be removed is reported), 2 bad arguments.")]
     Uninstall(uninstall::UninstallArgs),
+    /// Print the token git would get now, for any other program.
+    #[command(
+        after_help = "Exit: 0 with the token on stdout; 1 with the helper's failure line on stderr when there is none; 2 bad arguments.\n\nA cache hit, else one single-flight platform fetch, the cached token through an outage while GitHub still accepts it, then GITHUB_TOKEN/GH_TOKEN and CONFIGS_DIR/.github-token: what git gets. For a tool: GITHUB_TOKEN=$(molecule-credential-helper token) tool"
+    )]
+    Token(token::TokenArgs),
     /// Run the built-in fake platform (for tests and fault injection).
     #[command(
         after_help = "Exit: 0 when stopped (SIGTERM, SIGINT or --max-seconds), 2 bad arguments or a port in use."
@@ -114,6 +120,7 @@ pub fn main() -> ExitCode {
         Command::Status(args) => status::run(args),
         Command::Contract(args) => contract::run(args),
         Command::Uninstall(args) => uninstall::run(args),
+        Command::Token(args) => token::run(args),
         Command::FakePlatform(args) => fake_platform::run(args),
     };
     match result {

@@ -17,6 +17,10 @@ pub const SUPERVISOR_WAIT: Duration = Duration::from_secs(10);
 /// How long install waits for a new supervisor to take its lock.
 const SUPERVISOR_LOCK_WAIT: Duration = Duration::from_secs(5);
 
+/// Set for a supervisor whose first daemon logs gh in at once: install had
+/// no token to give gh.
+pub const PRIME_GH_VAR: &str = "MOLECULE_PRIME_GH";
+
 /// The supervisor's command: `bash -p <daemon script> --supervise`, with the
 /// helper path the daemon calls.
 ///
@@ -103,7 +107,12 @@ pub(crate) fn run<F: Fs, S: Spawner, P: ProcTable, W: Which>(
     {
         let _ = fs.remove_file(&layout.log_file);
     }
-    let cmd = supervisor_command(&bash, config, settings_saved);
+    let mut cmd = supervisor_command(&bash, config, settings_saved);
+    // gh at start: with no token for install to give gh, the first daemon
+    // fetches one and logs gh in at once (docs/design.md).
+    if which.which("gh").is_some() && super::gh_auth::freshest_token(fs, config).is_none() {
+        cmd = cmd.env(PRIME_GH_VAR, "1");
+    }
     let pid = match spawner.spawn_detached(&cmd, &layout.log_file) {
         Ok(pid) => pid,
         Err(e) => return Outcome::Failed(format!("starting the supervisor: {e}")),

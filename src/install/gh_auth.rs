@@ -9,7 +9,7 @@ use std::time::Duration;
 use crate::config::Config;
 use crate::os::{wait_until, Fs, Liveness, ProcTable, Spawner, Which};
 use crate::report::Outcome;
-use crate::secret::{Secret, Token};
+use crate::secret::{is_valid_token, Secret, Token};
 
 /// gh has no timeout of its own; the helper bounds the login by this.
 const GH_LOGIN_TIMEOUT_DEFAULT_SECS: u64 = 10;
@@ -42,8 +42,28 @@ pub fn hosts_file_has_token(hosts: &str, host: &str, token: &str) -> bool {
     })
 }
 
+/// The token gh's hosts file holds for `host`, if any.
+pub fn hosts_file_token(hosts: &str, host: &str) -> Option<String> {
+    let mut current = None;
+    hosts.lines().find_map(|line| {
+        if !line.starts_with([' ', '\t', '#']) && !line.is_empty() {
+            current = line
+                .strip_suffix(':')
+                .map(|h| h.trim().trim_matches(|c| c == '"' || c == '\''));
+            return None;
+        }
+        if !current.is_some_and(|h| h.eq_ignore_ascii_case(host)) {
+            return None;
+        }
+        line.trim()
+            .strip_prefix("oauth_token:")
+            .map(|v| v.trim().trim_matches(|c| c == '"' || c == '\'').to_string())
+            .filter(|t| is_valid_token(t))
+    })
+}
+
 /// The freshest token: a valid cached platform token, else the env token.
-fn freshest_token<F: Fs>(fs: &F, config: &Config) -> Option<(Token, &'static str)> {
+pub(crate) fn freshest_token<F: Fs>(fs: &F, config: &Config) -> Option<(Token, &'static str)> {
     let cached = crate::cache::read(fs, &config.layout)
         .and_then(|c| c.valid_token(config.now_epoch).cloned())
         .map(|t| (t, "cached platform token"));
@@ -79,7 +99,14 @@ pub(crate) fn run<F: Fs, S: Spawner, P: ProcTable, W: Which>(
             "gh cannot log in to {} (gh's --hostname takes no port)",
             port_host.unwrap_or_default()
         )),
-        (Some(_), None) => Outcome::Skipped("no token to give gh".into()),
+        // Nothing cached and no provision token: the daemon's first act is
+        // to fetch the token git would get and log gh in (single-flight
+        // with git), so gh works seconds after install; install spawns
+        // nothing more, and a second install nothing at all.
+        (Some(_), None) => Outcome::Skipped(
+            "no token to give gh yet: the refresh daemon fetches one and logs gh in as it starts"
+                .into(),
+        ),
         (Some(_), Some((token, source))) => {
             secrets.push(token.expose().clone());
             let login = Login {

@@ -2,7 +2,7 @@
 //! install lock, each returning an [`Outcome`] into one [`InstallReport`].
 
 mod daemon;
-mod gh_auth;
+pub(crate) mod gh_auth;
 mod git_config;
 mod scripts;
 mod token_cache;

@@ -349,6 +349,11 @@ fn status_fails_on_a_wide_cache_dir() {
 #[test]
 fn status_reports_cached_token_expiry_without_the_token() {
     let (env, _guard) = installed();
+    // The first daemon logs gh in with a fetched token; start from none.
+    env.wait_for_gh_primed();
+    let layout = env.layout();
+    std::fs::remove_file(layout.cache_token).unwrap();
+    std::fs::remove_file(layout.cache_expiry).unwrap();
     let (_, report) = status(&env);
     assert_eq!(level(&report, "cached-token"), Level::Warn, "no token yet");
     assert!(env.fill().status.success());

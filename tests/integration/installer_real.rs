@@ -83,6 +83,8 @@ fn second_install_changes_nothing_on_disk() {
     let _guard = SupervisorGuard::new(&env.home);
     let first = env.installer().install();
     assert!(!first.has_failures(), "{first}");
+    // The daemon's own first act (gh at start) is not install's write.
+    env.wait_for_gh_primed();
     let before = mtimes(&env);
     let config_before = std::fs::read(env.home.join(".gitconfig")).unwrap();
     let supervisors_before = supervisors(&env.home);

@@ -22,6 +22,7 @@ mod reliability;
 mod settings;
 mod startup;
 mod todays_github;
+mod token;
 mod trust;
 mod trust3;
 mod trust4;

@@ -248,3 +248,36 @@ def test_user_is_passed_to_the_command_and_a_bad_one_is_a_report(world):
         assert isinstance(report, dict)
         text = repr(report)
         assert "no such user" in text, text
+
+
+def test_install_removes_the_provision_token_from_the_runtimes_environment(world, monkeypatch):
+    provision = "ghs_provision" + "A" * 36
+    monkeypatch.setenv("GH_TOKEN", provision)
+    monkeypatch.setenv("GITHUB_TOKEN", provision)
+    report = mch.install_credential_helper()
+    assert report["env_tokens_removed"] == ["GH_TOKEN", "GITHUB_TOKEN"], report
+    assert "GH_TOKEN" not in os.environ and "GITHUB_TOKEN" not in os.environ
+    # A child of the runtime inherits no provision token, and gets the
+    # current platform token from token().
+    child = subprocess.run(
+        [sys.executable, "-c", "import os, molecule_credential_helper as m; "
+         "print(os.environ.get('GH_TOKEN', '-'), os.environ.get('GITHUB_TOKEN', '-'), m.token())"],
+        capture_output=True,
+        check=True,
+    )
+    gh_token, github_token, current = child.stdout.decode().split()
+    assert (gh_token, github_token) == ("-", "-")
+    assert current != provision and current.startswith("ghs_"), current
+    assert current == fill(world)
+
+
+def test_keep_env_tokens_keeps_them(world, monkeypatch):
+    monkeypatch.setenv("GH_TOKEN", "ghs_keep" + "B" * 36)
+    report = mch.install_credential_helper(keep_env_tokens=True)
+    assert report["env_tokens_removed"] == []
+    assert os.environ["GH_TOKEN"] == "ghs_keep" + "B" * 36
+
+
+def test_token_is_none_when_there_is_none(world, monkeypatch):
+    monkeypatch.setenv("PLATFORM_URL", "http://127.0.0.1:9")
+    assert mch.token() is None

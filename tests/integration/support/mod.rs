@@ -533,6 +533,20 @@ impl TestEnv {
         );
     }
 
+    /// Waits (at most 8 s) for the first daemon's gh login: with no token
+    /// for install to give gh, the daemon fetches one and logs gh in as it
+    /// starts, writing the cache and gh's hosts file after install returned.
+    pub fn wait_for_gh_primed(&self) {
+        let hosts = self.home.join(".config/gh/hosts.yml");
+        assert!(
+            wait_for(Duration::from_secs(8), || hosts.exists()),
+            "gh not primed: {}",
+            self.gh_shim_log()
+        );
+        // The helper writes the hosts file through gh, then logs; let it end.
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
     pub fn gh_shim_log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("gh-shim.log")).unwrap_or_default()
     }
