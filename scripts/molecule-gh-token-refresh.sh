@@ -126,10 +126,13 @@ load_settings() {
             TOKEN_REFRESH_RESPAWN_SEC) RESPAWN=$value ;;
             TOKEN_EXPIRY_MARGIN_SEC) MARGIN=$value ;;
             TOKEN_HELPER_SCRIPT) [[ -n $value ]] && HELPER=$value ;;
+            REPAIR_REMOTES) REPAIR=$value ;;
         esac
     done < <(bash -p "$SCRIPT_DIR/molecule-git-token-helper.sh" _settings)
 }
 MARGIN=${TOKEN_EXPIRY_MARGIN_SEC:-300}
+# 0: no sweep of REPO_ROOTS for tokens in remote URLs (repair_remotes).
+REPAIR=${REPAIR_REMOTES:-1}
 load_settings
 # After the settings' fork, so that no child of ours ever held the lock.
 [[ ${1:-} == --supervise ]] && take_supervisor_lock
@@ -227,6 +230,15 @@ next_refresh_delay() {
     REPLY=$delay HOW=$how
 }
 
+# The helper's sweep of REPO_ROOTS: a token in a remote URL or an
+# extraheader (which no helper refreshes) is removed at every wake, each
+# change one log line naming its hashed_token (the helper's --log), so a
+# push from such a clone fails at most once. REPAIR_REMOTES=0 turns it off.
+repair_remotes() {
+    [[ $REPAIR == 0 ]] && return 0
+    run_waiting bash -p "$HELPER" _repair --log
+}
+
 daemon() {
     trap 'log "SIGTERM: daemon exiting"; stop_child; exit 0' TERM INT
     if [[ ! -x $HELPER && ! -f $HELPER ]]; then
@@ -276,6 +288,7 @@ daemon() {
                 backoff=$((backoff * 2))
                 ((backoff > RETRY_MAX)) && backoff=$RETRY_MAX
             fi
+            repair_remotes
         elif [[ -n $gh_pending ]] && ((now >= gh_retry_at)); then
             run_waiting bash -p "$HELPER" _login_gh
             rc=$?

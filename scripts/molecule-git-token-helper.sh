@@ -6,9 +6,11 @@
 #
 # Actions: get | store | erase (git's), and _fetch_token | _refresh_gh |
 # _login_gh | _invalidate_cache (used by the refresh daemon and tests),
-# _login_gh_stdin and _prime_gh (install's detached gh login, with its token
-# or fetching one), and _check_settings |
-# _settings (the one judge of the settings: install, status, the daemon).
+# _login_gh_stdin (install's detached gh login), _prime_gh (the first
+# daemon's, when install had no token for gh), _check_settings |
+# _settings (the one judge of the settings: install, status, the daemon),
+# and _repair (tokens in remote URLs and extraheaders: repair, status, the
+# daemon).
 #
 # Never prints a token anywhere but stdout of `get`, never puts one in argv
 # (curl reads the bearer from stdin, gh reads the token from stdin), and
@@ -173,7 +175,8 @@ say() {
 
 # Outside text made safe for one log line: C0 and C1 control characters
 # and Unicode bidi controls (which can reorder what a terminal shows)
-# removed, cut to 200 characters. Sets REPLY.
+# removed, cut to 200 characters (or MAX, the second argument, always one
+# of ours). Sets REPLY.
 printable() {
     local LC_ALL=C text=${1:0:4096}
     # Controls first, then each C1 or bidi sequence becomes `?`: a
@@ -184,7 +187,7 @@ printable() {
     text=${text//$'\xe2\x80'[$'\x8e'$'\x8f'$'\xaa'-$'\xae']/?}
     text=${text//$'\xe2\x81'[$'\xa6'-$'\xa9']/?}
     text=${text//$'\xd8\x9c'/?}
-    REPLY=${text:0:200}
+    REPLY=${text:0:${2:-200}}
 }
 
 # --- settings ----------------------------------------------------------------
@@ -198,7 +201,7 @@ readonly SETTING_NAMES=(GITHUB_SERVER_URL PLATFORM_URL CONFIGS_DIR WORKSPACE_ID
     TOKEN_CACHE_TTL_SEC TOKEN_EXPIRY_MARGIN_SEC TOKEN_MIN_REMAINING_SEC TOKEN_FETCH_TIMEOUT_SEC
     TOKEN_REFRESH_INTERVAL_SEC TOKEN_REFRESH_JITTER_SEC TOKEN_REFRESH_INITIAL_DELAY_SEC
     TOKEN_REFRESH_RETRY_MIN_SEC TOKEN_REFRESH_RETRY_MAX_SEC TOKEN_REFRESH_RESPAWN_SEC
-    TOKEN_HELPER_SCRIPT GH_LOGIN_TIMEOUT_SEC)
+    TOKEN_HELPER_SCRIPT GH_LOGIN_TIMEOUT_SEC REPO_ROOTS REPAIR_REMOTES)
 readonly SETTINGS_FILE_MAX_BYTES=16384
 SETTINGS_FILE=${HOME:+$HOME/.molecule-runtime/settings}
 # Where each setting came from (env, install or default), and every problem
@@ -1042,7 +1045,14 @@ action_erase() {
 # git's path.
 case $HELPER_ACTION in
     get) action_get && exit 0 || exit ;;
-    erase) action_erase && exit 0 || exit ;;
+    erase)
+        action_erase
+        # git erases after a 401. For the served host the credential it
+        # sent may sit in this repository's config (a token in a remote
+        # URL, an Authorization extraheader), where no helper can refresh
+        # it: only then is the rest of this file parsed, to repair it.
+        [[ $ATTRS_READ == ok && $ATTR_protocol == https && -n $SERVED_HOST && $ATTR_host == "$SERVED_HOST" ]] || exit 0
+        ;;
     store) exit 0 ;;
 esac
 
@@ -1249,21 +1259,396 @@ action_settings() {
     done
 }
 
+# --- repair: tokens that bypass this helper --------------------------------
+# GitHub's docs tell people to clone with
+# https://x-access-token:TOKEN@github.com/o/r.git, and actions/checkout
+# leaves `http.https://github.com/.extraheader = AUTHORIZATION: basic …`.
+# git never asks a helper for either, so each fails an hour later. `_repair`
+# finds git repositories under REPO_ROOTS and removes those credentials
+# (for the served host only) through git's own config writer and lock.
+# git's `erase` (after a 401) repairs the repository git runs in.
+#
+# Everything read here (paths, config keys and values) is outside text:
+# bounded, checked as globs or regexes before use, never evaluated nor
+# used in arithmetic, and stripped of control characters before it is
+# printed. No credential is ever printed or put in argv: a finding names
+# it by its hashed_token, and git is told which value to replace by a
+# regex built from the value's other parts, never the value itself.
+
+readonly REPAIR_MAX_REPOS=2000 REPAIR_MAX_DEPTH=4 REPAIR_MAX_ENTRIES=1000 REPAIR_MAX_VALUE=8192
+# An Authorization header, any case: git's value regex has no flag for it.
+readonly REPAIR_AUTH_RE='^[[:space:]]*[Aa][Uu][Tt][Hh][Oo][Rr][Ii][Zz][Aa][Tt][Ii][Oo][Nn][[:space:]]*:'
+# The config keys that can carry a credential for a host.
+readonly REPAIR_KEYS_RE='^(remote\..+\.(url|pushurl)|http\..+\.extraheader)$'
+REPAIR_DRY='' REPAIR_LOG='' REPAIR_FAILED=0
+REPO_ROOT_LIST=()
+
+# REPO_ROOTS (default $HOME:/workspace) into REPO_ROOT_LIST; REPAIR_REMOTES
+# 0 or 1 (default 1). A problem goes to SETTING_PROBLEMS; a root that is
+# not absolute or holds a control character is left out.
+repair_settings() {
+    local root problem=''
+    REPO_ROOT_LIST=()
+    if [[ -z ${REPO_ROOTS:-} ]]; then
+        REPO_ROOTS="${HOME:+$HOME:}/workspace"
+    elif ((${#REPO_ROOTS} > 16384)); then
+        problem="is longer than 16384 characters"
+    elif [[ $REPO_ROOTS == *[[:cntrl:]]* ]]; then
+        problem="holds a control character"
+    fi
+    if [[ -z $problem ]]; then
+        local IFS=: -
+        set -f
+        for root in $REPO_ROOTS; do
+            if [[ $root == /* ]]; then
+                REPO_ROOT_LIST+=("$root")
+            else
+                problem="has an entry that is not an absolute path"
+            fi
+        done
+        [[ $REPO_ROOTS != *: ]] || problem="has an entry that is not an absolute path"
+    fi
+    if [[ -n $problem ]]; then
+        shown REPO_ROOTS
+        SETTING_PROBLEMS+=("REPO_ROOTS: \"$REPLY\" (from ${SETTING_FROM[REPO_ROOTS]:-env}) $problem, so only its absolute entries are searched for tokens in remote URLs; fix: set it to colon-separated absolute directories, e.g. /home/agent:/workspace, or unset it")
+    fi
+    case ${REPAIR_REMOTES:-} in
+        '') REPAIR_REMOTES=1 ;;
+        0 | 1) ;;
+        *)
+            shown REPAIR_REMOTES
+            SETTING_PROBLEMS+=("REPAIR_REMOTES: \"$REPLY\" (from ${SETTING_FROM[REPAIR_REMOTES]:-env}) is not 0 or 1, so 1 is used (the daemon repairs remote URLs); fix: set it to 0 or 1, or unset it")
+            REPAIR_REMOTES=1
+            ;;
+    esac
+}
+
+# One finding: STATUS (changed, would-change, skipped, failed), the
+# repository, the key and a hashed_token or a reason. A line of four
+# tab-separated fields on stdout; with --log (the daemon, and erase) one
+# sentence on stderr instead.
+repair_note() {
+    local status=$1 repo key detail
+    printable "$2" 1024
+    repo=$REPLY
+    printable "$3" 512
+    key=${REPLY:--}
+    printable "$4" 512
+    detail=$REPLY
+    [[ $status == failed ]] && ((++REPAIR_FAILED))
+    if [[ -z $REPAIR_LOG ]]; then
+        printf '%s\t%s\t%s\t%s\n' "$status" "$repo" "$key" "$detail"
+        return 0
+    fi
+    case $status in
+        changed) say "repair: removed a credential from $repo's $key (hashed_token $detail): git now asks the credential helper${REPAIR_NEXT:-}" ;;
+        would-change) say "repair: would remove a credential from $repo's $key (hashed_token $detail)" ;;
+        skipped) say "repair: skipped $repo: $detail" ;;
+        failed) say "repair: could not repair $repo's $key: $detail" ;;
+    esac
+}
+
+# Percent-escapes decoded, as git decodes a URL's parts. Fails (REPLY
+# unset) when a `%` starts no escape or one decodes to NUL. Sets REPLY.
+url_decode() {
+    local text=$1
+    [[ $text != *%* ]] && REPLY=$text && return 0
+    [[ ${text//%[0-9A-Fa-f][0-9A-Fa-f]/} != *%* && $text != *%00* ]] || return 1
+    text=${text//\\/\\\\}
+    text=${text//%/\\x}
+    printf -v REPLY '%b' "$text"
+}
+
+# Whether HOST (a URL's host[:port]) is the served host, by the helper's
+# rule: percent-escapes decoded as git does, any case, `:443` the same.
+is_served_host() {
+    local host=$1
+    [[ -n $SERVED_HOST && -n $host && ${#host} -le 512 ]] || return 1
+    url_decode "$host" || return 1
+    host=${REPLY,,}
+    [[ ${host%:443} == "$SERVED_HOST" ]]
+}
+
+# Text made a literal of a POSIX extended regex. Sets REPLY.
+ere_literal() {
+    local text=$1 c
+    for c in "\\" . '[' ']' '*' + '?' '{' '}' '(' ')' '^' '$' '|'; do
+        text=${text//"$c"/\\$c}
+    done
+    REPLY=$text
+}
+
+# A remote URL with a password for the served host,
+# `https://USER:PASSWORD@HOST[:PORT]/…` (the userinfo ends at the last `@`
+# before the path, so an unencoded `@` in a password does not hide the
+# host). A URL with a user and no password (`https://TOKEN@github.com/…`)
+# is none: git asks the helper for the password, and our username wins.
+# Sets URL_CLEAN (the URL without userinfo), URL_RE (a regex for the value
+# without the password in it) and URL_SECRET (the password, decoded as
+# git decodes it).
+URL_CLEAN='' URL_RE='' URL_SECRET=''
+url_credential() {
+    local url=$1 scheme rest authority userinfo host
+    URL_CLEAN='' URL_RE='' URL_SECRET=''
+    [[ ${#url} -le $REPAIR_MAX_VALUE && $url != *[[:cntrl:]]* ]] || return 1
+    scheme=${url:0:5}
+    [[ ${scheme,,} == https && ${url:5:3} == :// ]] || return 1
+    rest=${url:8}
+    authority=${rest%%[/?#]*}
+    [[ $authority == *@* ]] || return 1
+    userinfo=${authority%@*}
+    host=${authority##*@}
+    [[ $userinfo == *:* ]] || return 1
+    is_served_host "$host" || return 1
+    rest=${rest:${#userinfo}+1}
+    URL_CLEAN="https://$rest"
+    URL_SECRET=${userinfo#*:}
+    url_decode "$URL_SECRET" && URL_SECRET=$REPLY
+    ere_literal "$scheme"
+    URL_RE="^$REPLY://[^/?#]*:[^/?#]*@"
+    ere_literal "$rest"
+    URL_RE+="$REPLY\$"
+}
+
+# An `http.<URL>.extraheader` value that carries Authorization, for a URL
+# of the served host. Sets URL_SECRET to the credential in it: the
+# password of a `basic` header (base64 of user:password), the token of
+# `bearer`/`token`, else the whole header value.
+header_credential() {
+    local key=$1 value=$2 url authority cred decoded
+    URL_SECRET=''
+    [[ ${#value} -le $REPAIR_MAX_VALUE && $value =~ $REPAIR_AUTH_RE ]] || return 1
+    url=${key#http.}
+    url=${url%.extraheader}
+    [[ ${url:0:5} == [Hh][Tt][Tt][Pp][Ss] && ${url:5:3} == :// ]] || return 1
+    authority=${url:8}
+    authority=${authority%%[/?#]*}
+    is_served_host "${authority##*@}" || return 1
+    cred=${value#*:}
+    cred=${cred#"${cred%%[![:space:]]*}"}
+    cred=${cred%"${cred##*[![:space:]]}"}
+    if [[ $cred =~ ^([A-Za-z]+)[[:space:]]+([^[:space:]]+)$ ]]; then
+        cred=${BASH_REMATCH[2]}
+        if [[ ${BASH_REMATCH[1],,} == basic && $cred != *[!A-Za-z0-9+/=]* ]]; then
+            decoded=$(printf '%s' "$cred" | base64 -d 2>/dev/null) && [[ $decoded == *:* ]] && cred=${decoded#*:}
+        fi
+    fi
+    URL_SECRET=$cred
+}
+
+# Repairs one git config file (FILE, of repository REPO): every
+# remote.*.url/pushurl with a password for the served host loses its
+# userinfo, every Authorization extraheader for it is removed, each
+# through `git config --file` (git's lock; the file keeps its mode).
+repair_config() {
+    local file=$1 repo=$2 key value i n hashed rc
+    local -a entries=()
+    local -A handled=() values=()
+    local -a how=()
+    mapfile -d '' -n "$REPAIR_MAX_ENTRIES" entries < <(
+        without_lock git config --file "$file" --null --get-regexp "$REPAIR_KEYS_RE" 2>/dev/null
+    )
+    n=${#entries[@]}
+    for ((i = 0; i < n; i++)); do
+        key=${entries[i]%%$'\n'*}
+        [[ ${entries[i]} == *$'\n'* ]] && values[$key]+=$'\n'"${entries[i]#*$'\n'}"$'\n'
+    done
+    for ((i = 0; i < n; i++)); do
+        [[ ${entries[i]} == *$'\n'* ]] || continue
+        key=${entries[i]%%$'\n'*} value=${entries[i]#*$'\n'}
+        [[ ${#key} -le 1024 && $key != *[[:cntrl:]]* ]] || continue
+        case $key in
+            *.url | *.pushurl)
+                url_credential "$value" || continue
+                fingerprint "$URL_SECRET"
+                hashed=$REPLY
+                # The same key and clean URL twice: git replaced both at once.
+                if [[ -n ${handled[$key$'\t'$URL_CLEAN]:-} ]]; then
+                    repair_note "${REPAIR_DRY:+would-}change${REPAIR_DRY:-d}" "$repo" "$key" "$hashed"
+                    continue
+                fi
+                handled[$key$'\t'$URL_CLEAN]=1
+                # Where the clean URL is already a value of the key, the
+                # credential's value goes; else it is replaced in place.
+                how=(--replace-all "$key" "$URL_CLEAN" "$URL_RE")
+                [[ ${values[$key]} == *$'\n'"$URL_CLEAN"$'\n'* ]] && how=(--unset-all "$key" "$URL_RE")
+                ;;
+            *.extraheader)
+                header_credential "$key" "$value" || continue
+                fingerprint "$URL_SECRET"
+                hashed=$REPLY
+                if [[ -n ${handled[$key]:-} ]]; then
+                    repair_note "${REPAIR_DRY:+would-}change${REPAIR_DRY:-d}" "$repo" "$key" "$hashed"
+                    continue
+                fi
+                handled[$key]=1
+                how=(--unset-all "$key" "$REPAIR_AUTH_RE")
+                ;;
+            *) continue ;;
+        esac
+        if [[ -n $REPAIR_DRY ]]; then
+            repair_note would-change "$repo" "$key" "$hashed"
+            continue
+        fi
+        without_lock git config --file "$file" "${how[@]}" 2>/dev/null
+        rc=$?
+        if ((rc == 0)); then
+            repair_note changed "$repo" "$key" "$hashed"
+        else
+            repair_note failed "$repo" "$key" "git config failed (exit $rc; another git may hold ${file##*/}.lock) for the value with hashed_token $hashed"
+        fi
+    done
+}
+
+# Whether FILE is a config file we may read and write: a regular file of
+# ours, not a link.
+repair_file_ok() {
+    [[ ! -L $1 && -f $1 && -O $1 ]]
+}
+
+# The uid that owns PATH, for a skipped repository's reason. Sets REPLY.
+owner_of() {
+    REPLY=$(exec stat -c %u -- "$1" 2>/dev/null) || REPLY='?'
+    [[ $REPLY != *[!0-9]* ]] || REPLY='?'
+}
+
+# `_repair [--dry-run] [--log] [DIR…]`: the sweep of DIRs (default: the
+# REPO_ROOTS). Exit 1 when a repair failed, 2 for bad arguments.
+action_repair() {
+    local arg root gitdir repo cfg count=0
+    local -a roots=() configs=() labels=() candidates=()
+    local -A seen=() label_of=()
+    shift
+    for arg in "$@"; do
+        case $arg in
+            --dry-run) REPAIR_DRY=1 ;;
+            --log) REPAIR_LOG=1 ;;
+            -*)
+                printable "$arg"
+                say "_repair: unknown option \"$REPLY\" (usage: _repair [--dry-run] [--log] [DIR…])"
+                return 2
+                ;;
+            *)
+                if [[ $arg != /* || $arg == *[[:cntrl:]]* || ${#arg} -gt 4096 ]]; then
+                    printable "$arg"
+                    say "_repair: \"$REPLY\" is not an absolute path"
+                    return 2
+                fi
+                roots+=("$arg")
+                ;;
+        esac
+    done
+    if [[ -z $SERVED_HOST ]]; then
+        say "_repair: GITHUB_SERVER_URL is not https://host[:port]: no host served, nothing repaired"
+        return 1
+    fi
+    if ! command -v git >/dev/null; then
+        say "_repair: git is not on PATH; nothing repaired"
+        return 1
+    fi
+    ((${#roots[@]})) || roots=("${REPO_ROOT_LIST[@]}")
+    for root in "${roots[@]}"; do
+        # A missing root is skipped; the root itself may be a link (the
+        # trailing `/` follows it), nothing below it is (find -P).
+        [[ -d $root ]] || continue
+        while IFS= read -r -d '' gitdir; do
+            [[ ${#gitdir} -le 4096 ]] || continue
+            [[ -z ${seen[$gitdir]:-} ]] || continue
+            seen[$gitdir]=1
+            if ((++count > REPAIR_MAX_REPOS)); then
+                repair_note skipped "$root" - "more than $REPAIR_MAX_REPOS repositories under the roots; the rest were not checked"
+                break 2
+            fi
+            repo=${gitdir%/.git}
+            repo=${repo%/}
+            [[ -n $repo ]] || repo=/
+            if [[ ! -O $gitdir ]]; then
+                owner_of "$gitdir"
+                repair_note skipped "$repo" - "owned by uid $REPLY, not $EUID: not ours to change (run repair as that user)"
+                continue
+            fi
+            cfg=$gitdir/config
+            if [[ -e $cfg || -L $cfg ]]; then
+                if repair_file_ok "$cfg"; then
+                    configs+=("$cfg") labels+=("$repo")
+                else
+                    repair_note skipped "$repo" - "its config is not a regular file of ours"
+                fi
+            fi
+            # Submodules: .git/modules/**/config, each in a git dir (HEAD
+            # and objects beside it: a branch named `config` is no config).
+            [[ -d $gitdir/modules && ! -L $gitdir/modules ]] || continue
+            while IFS= read -r -d '' cfg; do
+                [[ ${#cfg} -le 4096 && -f ${cfg%/config}/HEAD && -d ${cfg%/config}/objects ]] || continue
+                if repair_file_ok "$cfg"; then
+                    configs+=("$cfg") labels+=("${cfg%/config}")
+                else
+                    repair_note skipped "${cfg%/config}" - "its config is not a regular file of ours"
+                fi
+            done < <(without_lock find -P "$gitdir/modules" -maxdepth 12 \
+                \( -name objects -o -name refs -o -name logs -o -name hooks -o -name info \) -prune \
+                -o -name config -type f -print0 2>/dev/null)
+        done < <(without_lock find -P "$root/" -maxdepth "$((REPAIR_MAX_DEPTH + 1))" \
+            \( -name node_modules -prune \) -o \( -name .git -prune -type d -print0 \) 2>/dev/null)
+    done
+    ((${#configs[@]})) || return 0
+    # One grep over every config: only a file that could hold a credential
+    # for a host (a URL with an `@`, an extraheader, or a continued line
+    # that could hide either) is read through git.
+    local i
+    for ((i = 0; i < ${#configs[@]}; i++)); do label_of[${configs[i]}]=${labels[i]}; done
+    mapfile -d '' candidates < <(
+        printf '%s\0' "${configs[@]}" |
+            without_lock xargs -0 grep -l -Z -s -i -E -e '://.*@' -e 'extraheader' -e '\\$' -- 2>/dev/null
+    )
+    for cfg in "${candidates[@]}"; do
+        [[ -n ${label_of[$cfg]:-} ]] || continue
+        repair_config "$cfg" "${label_of[$cfg]}"
+    done
+    ((REPAIR_FAILED == 0))
+}
+
+# git's erase, after a 401 from the served host: the repository git runs
+# in (GIT_DIR, or the working directory) is repaired, that one only, so
+# the next command asks this helper. One line on stderr per change, for
+# whoever reads git's output.
+repair_current_repo() {
+    local dir
+    command -v git >/dev/null || return 0
+    dir=$(without_lock git rev-parse --path-format=absolute --git-common-dir 2>/dev/null) || return 0
+    [[ -n $dir && ${#dir} -le 4096 && $dir == /* && $dir != *[[:cntrl:]]* && -d $dir && ! -L $dir ]] || return 0
+    repair_file_ok "$dir/config" || return 0
+    local repo=${dir%/.git}
+    REPAIR_LOG=1 REPAIR_NEXT=" (the next git command gets a fresh token)"
+    repair_config "$dir/config" "${repo:-/}"
+    return 0
+}
+
 main() {
     case ${1:-} in
         get) action_get ;;
         store) return 0 ;;
-        erase) action_erase ;;
+        erase) repair_current_repo ;;
+        _repair)
+            repair_settings
+            action_repair "$@"
+            ;;
         _fetch_token) action_fetch ;;
         _refresh_gh) action_refresh_gh ;;
         _login_gh) action_login_gh ;;
         _login_gh_stdin) action_login_gh_stdin ;;
         _prime_gh) action_prime_gh ;;
         _invalidate_cache) invalidate_cache ;;
-        _check_settings) action_check_settings ;;
-        _settings) action_settings ;;
+        _check_settings)
+            repair_settings
+            action_check_settings
+            ;;
+        _settings)
+            repair_settings
+            action_settings
+            ;;
         *)
-            say "usage: ${0##*/} get|store|erase|_fetch_token|_refresh_gh|_login_gh|_login_gh_stdin|_prime_gh|_invalidate_cache|_check_settings|_settings"
+            say "usage: ${0##*/} get|store|erase|_fetch_token|_refresh_gh|_login_gh|_login_gh_stdin|_prime_gh|_invalidate_cache|_check_settings|_settings|_repair"
             return 2
             ;;
     esac

@@ -42,6 +42,7 @@ mod fake_platform;
 pub mod git_helpers;
 pub mod install;
 pub mod os;
+pub mod repair;
 pub mod report;
 pub mod scripts;
 pub mod secret;

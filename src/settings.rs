@@ -17,9 +17,11 @@ use crate::config::Config;
 use crate::os::Spawner;
 
 /// The settings saved at install, in the file's order: every variable of
-/// the contract's table but the tokens, and our `GH_LOGIN_TIMEOUT_SEC`.
+/// the contract's table but the tokens (`REPO_ROOTS` and `REPAIR_REMOTES`
+/// among them: where `repair` looks, and whether the daemon does), and our
+/// `GH_LOGIN_TIMEOUT_SEC`.
 /// The helper's `SETTING_NAMES` holds the same list.
-pub const SETTING_KEYS: [&str; 16] = [
+pub const SETTING_KEYS: [&str; 18] = [
     "GITHUB_SERVER_URL",
     "PLATFORM_URL",
     "CONFIGS_DIR",
@@ -36,6 +38,8 @@ pub const SETTING_KEYS: [&str; 16] = [
     "TOKEN_REFRESH_RESPAWN_SEC",
     "TOKEN_HELPER_SCRIPT",
     "GH_LOGIN_TIMEOUT_SEC",
+    "REPO_ROOTS",
+    "REPAIR_REMOTES",
 ];
 
 /// The settings file's mode: it may hold PLATFORM_URL's userinfo.
@@ -251,8 +255,28 @@ fn run_helper<S: Spawner>(
     config: &Config,
     action: &str,
 ) -> Result<crate::os::RunOutput, String> {
-    let cmd = crate::scripts::embedded_helper(config, bash, &[action])
-        .timeout(std::time::Duration::from_secs(10));
+    run_helper_with(
+        spawner,
+        bash,
+        config,
+        &[action.to_string()],
+        std::time::Duration::from_secs(10),
+    )
+}
+
+/// Runs the embedded helper (`bash -p -s ARGS…`, the script on stdin:
+/// never a file someone could have edited) with `config`'s environment,
+/// killed after `timeout`. `args[0]` is the action.
+pub(crate) fn run_helper_with<S: Spawner>(
+    spawner: &S,
+    bash: &Path,
+    config: &Config,
+    args: &[String],
+    timeout: std::time::Duration,
+) -> Result<crate::os::RunOutput, String> {
+    let action = args.first().map(String::as_str).unwrap_or_default();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let cmd = crate::scripts::embedded_helper(config, bash, &args).timeout(timeout);
     spawner
         .run(&cmd)
         .map_err(|e| format!("running the helper's {action}: {e}"))

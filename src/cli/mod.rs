@@ -7,6 +7,7 @@ mod contract;
 mod fake_platform;
 mod install;
 mod output;
+mod repair;
 mod status;
 mod token;
 mod uninstall;
@@ -30,6 +31,9 @@ Environment (all optional):
   TOKEN_REFRESH_INTERVAL_SEC / _JITTER_SEC / _INITIAL_DELAY_SEC / _RETRY_MIN_SEC / _RETRY_MAX_SEC / _RESPAWN_SEC
                              the refresh daemon's schedule [2700 / 120 / 60 / 30 / 300 / 30]
   GH_LOGIN_TIMEOUT_SEC       bound on one gh login [10]
+  REPO_ROOTS                 colon-separated absolute directories where `status` and `repair` look for
+                             tokens in remote URLs and extraheaders [$HOME:/workspace]
+  REPAIR_REMOTES             0 stops the daemon's own sweep of REPO_ROOTS (`repair` by hand still works) [1]
   GH_TOKEN, GITHUB_TOKEN     the provision-time token: primes gh, and the helper's fallback
   RUST_LOG                   log filter for this command's own logs [warn]";
 
@@ -61,6 +65,10 @@ enum Command {
         after_help = "Exit: 0 only if every check passed, 1 otherwise, 2 bad arguments.\n\nIt sets its own environment for the throwaway HOME; from yours it reads PATH (git, bash, curl, flock, gh) and, for the storing-helper check, GIT_CONFIG_SYSTEM and GIT_CONFIG_COUNT/KEY_n/VALUE_n."
     )]
     Contract(contract::ContractArgs),
+    /// Remove tokens from remote URLs and extraheaders of the served GitHub
+    /// (they bypass the helper and die within the hour), under REPO_ROOTS.
+    #[command(after_help = format!("Exit: 0 (whatever was changed or skipped), 1 if a repair failed, 2 bad arguments.\n\n{ENV_HELP}"))]
+    Repair(repair::RepairArgs),
     /// Stop the daemon and remove our git config values, scripts and cache.
     #[command(after_help = "Exit: 0 (what could not be removed is reported), 2 bad arguments.")]
     Uninstall(uninstall::UninstallArgs),
@@ -119,6 +127,7 @@ pub fn main() -> ExitCode {
         Command::Install(args) => install::run(args),
         Command::Status(args) => status::run(args),
         Command::Contract(args) => contract::run(args),
+        Command::Repair(args) => repair::run(args),
         Command::Uninstall(args) => uninstall::run(args),
         Command::Token(args) => token::run(args),
         Command::FakePlatform(args) => fake_platform::run(args),

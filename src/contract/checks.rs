@@ -432,6 +432,11 @@ fn run_in(world: &World, suite: &mut Suite<'_>) {
         || no_other_helper(world),
     );
     suite.run(
+        "the image's git config sends no Authorization extraheader to the served GitHub (it would outlive its token)",
+        &["git"],
+        || no_auth_extraheader(world),
+    );
+    suite.run(
         "git credential fill returns a platform-issued token (through the image's curl)",
         &["git", "bash", "curl"],
         || fill_is_platform_token(world),
@@ -572,6 +577,60 @@ fn no_other_helper(world: &World) -> Result<(), String> {
             world.server.host
         )
     })
+}
+
+/// An `http.<url>.extraheader` carrying Authorization for the served host
+/// in the image's own git config (system, global, or given in the
+/// environment): git would send that header, never our token, and it dies
+/// with its token (actions/checkout leaves one behind).
+fn no_auth_extraheader(world: &World) -> Result<(), String> {
+    let out = run_bounded(
+        image_git(world, &["config", "--list", "-z"]),
+        b"",
+        Duration::from_secs(30),
+    )?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let found: Vec<String> = text
+        .split('\0')
+        .filter_map(|entry| {
+            let (key, value) = entry.split_once('\n')?;
+            let url = key
+                .strip_prefix("http.")?
+                .strip_suffix(".extraheader")
+                .or_else(|| key.strip_prefix("http.")?.strip_suffix(".extraHeader"))?;
+            let header = value.trim_start();
+            let is_auth = header
+                .split_once(':')
+                .is_some_and(|(name, _)| name.trim().eq_ignore_ascii_case("authorization"));
+            (is_auth && url_is_served(url, &world.server)).then(|| key.to_string())
+        })
+        .collect();
+    ensure(found.is_empty(), || {
+        format!(
+            "{} carries an Authorization header for {}: git sends it instead of asking our helper, and it fails once that token dies; remove it (`git config --global --unset-all KEY`)",
+            found.join(", "),
+            world.server.host
+        )
+    })
+}
+
+/// Whether `url` (an `http.<url>` subsection) names the served host: https,
+/// any userinfo ignored, any case, `:443` the same host.
+fn url_is_served(url: &str, server: &crate::config::GitHubServer) -> bool {
+    let Some(rest) = url
+        .get(..8)
+        .filter(|s| s.eq_ignore_ascii_case("https://"))
+        .map(|_| &url[8..])
+    else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority
+        .rsplit('@')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    host.strip_suffix(":443").unwrap_or(&host) == server.host
 }
 
 fn git_config_wired(world: &World) -> Result<(), String> {

@@ -73,6 +73,7 @@ impl Op {
                         | "--list"
                         | "_check_settings"
                         | "_settings"
+                        | "--dry-run"
                 )
             }),
         }

@@ -215,6 +215,7 @@ pub fn status<F: Fs, S: Spawner, P: ProcTable, W: Which>(
         settings_check,
         scripts(fs, config),
         git_config(fs, spawner, which, config),
+        credentials_in_url(fs, spawner, which, config),
         cache_dir(fs, config),
         cached_token(fs, config, &log),
         daemon(fs, procs, config, &log),
@@ -327,6 +328,63 @@ fn settings<F: Fs, S: Spawner, W: Which>(
         )
     };
     (result, v.settings)
+}
+
+/// Tokens that bypass the helper: a password in a remote URL, or an
+/// Authorization extraheader, for the served GitHub, in the repositories
+/// under REPO_ROOTS (the helper's `_repair --dry-run`: read-only). They die
+/// with their token, so a push from there fails: warn, naming up to five.
+fn credentials_in_url<F: Fs, S: Spawner, W: Which>(
+    fs: &F,
+    spawner: &S,
+    which: &W,
+    config: &Config,
+) -> Check {
+    const NAME: &str = "credentials-in-url";
+    if let Ok(owner) = fs.metadata(&config.layout.home).map(|m| m.uid) {
+        if owner != config.uid {
+            return check(
+                NAME,
+                Level::Warn,
+                format!(
+                    "not checked: {} belongs to uid {owner}, and this runs as uid {}; run status as that user",
+                    config.layout.home.display(),
+                    config.uid
+                ),
+            );
+        }
+    }
+    let Some(bash) = which.which("bash") else {
+        return check(NAME, Level::Warn, "not checked: bash not on PATH");
+    };
+    let report = match crate::repair::repair_with(spawner, &bash, config, &[], true) {
+        Ok(report) => report,
+        Err(e) => return check(NAME, Level::Warn, format!("not checked: {e}")),
+    };
+    let others = match report.skipped.len() {
+        0 => String::new(),
+        n => format!("; {n} skipped (another user's, or past the 2,000 bound)"),
+    };
+    let repos = report.repos();
+    if repos.is_empty() {
+        return check(
+            NAME,
+            Level::Ok,
+            format!("no token in a remote URL or an extraheader of the repositories under REPO_ROOTS{others}"),
+        );
+    }
+    let mut named = repos.iter().take(5).copied().collect::<Vec<_>>().join(", ");
+    if repos.len() > 5 {
+        named.push_str(&format!(" and {} more", repos.len() - 5));
+    }
+    check(
+        NAME,
+        Level::Warn,
+        format!(
+            "{} credential(s) in remote URLs or extraheaders git never refreshes, in {named}: a push from there fails once the token dies; run `molecule-credential-helper repair`{others}",
+            report.changes.len()
+        ),
+    )
 }
 
 fn scripts<F: Fs>(fs: &F, config: &Config) -> Check {

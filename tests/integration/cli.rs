@@ -732,7 +732,7 @@ fn contract_catches_a_broken_curl() {
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("\nok 3 - curl is on PATH"), "{text}");
     assert!(
-        text.contains("\nnot ok 9 - git credential fill returns a platform-issued token"),
+        text.contains("\nnot ok 10 - git credential fill returns a platform-issued token"),
         "{text}"
     );
 }
@@ -764,5 +764,39 @@ fn contract_catches_a_storing_helper_in_the_images_git_environment() {
         line.starts_with("not ok") && line.contains("\"store\""),
         "{text}"
     );
-    assert!(text.trim_end().ends_with("17 passed, 1 failed"), "{text}");
+    assert!(text.trim_end().ends_with("18 passed, 1 failed"), "{text}");
+}
+
+/// An image whose git config sends actions/checkout's Authorization
+/// extraheader to github.com: git never asks our helper, and the header
+/// dies with its token. The contract names the key.
+#[test]
+fn contract_catches_an_authorization_extraheader_for_the_served_host() {
+    let env = TestEnv::builder().no_platform().build();
+    let out = contract_in_own_tmpdir(
+        &env,
+        &[
+            ("GIT_CONFIG_COUNT", OsStr::new("1")),
+            (
+                "GIT_CONFIG_KEY_0",
+                OsStr::new("http.https://github.com/.extraheader"),
+            ),
+            (
+                "GIT_CONFIG_VALUE_0",
+                OsStr::new("AUTHORIZATION: basic eC1hY2Nlc3MtdG9rZW46Z2hzX3g="),
+            ),
+        ],
+    );
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let line = text
+        .lines()
+        .find(|l| l.contains("no Authorization extraheader"))
+        .unwrap_or_default();
+    assert!(
+        line.starts_with("not ok") && line.contains("http.https://github.com/.extraheader"),
+        "{text}"
+    );
+    assert!(!text.contains("eC1hY2Nlc3MtdG9rZW46Z2hzX3g="), "{text}");
+    assert!(text.trim_end().ends_with("18 passed, 1 failed"), "{text}");
 }

@@ -93,7 +93,7 @@ pub(crate) mod inside {
     }
 
     impl World {
-        fn new() -> World {
+        pub(crate) fn new() -> World {
             World::build(None)
         }
 

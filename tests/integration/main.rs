@@ -19,6 +19,7 @@ mod installer_table;
 mod os_real;
 mod outage;
 mod reliability;
+mod repair;
 mod settings;
 mod startup;
 mod todays_github;

@@ -334,6 +334,7 @@ fn install_user_gives_the_daemon_no_root_descriptor_and_no_root_environment() {
 #[case::status("status")]
 #[case::uninstall("uninstall")]
 #[case::token("token")]
+#[case::repair("repair")]
 fn a_home_another_uid_owns_is_refused_in_one_line(#[case] command: &str) {
     crate::support::need_root("a home another uid owns");
     let env = TestEnv::new();
