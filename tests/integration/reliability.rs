@@ -61,9 +61,12 @@ fn killed_supervisor_leaves_an_orphan_that_the_next_install_replaces_with_one() 
 
 #[test]
 fn an_orphaned_daemon_exits_at_its_next_wake_up() {
+    // A provision token for gh: the first daemon has no gh login to make,
+    // so any request would be a refresh.
     let env = TestEnv::builder()
         .var("TOKEN_REFRESH_INITIAL_DELAY_SEC", "1")
         .var("TOKEN_REFRESH_JITTER_SEC", "0")
+        .var("GH_TOKEN", crate::support::token(1))
         .build();
     let _guard = SupervisorGuard::new(&env.home);
     assert!(!env.installer().install().has_failures());
