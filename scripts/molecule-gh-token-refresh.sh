@@ -26,6 +26,8 @@ SUPERVISOR_LOCK="$RUNTIME_DIR/supervisor.lock"
 SUPERVISOR_LOCK_FD=
 EXPIRY_FILE="${HOME:-}/.molecule-token-cache/gh_installation_token_expiry"
 readonly LOG_MAX_BYTES=1048576
+# gh at start: the first daemon's gh login waits 0..PRIME_JITTER seconds.
+readonly PRIME_JITTER=5
 
 INTERVAL=${TOKEN_REFRESH_INTERVAL_SEC:-2700}
 JITTER=${TOKEN_REFRESH_JITTER_SEC:-120}
@@ -252,7 +254,9 @@ daemon() {
     # provision token) and said so (MOLECULE_PRIME_GH=1). Fetch the one git
     # would get (single-flight with git) and log gh in now, not at the
     # first refresh a minute or more away.
+    # A fleet restarted at once spreads these over PRIME_JITTER seconds.
     if [[ ${MOLECULE_PRIME_GH:-} == 1 ]] && { ! cached_expires_at || ((REPLY <= EPOCHSECONDS)); }; then
+        run_waiting sleep "$((RANDOM % (PRIME_JITTER + 1)))"
         run_waiting bash -p "$HELPER" _prime_gh
     fi
     run_waiting sleep "$delay"

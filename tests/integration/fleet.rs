@@ -77,6 +77,19 @@ enum Schedule {
 
 const TOKEN_LIFE: u64 = 3600;
 
+/// The daemon's `PRIME_JITTER`, read from the embedded script.
+fn prime_jitter() -> u64 {
+    let text = String::from_utf8_lossy(scripts::contents(scripts::DAEMON_SCRIPT)).into_owned();
+    let start = text.find("readonly PRIME_JITTER=").expect("PRIME_JITTER") + 22;
+    text[start..]
+        .lines()
+        .next()
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
 /// Requests per second over `horizon` seconds when every refresh succeeds.
 fn simulate(
     n: usize,
@@ -86,8 +99,28 @@ fn simulate(
     horizon: u64,
     seed: u64,
 ) -> Vec<u32> {
+    simulate_start(n, t, platform, schedule, horizon, seed, None)
+}
+
+/// As [`simulate`]; with `prime`, every workspace also makes gh's login
+/// request at start, 0..=prime seconds in (no provision token, nothing
+/// cached: the first daemon fetches one for gh at once).
+fn simulate_start(
+    n: usize,
+    t: Timings,
+    platform: Platform,
+    schedule: Schedule,
+    horizon: u64,
+    seed: u64,
+    prime: Option<u64>,
+) -> Vec<u32> {
     let mut per_second = vec![0u32; horizon as usize];
     let mut rng = Rng(seed);
+    if let Some(prime) = prime {
+        for _ in 0..n {
+            per_second[rng.upto(prime) as usize] += 1;
+        }
+    }
     // The shared token the caching platform holds when the fleet restarts:
     // somewhere in its life.
     let mut shared_expiry = rng.upto(TOKEN_LIFE) + 1;
@@ -199,4 +232,42 @@ fn restart_storm_and_steady_state_stay_within_bounds_for_both_platforms() {
     let no_jitter = Timings { jitter: 0, ..t };
     let load = simulate(n, no_jitter, Platform::Minting, Schedule::Adaptive, 7200, 1);
     assert_eq!(*load.iter().max().unwrap() as usize, n);
+}
+
+/// gh at start, without a provision token: each restarted workspace's first
+/// daemon fetches a token for gh within PRIME_JITTER seconds, on top of the
+/// schedule above. The restart peak is then N / (PRIME_JITTER + 1) a
+/// second, well above the jittered schedule's: the price of gh working
+/// seconds after start. (With the provision token the platform normally
+/// gives, install primes gh with it and no such request is made.)
+#[test]
+fn restart_peak_with_gh_primed_at_start() {
+    let n = 10_000;
+    let t = Timings::defaults();
+    let prime = prime_jitter();
+    assert!(prime <= 5, "gh must be primed within seconds: {prime}");
+    let mut worst = 0;
+    for seed in 1..=5u64 {
+        let load = simulate_start(
+            n,
+            t,
+            Platform::Minting,
+            Schedule::Adaptive,
+            3 * 3600,
+            seed.wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            Some(prime),
+        );
+        worst = worst.max(*load[..600].iter().max().unwrap());
+        let in_window: u32 = load[..=prime as usize].iter().sum();
+        assert_eq!(
+            in_window as usize, n,
+            "every workspace primes within the window"
+        );
+    }
+    let spread = n as f64 / (prime + 1) as f64;
+    eprintln!(
+        "fleet: N={n}, minting platform, adaptive, gh primed at start: restart peak {worst}/s (N/(PRIME_JITTER+1) = {spread:.0}/s; without priming 111/s)"
+    );
+    // Spread over the window: no second takes more than 1.5 x its share.
+    assert!(f64::from(worst) <= 1.5 * spread, "{worst}/s");
 }
