@@ -1,6 +1,5 @@
 //! `install`: the five steps, printed as a table or JSON.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
@@ -10,15 +9,8 @@ use super::{output, user, CliError};
 
 #[derive(Debug, Args)]
 pub(crate) struct InstallArgs {
-    /// Install into DIR instead of $HOME; every child process gets HOME=DIR.
-    #[arg(long, value_name = "DIR", conflicts_with = "user")]
-    home: Option<PathBuf>,
-    /// Install for user NAME (root only): the home from the passwd database,
-    /// and the uid, gid and groups dropped to NAME's before anything touches
-    /// it, so every file, the daemon and gh's login are NAME's. What a root
-    /// entrypoint runs before `exec gosu NAME …`.
-    #[arg(long, value_name = "NAME")]
-    user: Option<String>,
+    #[command(flatten)]
+    whose: user::Whose,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -30,7 +22,7 @@ pub(crate) struct InstallArgs {
 }
 
 pub(crate) fn run(args: InstallArgs) -> Result<ExitCode, CliError> {
-    let target = user::target("install", &args.home, &args.user)?;
+    let target = user::target("install", &args.whose)?;
     let report = match Config::from_env(target.home) {
         Ok(mut config) => {
             config.wait_for_gh_login = args.strict;

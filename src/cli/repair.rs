@@ -12,14 +12,8 @@ use super::{output, user, CliError};
 
 #[derive(Debug, Args)]
 pub(crate) struct RepairArgs {
-    /// Act for the install in DIR instead of $HOME (its saved settings; its
-    /// home is the default root).
-    #[arg(long, value_name = "DIR", conflicts_with = "user")]
-    home: Option<PathBuf>,
-    /// Act for user NAME (root only), as that user: its home from the
-    /// passwd database, its uid, gid and groups before anything is read.
-    #[arg(long, value_name = "NAME")]
-    user: Option<String>,
+    #[command(flatten)]
+    whose: user::Whose,
     /// Say what would change; change nothing.
     #[arg(long)]
     dry_run: bool,
@@ -33,7 +27,7 @@ pub(crate) struct RepairArgs {
 
 pub(crate) fn run(args: RepairArgs) -> Result<ExitCode, CliError> {
     // As the user first: nothing below reads a directory as root.
-    let target = user::target("repair", &args.home, &args.user)?;
+    let target = user::target("repair", &args.whose)?;
     let mut dirs = Vec::new();
     for dir in &args.dirs {
         if !dir.is_dir() {

@@ -1,6 +1,5 @@
 //! `status`: read-only health check.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -13,14 +12,8 @@ use super::{output, user, CliError};
 
 #[derive(Debug, Args)]
 pub(crate) struct StatusArgs {
-    /// Check the install in DIR instead of $HOME.
-    #[arg(long, value_name = "DIR", conflicts_with = "user")]
-    home: Option<PathBuf>,
-    /// Act for user NAME (root only): the home from the passwd database,
-    /// and the uid, gid and groups dropped to NAME's before anything
-    /// touches it.
-    #[arg(long, value_name = "NAME")]
-    user: Option<String>,
+    #[command(flatten)]
+    whose: user::Whose,
     /// Print the checks as JSON.
     #[arg(long)]
     json: bool,
@@ -31,7 +24,7 @@ pub(crate) struct StatusArgs {
 }
 
 pub(crate) fn run(args: StatusArgs) -> Result<ExitCode, CliError> {
-    let target = user::target("status", &args.home, &args.user)?;
+    let target = user::target("status", &args.whose)?;
     let config = Config::from_env(target.home).map_err(|e| CliError::Usage(e.to_string()))?;
     user::refuse_foreign_home(&config, "status")?;
     let which = RealWhich::for_config(&config);

@@ -1,6 +1,5 @@
 //! `token`: the token git would get now, for any other program.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
@@ -12,19 +11,15 @@ use super::{output, user, CliError};
 
 #[derive(Debug, Args)]
 pub(crate) struct TokenArgs {
-    /// The install in DIR instead of $HOME.
-    #[arg(long, value_name = "DIR", conflicts_with = "user")]
-    home: Option<PathBuf>,
-    /// The install of user NAME (root only), as that user.
-    #[arg(long, value_name = "NAME")]
-    user: Option<String>,
+    #[command(flatten)]
+    whose: user::Whose,
     /// Print `token`, `expires_at`, `hashed_token` and `host` as JSON.
     #[arg(long)]
     json: bool,
 }
 
 pub(crate) fn run(args: TokenArgs) -> Result<ExitCode, CliError> {
-    let target = user::target("token", &args.home, &args.user)?;
+    let target = user::target("token", &args.whose)?;
     let config = Config::from_env(target.home).map_err(|e| CliError::Usage(e.to_string()))?;
     user::refuse_foreign_home(&config, "token")?;
     let which = RealWhich::for_config(&config);

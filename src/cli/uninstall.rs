@@ -1,6 +1,5 @@
 //! `uninstall`: stop the daemon, remove our git config values, scripts and cache.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
@@ -12,21 +11,15 @@ use super::{output, user, CliError};
 
 #[derive(Debug, Args)]
 pub(crate) struct UninstallArgs {
-    /// Uninstall from DIR instead of $HOME.
-    #[arg(long, value_name = "DIR", conflicts_with = "user")]
-    home: Option<PathBuf>,
-    /// Act for user NAME (root only): the home from the passwd database,
-    /// and the uid, gid and groups dropped to NAME's before anything
-    /// touches it.
-    #[arg(long, value_name = "NAME")]
-    user: Option<String>,
+    #[command(flatten)]
+    whose: user::Whose,
     /// Print what was stopped, removed and kept as JSON.
     #[arg(long)]
     json: bool,
 }
 
 pub(crate) fn run(args: UninstallArgs) -> Result<ExitCode, CliError> {
-    let target = user::target("uninstall", &args.home, &args.user)?;
+    let target = user::target("uninstall", &args.whose)?;
     let config = Config::from_env(target.home).map_err(|e| CliError::Usage(e.to_string()))?;
     user::refuse_foreign_home(&config, "uninstall")?;
     let which = RealWhich::for_config(&config);

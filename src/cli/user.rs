@@ -12,6 +12,20 @@ use molecule_credential_helper::settings::SETTING_KEYS;
 
 use super::CliError;
 
+/// `--home DIR | --user NAME`, shared by every command that touches a home.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Whose {
+    /// Act in DIR instead of $HOME; every child process gets HOME=DIR.
+    #[arg(long, value_name = "DIR", conflicts_with = "user")]
+    pub home: Option<PathBuf>,
+    /// Act for user NAME (root only): the home from the passwd database,
+    /// and the uid, gid and groups dropped to NAME's before anything
+    /// touches it, so every file, process and login is NAME's. What a root
+    /// entrypoint runs before `exec gosu NAME …`.
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+}
+
 /// Where a command acts.
 pub(crate) struct Target {
     /// The explicit home (`--home`, or `--user`'s from passwd); `None`: `$HOME`.
@@ -25,11 +39,8 @@ pub(crate) struct Target {
 /// Resolves `--home DIR` / `--user NAME` for `command`. A usage error (no
 /// such user, a home that does not exist, a caller other than root naming
 /// another user) is one line saying what to do, exit 2.
-pub(crate) fn target(
-    command: &str,
-    home: &Option<PathBuf>,
-    user: &Option<String>,
-) -> Result<Target, CliError> {
+pub(crate) fn target(command: &str, whose: &Whose) -> Result<Target, CliError> {
+    let Whose { home, user } = whose;
     let Some(name) = user else {
         check_home(home)?;
         return Ok(Target {
