@@ -68,6 +68,22 @@ fn shapes() -> Vec<(&'static str, String)> {
             "whitespace_between",
             fit(format!(r#"{{"a":{}1}}"#, "\n".repeat(CAP))),
         ),
+        // A review's shape: lines of one blank each (a step apiece while
+        // only newlines separated chunks: 0.6 s).
+        (
+            "blank_lines",
+            format!(
+                r#"{{"token":"{token}","a":1{}}}"#,
+                " \n".repeat((CAP - 600) / 2)
+            ),
+        ),
+        (
+            "cr_lf_lines",
+            format!(
+                r#"{{"token":"{token}","a":1{}}}"#,
+                "\r\n".repeat((CAP - 600) / 2)
+            ),
+        ),
         (
             "unterminated_string",
             fit(format!(r#"{{"token":"{}"#, "a".repeat(CAP))),

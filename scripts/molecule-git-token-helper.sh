@@ -669,17 +669,15 @@ read_reply_json() {
     for c in '{' '}' '[' ']' ':' ','; do
         sk=${sk//"$c"/$'\n'$c$'\n'}
     done
-    IFS=$'\n'
+    # Split at JSON's whitespace too, so a run of it is one separator (a
+    # step per blank line would be a step per two bytes): `1 2` and `t rue`
+    # become two values, which the machine refuses.
+    IFS=$' \t\r\n'
     # shellcheck disable=SC2206  # splitting is the point
     chunks=($sk)
     IFS=$' \t\n'
     local stack='' state=value key='' top_key='' si=0 seen=' ' number_re='^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$'
-    local trim_re=$'^[ \t\r]*([^ \t\r]*)[ \t\r]*$'
     for c in "${chunks[@]}"; do
-        # Whitespace around a token only: `1 2` or `t rue` is no value.
-        [[ $c =~ $trim_re ]] || { JSON_PROBLEM="whitespace inside a value" && return 1; }
-        c=${BASH_REMATCH[1]}
-        [[ -n $c ]] || continue
         if [[ $state == closed ]]; then
             JSON_PROBLEM="data after the object" && return 1
         fi

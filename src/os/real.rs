@@ -264,10 +264,19 @@ impl Spawner for RealSpawner {
         let (status, timed_out) = match status_rx.recv_timeout(spec.timeout) {
             Ok(status) => (status?, false),
             Err(_) => {
-                let _ = kill(group, Signal::SIGKILL);
-                let status = status_rx
-                    .recv()
-                    .map_err(|_| io::Error::other("waiter thread vanished"))??;
+                // SIGTERM first: git removes its `config.lock` on SIGTERM,
+                // and one killed mid-write would leave the lock, breaking
+                // every later write to that config. SIGKILL after 2 s.
+                let _ = kill(group, Signal::SIGTERM);
+                let status = match status_rx.recv_timeout(Duration::from_secs(2)) {
+                    Ok(status) => status,
+                    Err(_) => {
+                        let _ = kill(group, Signal::SIGKILL);
+                        status_rx
+                            .recv()
+                            .map_err(|_| io::Error::other("waiter thread vanished"))?
+                    }
+                }?;
                 (status, true)
             }
         };

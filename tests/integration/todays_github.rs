@@ -207,6 +207,17 @@ fn empty_strings_to_the_cap() -> String {
     json_reply("200 OK", "", &body)
 }
 
+/// The usual members, then 32,000 lines of one blank each: whitespace runs
+/// are one separator, so this is read at once and served.
+fn blank_lines_to_the_cap() -> String {
+    let body = format!(
+        r#"{{"token":"{}","expires_at":"2099-01-01T00:00:00Z","a":1{}}}"#,
+        token(5),
+        " \n".repeat(32_000)
+    );
+    json_reply("200 OK", "", &body)
+}
+
 /// 32,000 numbers: 2.5 s for the old reader.
 fn numbers_to_the_cap() -> String {
     let body = format!(
@@ -268,6 +279,7 @@ fn huge_chunk_size() -> String {
     Err("more than 512 quotes, backslashes")
 )]
 #[case::numbers_to_the_cap(numbers_to_the_cap(), Err("more than 512 quotes, backslashes"))]
+#[case::blank_lines_to_the_cap(blank_lines_to_the_cap(), Ok(()))]
 #[case::continue_first(continue_first(), Ok(()))]
 #[case::redirect(
     redirect(),

@@ -73,7 +73,12 @@ fn token_serves_the_cached_token_through_an_outage() {
     let out = token_cmd(&env, false);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out), format!("{}\n", token(4)));
-    assert!(stderr(&out).contains("platform"), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("platform fetch failed") && err.contains("which GitHub accepts for"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -173,8 +173,15 @@ fn root_uninstall_refuses_a_users_home_and_uninstall_user_never_writes_through_a
     // A root-owned file standing in for /etc/gitconfig, readable by all.
     let scratch = scratch();
     let root_file = scratch.path().join("root-gitconfig");
-    let original = "[user]\n\tname = root\n";
-    std::fs::write(&root_file, original).unwrap();
+    // It holds our values, as the user's ~/.gitconfig does: root's git
+    // writing through the link would change it.
+    let original = format!(
+        "[credential \"https://github.com\"]\n\thelper = \n\thelper = !{}\n\tuseHttpPath = true\n",
+        user.home
+            .join(".molecule-runtime/scripts/molecule-git-token-helper.sh")
+            .display()
+    );
+    std::fs::write(&root_file, &original).unwrap();
     std::fs::set_permissions(&root_file, std::fs::Permissions::from_mode(0o644)).unwrap();
 
     // The user swaps ~/.gitconfig between its own file and a link to the
@@ -321,7 +328,10 @@ fn install_user_gives_the_daemon_no_root_descriptor_and_no_root_environment() {
                 "HOME" | "USER" | "LOGNAME" | "PATH" | "LANG" | "TZ" | "PWD" | "SHLVL" | "_"
             ) || key.starts_with("LC_")
                 || molecule_credential_helper::settings::SETTING_KEYS.contains(&key.as_str())
-                || key.starts_with("MOLECULE_");
+                || matches!(
+                    key.as_str(),
+                    "MOLECULE_PRIME_GH" | "MOLECULE_SUPERVISOR_PID"
+                );
             assert!(allowed, "pid {pid} inherited {key} (all: {keys:?})");
         }
         assert!(!keys.iter().any(|k| k == "GH_TOKEN"), "{keys:?}");
