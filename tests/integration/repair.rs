@@ -533,6 +533,14 @@ mod inside {
         }
         let report = w.env.installer().install();
         assert!(!report.has_failures(), "{report}");
+        // Without a provision token the first daemon logs gh in with a
+        // fetched token: let that happen before the test shortens lives.
+        if matches!(
+            report.outcome(molecule_credential_helper::Step::GhAuth),
+            Some(molecule_credential_helper::Outcome::Skipped(why)) if why.contains("daemon fetches one")
+        ) {
+            w.env.wait_for_daemon_gh_login();
+        }
         (w, root)
     }
 

@@ -547,6 +547,27 @@ impl TestEnv {
         std::thread::sleep(Duration::from_millis(100));
     }
 
+    /// Waits (at most 10 s) until the first daemon's gh login at start has
+    /// run, whatever its outcome, when install asked for one: a test that
+    /// changes the platform after install must not race it.
+    pub fn wait_for_daemon_gh_login(&self) {
+        let log = self.layout().log_file;
+        let done = || {
+            std::fs::read_to_string(&log).is_ok_and(|l| {
+                l.contains("install had none to give it")
+                    || l.contains("no token for gh yet")
+                    || l.contains("gh not on PATH")
+                    || l.contains("gh auth login failed")
+                    || l.contains("another gh login is running")
+            })
+        };
+        assert!(
+            wait_for(Duration::from_secs(10), done),
+            "the daemon's gh login at start did not run: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+    }
+
     pub fn gh_shim_log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("gh-shim.log")).unwrap_or_default()
     }
