@@ -421,7 +421,10 @@ fn cache_text(env: &TestEnv) -> (Option<String>, Option<String>) {
 
 #[test]
 fn the_log_stays_bounded_across_many_rotations() {
+    // A provision token: the first daemon has no gh login to make first,
+    // and goes straight to its (failing) refreshes.
     let env = TestEnv::builder()
+        .var("GH_TOKEN", crate::support::token(1))
         .platform_mode(FakeMode::Http500)
         .var("TOKEN_REFRESH_INITIAL_DELAY_SEC", "0")
         .var("TOKEN_REFRESH_JITTER_SEC", "0")
