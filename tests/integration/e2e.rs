@@ -255,7 +255,8 @@ pub(crate) mod inside {
     #[ignore = "runs inside a private namespace, started by its outer test in e2e"]
     fn a_revoked_token_fails_one_push_then_erase_and_the_next_push_recover() {
         let w = World::new();
-        assert!(!w.env.installer().install().has_failures());
+        let report = w.env.installer().install();
+        assert!(!report.has_failures(), "{report}");
         w.clone();
         let cached = password(&w.env.fill()).expect("a cached token");
         revoke_then_push_erase_and_recover(&w, &cached, "github.com");
