@@ -86,6 +86,12 @@ impl ThrowawayUser {
 impl Drop for ThrowawayUser {
     fn drop(&mut self) {
         kill_all_under(&self.home);
+        // Whatever else still runs as the user (a daemon's `sleep`) would
+        // make userdel refuse, leaving the account behind.
+        let _ = Command::new("pkill")
+            .args(["-KILL", "-u", &self.uid.to_string()])
+            .output();
+        std::thread::sleep(std::time::Duration::from_millis(100));
         let _ = Command::new("userdel").args(["-r", &self.name]).output();
         let _ = Command::new("groupdel").arg(&self.group).output();
     }
