@@ -563,7 +563,10 @@ http_get() {
     url=${url//\\/\\\\} bearer=${bearer//\\/\\\\}
     url=${url//\"/\\\"} bearer=${bearer//\"/\\\"}
     local config="url = \"$url\""$'\n'"header = \"Authorization: Bearer $bearer\""$'\n'
-    local limit=$((MAX_REPLY_BYTES + 5)) rc
+    # The -w trailer (a newline, up to 5 digits, a space, 3 digits) is read
+    # with the body: a body of exactly MAX_REPLY_BYTES still fits, and one
+    # byte more reaches the limit.
+    local limit=$((MAX_REPLY_BYTES + 11)) rc
     # The body comes through a pipe, not a file: a full disk must not stop
     # a fetch (the cache write then fails, and the token is still served).
     {

@@ -127,6 +127,16 @@ fn too_big_with_length() -> String {
     )
 }
 
+/// A 200 reply whose body is exactly `size` bytes: the token, then spaces.
+fn padded_to(size: usize) -> String {
+    let body = token_body(token(5));
+    json_reply(
+        "200 OK",
+        "",
+        &format!("{body}{}", " ".repeat(size - body.len())),
+    )
+}
+
 fn too_big_to_the_close() -> String {
     format!(
         "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n{}{}",
@@ -264,6 +274,9 @@ fn huge_chunk_size() -> String {
 #[rstest]
 #[case::too_big_with_length(too_big_with_length(), Err("larger than 64 KiB"))]
 #[case::too_big_to_the_close(too_big_to_the_close(), Err("larger than 64 KiB"))]
+#[case::padded_to_the_cap_less_one(padded_to(65_535), Ok(()))]
+#[case::padded_to_the_cap(padded_to(65_536), Ok(()))]
+#[case::padded_past_the_cap(padded_to(65_537), Err("larger than 64 KiB"))]
 #[case::too_big_in_chunks(too_big_in_chunks(), Err("larger than 64 KiB"))]
 #[case::trailing_whitespace(trailing_whitespace(), Ok(()))]
 #[case::nested_and_top_level(nested_and_top_level(), Ok(()))]
