@@ -61,7 +61,7 @@ pub fn uninstall<F: Fs, S: Spawner, P: ProcTable, W: Which>(
     }
     let layout = &config.layout;
     for dir in [&layout.runtime_dir, &layout.cache_dir] {
-        remove_path(fs, dir, &mut report);
+        remove_path(fs, dir, config.uid, &mut report);
     }
     report
 }
@@ -332,10 +332,21 @@ fn remove_gitconfig_left_empty<F: Fs, S: Spawner>(
     }
 }
 
-fn remove_path<F: Fs>(fs: &F, path: &Path, report: &mut UninstallReport) {
+/// Removes PATH when it is ours. In a home others can write to (a sticky
+/// `/tmp`-like home), a `.molecule-*` entry another uid made is theirs:
+/// kept and listed, never removed.
+fn remove_path<F: Fs>(fs: &F, path: &Path, uid: u32, report: &mut UninstallReport) {
     let result = match fs.metadata(path) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return,
         Err(e) => Err(e),
+        Ok(m) if m.uid != uid => {
+            report.kept.push(format!(
+                "{}: owned by uid {}, not {uid}, so not ours to remove",
+                path.display(),
+                m.uid
+            ));
+            return;
+        }
         // A symlink is removed itself; its target is not ours.
         Ok(m) if m.kind == FileKind::Dir => fs.remove_dir_all(path),
         Ok(_) => fs.remove_file(path),

@@ -559,3 +559,47 @@ fn the_library_refuses_a_home_another_uid_owns() {
     );
     assert!(env.layout().runtime_dir.exists(), "nothing removed");
 }
+
+/// Root's uninstall in a home every user may write (sticky, root's own):
+/// a `.molecule-*` directory another uid made there is theirs. It is kept
+/// and listed, never removed.
+#[test]
+fn uninstall_keeps_a_molecule_dir_another_uid_planted_in_a_shared_home() {
+    crate::support::need_root("a directory another uid made");
+    let env = TestEnv::new();
+    std::fs::set_permissions(&env.home, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let layout = env.layout();
+    for dir in [&layout.runtime_dir, &layout.cache_dir] {
+        let made = Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .args([
+                "sh",
+                "-c",
+                "mkdir -p \"$1\" && echo theirs > \"$1/note\"",
+                "-",
+            ])
+            .arg(dir)
+            .status()
+            .unwrap();
+        assert!(made.success());
+    }
+    let out = env
+        .bin()
+        .args(["uninstall", "--json", "--home"])
+        .arg(&env.home)
+        .output();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    for dir in [&layout.runtime_dir, &layout.cache_dir] {
+        assert_eq!(
+            std::fs::read_to_string(dir.join("note")).unwrap(),
+            "theirs\n"
+        );
+        let kept = report["kept"].to_string();
+        assert!(kept.contains(&dir.display().to_string()), "{kept}");
+        assert!(kept.contains("owned by uid 65534"), "{kept}");
+        assert!(!report["removed"]
+            .to_string()
+            .contains(&dir.display().to_string()));
+    }
+}
