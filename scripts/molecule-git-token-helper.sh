@@ -1277,10 +1277,14 @@ action_settings() {
 # regex built from the value's other parts, never the value itself.
 
 readonly REPAIR_MAX_REPOS=2000 REPAIR_MAX_DEPTH=4 REPAIR_MAX_ENTRIES=1000 REPAIR_MAX_VALUE=8192
+# The largest config file whose url.<base> section header is rewritten.
+readonly REPAIR_MAX_FILE=1048576
 # An Authorization header, any case: git's value regex has no flag for it.
 readonly REPAIR_AUTH_RE='^[[:space:]]*[Aa][Uu][Tt][Hh][Oo][Rr][Ii][Zz][Aa][Tt][Ii][Oo][Nn][[:space:]]*:'
-# The config keys that can carry a credential for a host.
-readonly REPAIR_KEYS_RE='^(remote\..+\.(url|pushurl)|http\..+\.extraheader)$'
+# The config keys that can carry a credential for a host: a remote's URL,
+# an extraheader (scoped to a URL, or unscoped: sent to every host), and a
+# url.<base> rewrite whose base holds one.
+readonly REPAIR_KEYS_RE='^(remote\..+\.(url|pushurl)|http\.(.+\.)?extraheader|url\..+\.(insteadof|pushinsteadof))$'
 REPAIR_DRY='' REPAIR_LOG='' REPAIR_FAILED=0
 REPO_ROOT_LIST=()
 
@@ -1412,19 +1416,22 @@ url_credential() {
 }
 
 # An `http.<URL>.extraheader` value that carries Authorization, for a URL
-# of the served host. Sets URL_SECRET to the credential in it: the
+# of the served host, or an unscoped `http.extraheader` one. Sets URL_SECRET to the credential in it: the
 # password of a `basic` header (base64 of user:password), the token of
 # `bearer`/`token`, else the whole header value.
 header_credential() {
     local key=$1 value=$2 url authority cred decoded
     URL_SECRET=''
     [[ ${#value} -le $REPAIR_MAX_VALUE && $value =~ $REPAIR_AUTH_RE ]] || return 1
-    url=${key#http.}
-    url=${url%.extraheader}
-    [[ ${url:0:5} == [Hh][Tt][Tt][Pp][Ss] && ${url:5:3} == :// ]] || return 1
-    authority=${url:8}
-    authority=${authority%%[/?#]*}
-    is_served_host "${authority##*@}" || return 1
+    # An unscoped http.extraheader goes to every host, the served one too.
+    if [[ $key != http.extraheader ]]; then
+        url=${key#http.}
+        url=${url%.extraheader}
+        [[ ${url:0:5} == [Hh][Tt][Tt][Pp][Ss] && ${url:5:3} == :// ]] || return 1
+        authority=${url:8}
+        authority=${authority%%[/?#]*}
+        is_served_host "${authority##*@}" || return 1
+    fi
     cred=${value#*:}
     cred=${cred#"${cred%%[![:space:]]*}"}
     cred=${cred%"${cred##*[![:space:]]}"}
@@ -1446,10 +1453,14 @@ repair_config() {
     local -a entries=()
     local -A handled=() values=()
     local -a how=()
-    mapfile -d '' -n "$REPAIR_MAX_ENTRIES" entries < <(
+    mapfile -d '' -n "$((REPAIR_MAX_ENTRIES + 1))" entries < <(
         without_lock git config --file "$file" --null --get-regexp "$REPAIR_KEYS_RE" 2>/dev/null
     )
     n=${#entries[@]}
+    if ((n > REPAIR_MAX_ENTRIES)); then
+        n=$REPAIR_MAX_ENTRIES
+        repair_note skipped "$repo" - "${file##*/} has more than $REPAIR_MAX_ENTRIES remote URLs, extraheaders and url rewrites; only the first $REPAIR_MAX_ENTRIES were checked"
+    fi
     for ((i = 0; i < n; i++)); do
         key=${entries[i]%%$'\n'*}
         [[ ${entries[i]} == *$'\n'* ]] && values[$key]+=$'\n'"${entries[i]#*$'\n'}"$'\n'
@@ -1485,26 +1496,109 @@ repair_config() {
                 handled[$key]=1
                 how=(--unset-all "$key" "$REPAIR_AUTH_RE")
                 ;;
+            url.*.insteadof | url.*.pushinsteadof)
+                # The credential is in the section's name: the section is
+                # renamed to the base without it (both keys at once).
+                local base=${key#url.}
+                base=${base%.*}
+                url_credential "$base" || continue
+                fingerprint "$URL_SECRET"
+                hashed=$REPLY
+                key="url.$URL_CLEAN"
+                if [[ -n ${handled[url.$base]:-} ]]; then
+                    continue
+                fi
+                handled[url.$base]=1
+                how=()
+                ;;
             *) continue ;;
         esac
         if [[ -n $REPAIR_DRY ]]; then
             repair_note would-change "$repo" "$key" "$hashed"
             continue
         fi
-        without_lock git config --file "$file" "${how[@]}" 2>/dev/null
+        if ((${#how[@]})); then
+            without_lock git config --file "$file" "${how[@]}" 2>/dev/null
+        else
+            rename_url_section "$file" "$base" "$URL_CLEAN"
+        fi
         rc=$?
         if ((rc == 0)); then
             repair_note changed "$repo" "$key" "$hashed"
-        else
+        elif ((${#how[@]})); then
             repair_note failed "$repo" "$key" "git config failed (exit $rc; another git may hold ${file##*/}.lock) for the value with hashed_token $hashed"
+        else
+            repair_note failed "$repo" "$key" "the section with hashed_token $hashed was not renamed (${file##*/}.lock is held, the file is over 1 MiB, or its header is in the old [url.base] form: rename it by hand)"
         fi
     done
+}
+
+# Renames the section `url.BASE` to `url.CLEAN` in FILE, as git writes a
+# config: FILE.lock created exclusively (a git writing now holds it: we
+# fail, and the next sweep tries again), the same mode, renamed over FILE.
+# git's own `--rename-section` would need the old name, credential and
+# all, in argv; so the header lines are rewritten here, every other line
+# copied as it is. A header in the old `[url.base]` form is not matched
+# and the rename fails (exit 1, reported). Returns 0, or 1.
+rename_url_section() {
+    local file=$1 base=$2 clean=$3 lock=$1.lock line re size renamed=0 fd
+    local -
+    size=$(exec stat -c %s -- "$file" 2>/dev/null) || return 1
+    [[ -n $size && $size != *[!0-9]* && ${#size} -le 9 ]] && ((size <= REPAIR_MAX_FILE)) || return 1
+    # A subsection as git writes it: `\` and `"` escaped, in quotes.
+    base=${base//\\/\\\\} clean=${clean//\\/\\\\}
+    base=${base//\"/\\\"} clean=${clean//\"/\\\"}
+    ere_literal "$base"
+    re='^([[:space:]]*)\[[[:space:]]*[Uu][Rr][Ll][[:space:]]+"'"$REPLY"'"[[:space:]]*\](.*)$'
+    set -C
+    { exec {fd}>"$lock"; } 2>/dev/null || return 1
+    set +C
+    while IFS= read -r line || [[ -n $line ]]; do
+        if [[ $line =~ $re ]]; then
+            printf '%s[url "%s"]%s\n' "${BASH_REMATCH[1]}" "$clean" "${BASH_REMATCH[2]}"
+            ((++renamed))
+        else
+            printf '%s\n' "$line"
+        fi
+    done <"$file" >&"$fd"
+    exec {fd}>&-
+    if ((renamed > 0)) && without_lock chmod --reference="$file" -- "$lock" && without_lock mv -f -- "$lock" "$file"; then
+        return 0
+    fi
+    without_lock rm -f -- "$lock"
+    return 1
 }
 
 # Whether FILE is a config file we may read and write: a regular file of
 # ours, not a link.
 repair_file_ok() {
     [[ ! -L $1 && -f $1 && -O $1 ]]
+}
+
+# FILE (of repository LABEL) joins the sweep's configs when it exists and
+# is a regular file of ours; otherwise, if it exists, LABEL is skipped.
+# Appends to the caller's `configs` and `labels`.
+add_repair_config() {
+    local cfg=$1 label=$2
+    [[ -e $cfg || -L $cfg ]] || return 0
+    if repair_file_ok "$cfg"; then
+        configs+=("$cfg") labels+=("$label")
+    else
+        repair_note skipped "$label" - "${cfg##*/} is not a regular file of ours"
+    fi
+}
+
+# The user's global git config files: ~/.gitconfig and
+# $XDG_CONFIG_HOME/git/config (default ~/.config/git/config). Sets
+# GLOBAL_CONFIGS.
+GLOBAL_CONFIGS=()
+global_configs() {
+    local xdg=${XDG_CONFIG_HOME:-}
+    GLOBAL_CONFIGS=()
+    [[ ${HOME:-} == /* && ${#HOME} -le 4096 && $HOME != *[[:cntrl:]]* ]] || return 0
+    GLOBAL_CONFIGS+=("${HOME%/}/.gitconfig")
+    [[ $xdg == /* && ${#xdg} -le 4096 && $xdg != *[[:cntrl:]]* ]] || xdg=${HOME%/}/.config
+    GLOBAL_CONFIGS+=("${xdg%/}/git/config")
 }
 
 # The uid that owns PATH, for a skipped repository's reason. Sets REPLY.
@@ -1547,7 +1641,13 @@ action_repair() {
         say "_repair: git is not on PATH; nothing repaired"
         return 1
     fi
-    ((${#roots[@]})) || roots=("${REPO_ROOT_LIST[@]}")
+    if ((${#roots[@]} == 0)); then
+        roots=("${REPO_ROOT_LIST[@]}")
+        # The user's global config reaches every repository: an unscoped
+        # extraheader or a url rewrite there bypasses the helper everywhere.
+        global_configs
+        for cfg in "${GLOBAL_CONFIGS[@]}"; do add_repair_config "$cfg" "$cfg"; done
+    fi
     for root in "${roots[@]}"; do
         # A missing root is skipped; the root itself may be a link (the
         # trailing `/` follows it), nothing below it is (find -P).
@@ -1568,24 +1668,21 @@ action_repair() {
                 repair_note skipped "$repo" - "owned by uid $REPLY, not $EUID: not ours to change (run repair as that user)"
                 continue
             fi
-            cfg=$gitdir/config
-            if [[ -e $cfg || -L $cfg ]]; then
-                if repair_file_ok "$cfg"; then
-                    configs+=("$cfg") labels+=("$repo")
-                else
-                    repair_note skipped "$repo" - "its config is not a regular file of ours"
-                fi
+            # The repository's config, and the per-worktree ones
+            # (extensions.worktreeConfig) of it and its linked worktrees.
+            add_repair_config "$gitdir/config" "$repo"
+            add_repair_config "$gitdir/config.worktree" "$repo"
+            if [[ -d $gitdir/worktrees && ! -L $gitdir/worktrees ]]; then
+                for cfg in "$gitdir"/worktrees/*/config.worktree; do
+                    [[ ${#cfg} -le 4096 ]] && add_repair_config "$cfg" "${cfg%/config.worktree}"
+                done
             fi
             # Submodules: .git/modules/**/config, each in a git dir (HEAD
             # and objects beside it: a branch named `config` is no config).
             [[ -d $gitdir/modules && ! -L $gitdir/modules ]] || continue
             while IFS= read -r -d '' cfg; do
                 [[ ${#cfg} -le 4096 && -f ${cfg%/config}/HEAD && -d ${cfg%/config}/objects ]] || continue
-                if repair_file_ok "$cfg"; then
-                    configs+=("$cfg") labels+=("${cfg%/config}")
-                else
-                    repair_note skipped "${cfg%/config}" - "its config is not a regular file of ours"
-                fi
+                add_repair_config "$cfg" "${cfg%/config}"
             done < <(without_lock find -P "$gitdir/modules" -maxdepth 12 \
                 \( -name objects -o -name refs -o -name logs -o -name hooks -o -name info \) -prune \
                 -o -name config -type f -print0 2>/dev/null)
@@ -1609,19 +1706,32 @@ action_repair() {
     ((REPAIR_FAILED == 0))
 }
 
-# git's erase, after a 401 from the served host: the repository git runs
-# in (GIT_DIR, or the working directory) is repaired, that one only, so
-# the next command asks this helper. One line on stderr per change, for
+# git's erase, after a 401 from the served host: the user's global config
+# and the repository git runs in (GIT_DIR, or the working directory) are
+# repaired, that one only, so the next command asks this helper. One line on stderr per change, for
 # whoever reads git's output.
 repair_current_repo() {
-    local dir
+    local dir repo cfg worktree
     command -v git >/dev/null || return 0
+    REPAIR_LOG=1 REPAIR_NEXT=" (the next git command gets a fresh token)"
+    # The global config first: a clone runs outside any repository.
+    global_configs
+    for cfg in "${GLOBAL_CONFIGS[@]}"; do
+        repair_file_ok "$cfg" && repair_config "$cfg" "$cfg"
+    done
     dir=$(without_lock git rev-parse --path-format=absolute --git-common-dir 2>/dev/null) || return 0
     [[ -n $dir && ${#dir} -le 4096 && $dir == /* && $dir != *[[:cntrl:]]* && -d $dir && ! -L $dir ]] || return 0
     repair_file_ok "$dir/config" || return 0
-    local repo=${dir%/.git}
-    REPAIR_LOG=1 REPAIR_NEXT=" (the next git command gets a fresh token)"
+    repo=${dir%/.git}
     repair_config "$dir/config" "${repo:-/}"
+    # The per-worktree configs (extensions.worktreeConfig): the main
+    # one, and a linked worktree's own.
+    worktree=$(without_lock git rev-parse --path-format=absolute --git-dir 2>/dev/null) || worktree=$dir
+    [[ $worktree == /* && ${#worktree} -le 4096 && $worktree != *[[:cntrl:]]* ]] || worktree=$dir
+    repair_file_ok "$dir/config.worktree" && repair_config "$dir/config.worktree" "${repo:-/}"
+    if [[ $worktree != "$dir" ]] && repair_file_ok "$worktree/config.worktree"; then
+        repair_config "$worktree/config.worktree" "$worktree"
+    fi
     return 0
 }
 

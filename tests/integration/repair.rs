@@ -138,7 +138,9 @@ fn remote_urls_lose_a_password_for_the_served_host_only(
 #[case::bearer_with_a_path("http.https://GitHub.com:443/o/r.extraheader", format!("Authorization: bearer {}", token(T)), true)]
 #[case::other_host("http.https://gitlab.com/.extraheader", format!("AUTHORIZATION: basic {}", b64(&format!("x:{}", token(T)))), false)]
 #[case::other_header("http.https://github.com/.extraheader", "X-Trace: 1".to_string(), false)]
-#[case::unscoped("http.extraheader", format!("Authorization: bearer {}", token(T)), false)]
+// Unscoped, git sends it to every host, the served one too.
+#[case::unscoped("http.extraheader", format!("Authorization: bearer {}", token(T)), true)]
+#[case::unscoped_other_header("http.extraheader", "X-Trace: 1".to_string(), false)]
 fn extraheaders_with_authorization_for_the_served_host_are_removed(
     #[case] key: &str,
     #[case] value: String,
@@ -169,6 +171,236 @@ fn extraheaders_with_authorization_for_the_served_host_are_removed(
 fn b64(text: &str) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(text)
+}
+
+/// A `url.<base>.insteadOf` (or pushInsteadOf) whose base holds a password
+/// for the served host: the section is renamed to the base without it,
+/// under git's lock, keeping the file's mode and every other line.
+#[rstest]
+#[case::insteadof("insteadOf", format!("https://x-access-token:{}@github.com/", token(T)), Some("https://github.com/"))]
+#[case::push_insteadof("pushInsteadOf", format!("https://x-access-token:{}@GitHub.com/o/", token(T)), Some("https://GitHub.com/o/"))]
+#[case::token_as_username("insteadOf", format!("https://{}@github.com/", token(T)), None)]
+#[case::other_host("insteadOf", format!("https://x:{}@gitlab.com/", token(T)), None)]
+fn a_url_rewrite_whose_base_holds_a_password_is_renamed(
+    #[case] key: &str,
+    #[case] base: String,
+    #[case] renamed: Option<&str>,
+) {
+    use std::os::unix::fs::PermissionsExt;
+    let (env, root) = env_with_root();
+    let repo = root.join("r");
+    init(&env, &repo);
+    let config = repo.join(".git/config");
+    add(
+        &env,
+        &config,
+        &format!("url.{base}.{key}"),
+        "https://github.com/",
+    );
+    add(&env, &config, &format!("url.{base}.note"), "kept");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("# a comment repair keeps\n[core]\n\tquotepath = off\n");
+    std::fs::write(&config, &text).unwrap();
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let (code, report, output) = repair(&env, false, &[]);
+    assert_eq!(code, 0, "{output}");
+    let after = std::fs::read_to_string(&config).unwrap();
+    match renamed {
+        Some(clean) => {
+            assert_eq!(report.changes.len(), 1, "{output}");
+            assert_eq!(report.changes[0].key, format!("url.{clean}"));
+            assert_eq!(report.changes[0].hashed_token, fingerprint(token(T)));
+            assert!(!after.contains(token(T)), "{after}");
+            assert_eq!(
+                after,
+                text.replace(&format!("[url \"{base}\"]"), &format!("[url \"{clean}\"]"))
+            );
+            assert_eq!(
+                values(&env, &config, &format!("url.{clean}.{key}")),
+                ["https://github.com/"]
+            );
+            assert_eq!(
+                std::fs::metadata(&config).unwrap().permissions().mode() & 0o7777,
+                0o640
+            );
+            assert!(!repo.join(".git/config.lock").exists());
+        }
+        None => {
+            assert!(report.changes.is_empty(), "{output}");
+            assert_eq!(after, text);
+        }
+    }
+    assert_no_secret(&output, &[token(T)]);
+    let (_, again, output) = repair(&env, false, &[]);
+    assert!(again.changes.is_empty(), "{output}");
+}
+
+/// A rename waits for no git: with git's lock held it fails, says so, and
+/// leaves the file and the lock as they were.
+#[test]
+fn a_rename_under_a_held_lock_fails_and_changes_nothing() {
+    let (env, root) = env_with_root();
+    let repo = root.join("r");
+    init(&env, &repo);
+    let config = repo.join(".git/config");
+    let base = format!("https://x:{}@github.com/", token(T));
+    add(
+        &env,
+        &config,
+        &format!("url.{base}.insteadOf"),
+        "https://github.com/",
+    );
+    std::fs::write(repo.join(".git/config.lock"), "another git's\n").unwrap();
+    let before = std::fs::read_to_string(&config).unwrap();
+    let (code, report, output) = repair(&env, false, &[]);
+    assert_eq!(code, 1, "{output}");
+    assert_eq!(report.failed.len(), 1, "{output}");
+    assert!(report.failed[0].reason.contains("lock"), "{output}");
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), before);
+    assert_eq!(
+        std::fs::read_to_string(repo.join(".git/config.lock")).unwrap(),
+        "another git's\n"
+    );
+    assert_no_secret(&output, &[token(T)]);
+}
+
+/// Per-worktree configs (extensions.worktreeConfig): the main one and a
+/// linked worktree's are swept too.
+#[test]
+fn config_worktree_files_are_repaired() {
+    let (env, root) = env_with_root();
+    let repo = root.join("r");
+    init(&env, &repo);
+    let url = format!("https://x:{}@github.com/o/r.git", token(T));
+    let main = repo.join(".git/config.worktree");
+    let linked = repo.join(".git/worktrees/wt/config.worktree");
+    std::fs::create_dir_all(linked.parent().unwrap()).unwrap();
+    add(&env, &main, "remote.origin.pushurl", &url);
+    add(&env, &linked, "remote.origin.url", &url);
+    let (code, report, output) = repair(&env, false, &[]);
+    assert_eq!(code, 0, "{output}");
+    assert_eq!(report.changes.len(), 2, "{output}");
+    assert_eq!(
+        values(&env, &main, "remote.origin.pushurl"),
+        ["https://github.com/o/r.git"]
+    );
+    assert_eq!(
+        values(&env, &linked, "remote.origin.url"),
+        ["https://github.com/o/r.git"]
+    );
+}
+
+/// The user's global configs (~/.gitconfig, ~/.config/git/config) reach
+/// every repository: the default sweep repairs them; a sweep of given
+/// DIRs does not touch them. Our own helper values stay.
+#[test]
+fn the_global_configs_are_repaired_by_the_default_sweep() {
+    let (env, _root) = env_with_root();
+    let gitconfig = env.home.join(".gitconfig");
+    let xdg = env.home.join(".config/git/config");
+    std::fs::create_dir_all(xdg.parent().unwrap()).unwrap();
+    let header = format!("Authorization: bearer {}", token(T));
+    add(&env, &gitconfig, "credential.https://github.com.helper", "");
+    add(&env, &gitconfig, "http.extraheader", &header);
+    add(
+        &env,
+        &gitconfig,
+        "http.https://github.com/.extraheader",
+        &header,
+    );
+    let base = format!("https://x-access-token:{}@github.com/", token(T));
+    add(
+        &env,
+        &xdg,
+        &format!("url.{base}.insteadOf"),
+        "https://github.com/",
+    );
+    let elsewhere = env.dir.path().join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let (_, report, output) = repair(&env, false, &[&elsewhere]);
+    assert!(report.changes.is_empty(), "{output}");
+    let (code, report, output) = repair(&env, false, &[]);
+    assert_eq!(code, 0, "{output}");
+    let mut found: Vec<(String, String)> = report
+        .changes
+        .iter()
+        .map(|c| (c.repo.clone(), c.key.clone()))
+        .collect();
+    found.sort();
+    let (g, x) = (gitconfig.display().to_string(), xdg.display().to_string());
+    let mut want = vec![
+        (g.clone(), "http.extraheader".to_string()),
+        (g, "http.https://github.com/.extraheader".to_string()),
+        (x, "url.https://github.com/".to_string()),
+    ];
+    want.sort();
+    assert_eq!(found, want);
+    assert!(values(&env, &gitconfig, "http.extraheader").is_empty());
+    assert_eq!(
+        values(&env, &gitconfig, "credential.https://github.com.helper"),
+        [""]
+    );
+    assert!(!std::fs::read_to_string(&xdg).unwrap().contains(token(T)));
+    assert_no_secret(&output, &[token(T)]);
+}
+
+/// erase after a 401 repairs the global config even outside a repository
+/// (a clone runs in its parent directory).
+#[test]
+fn erase_outside_a_repository_repairs_the_global_config() {
+    let (env, _root) = env_with_root();
+    let gitconfig = env.home.join(".gitconfig");
+    let base = format!("https://x-access-token:{}@github.com/", token(T));
+    add(
+        &env,
+        &gitconfig,
+        &format!("url.{base}.insteadOf"),
+        "https://github.com/",
+    );
+    let mut erase = env.bundled_helper("erase");
+    erase.cmd.current_dir(env.dir.path());
+    let out = erase
+        .stdin(format!(
+            "protocol=https\nhost=github.com\nusername=x-access-token\npassword={}\n\n",
+            token(T)
+        ))
+        .output();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = std::fs::read_to_string(&gitconfig).unwrap();
+    assert!(text.contains("[url \"https://github.com/\"]"), "{text}");
+    assert!(!text.contains(token(T)), "{text}");
+    assert!(
+        stderr(&out).contains(&fingerprint(token(T))),
+        "{}",
+        stderr(&out)
+    );
+    assert_no_secret(&stderr(&out), &[token(T)]);
+}
+
+/// More credential-bearing keys in one config than the bound: the first
+/// 1,000 are checked and the rest named as not checked, never silently.
+#[test]
+fn a_config_past_the_entry_bound_says_what_was_not_checked() {
+    let (env, root) = env_with_root();
+    let repo = root.join("r");
+    init(&env, &repo);
+    let config = repo.join(".git/config");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    for n in 0..1001 {
+        text.push_str(&format!(
+            "[remote \"r{n}\"]\n\turl = https://x:{}@github.com/o/r{n}.git\n",
+            token(T)
+        ));
+    }
+    std::fs::write(&config, text).unwrap();
+    let (code, report, output) = repair(&env, true, &[]);
+    assert_eq!(code, 0, "{output}");
+    assert_eq!(report.changes.len(), 1000);
+    assert_eq!(report.skipped.len(), 1, "{output}");
+    assert!(
+        report.skipped[0].reason.contains("more than 1000"),
+        "{output}"
+    );
 }
 
 #[test]
