@@ -432,7 +432,7 @@ fn run_in(world: &World, suite: &mut Suite<'_>) {
         || no_other_helper(world),
     );
     suite.run(
-        "the image's git config sends no Authorization extraheader to the served GitHub (it would outlive its token)",
+        "the image's git config sends no Authorization extraheader to the served GitHub (it would outlive its token), scoped or not",
         &["git"],
         || no_auth_extraheader(world),
     );
@@ -553,9 +553,11 @@ fn no_other_helper(world: &World) -> Result<(), String> {
     )?;
     let url = first_line(&out.stdout);
     ensure(url == crate::git_helpers::GITHUB_PROBE_URL, || {
+        // The rewrite's base may hold a token (`https://x:TOKEN@github.com/`).
         format!(
-            "git rewrites {} to {url:?} (url.<base>.insteadOf): our helper is never asked",
-            crate::git_helpers::GITHUB_PROBE_URL
+            "git rewrites {} to {:?} (url.<base>.insteadOf): our helper is never asked",
+            crate::git_helpers::GITHUB_PROBE_URL,
+            crate::secret::redact_credentials(&url)
         )
     })?;
     let cmd = image_git(world, &["config", "--list", "-z"]);
@@ -579,10 +581,14 @@ fn no_other_helper(world: &World) -> Result<(), String> {
     })
 }
 
-/// An `http.<url>.extraheader` carrying Authorization for the served host
-/// in the image's own git config (system, global, or given in the
-/// environment): git would send that header, never our token, and it dies
-/// with its token (actions/checkout leaves one behind).
+/// A credential in the image's own git config (system, global, or given in
+/// the environment) that git sends to the served host instead of asking
+/// our helper, and that dies with its token: an Authorization
+/// `http.<url>.extraheader` for it (actions/checkout leaves one), an
+/// unscoped `http.extraheader` (sent to every host), or a
+/// `url.<base>.insteadOf` whose base holds a password for it (named by its
+/// base without the userinfo; `no_other_helper` also fails on any rewrite
+/// of github.com).
 fn no_auth_extraheader(world: &World) -> Result<(), String> {
     let out = run_bounded(
         image_git(world, &["config", "--list", "-z"]),
@@ -594,20 +600,38 @@ fn no_auth_extraheader(world: &World) -> Result<(), String> {
         .split('\0')
         .filter_map(|entry| {
             let (key, value) = entry.split_once('\n')?;
-            let url = key
-                .strip_prefix("http.")?
-                .strip_suffix(".extraheader")
-                .or_else(|| key.strip_prefix("http.")?.strip_suffix(".extraHeader"))?;
-            let header = value.trim_start();
-            let is_auth = header
-                .split_once(':')
-                .is_some_and(|(name, _)| name.trim().eq_ignore_ascii_case("authorization"));
-            (is_auth && url_is_served(url, &world.server)).then(|| key.to_string())
+            // `--list` gives section and variable names in lower case.
+            if let Some(url) = key
+                .strip_prefix("http.")
+                .and_then(|k| k.strip_suffix("extraheader"))
+            {
+                let header = value.trim_start();
+                let is_auth = header
+                    .split_once(':')
+                    .is_some_and(|(name, _)| name.trim().eq_ignore_ascii_case("authorization"));
+                let served = match url.strip_suffix('.') {
+                    Some(url) => url_is_served(url, &world.server),
+                    None => url.is_empty(),
+                };
+                return (is_auth && served).then(|| key.to_string());
+            }
+            let base = key
+                .strip_prefix("url.")?
+                .strip_suffix(".insteadof")
+                .or_else(|| key.strip_prefix("url.")?.strip_suffix(".pushinsteadof"))?;
+            let userinfo = base
+                .get(8..)?
+                .split(['/', '?', '#'])
+                .next()?
+                .rsplit_once('@')?
+                .0;
+            (userinfo.contains(':') && url_is_served(base, &world.server))
+                .then(|| format!("url.{}.insteadOf", crate::secret::redact_credentials(base)))
         })
         .collect();
     ensure(found.is_empty(), || {
         format!(
-            "{} carries an Authorization header for {}: git sends it instead of asking our helper, and it fails once that token dies; remove it (`git config --global --unset-all KEY`)",
+            "{} carries a credential for {}: git sends it instead of asking our helper, and it fails once that token dies; remove it (`git config --global --unset-all KEY`), or run `molecule-credential-helper repair`",
             found.join(", "),
             world.server.host
         )

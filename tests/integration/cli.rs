@@ -767,36 +767,59 @@ fn contract_catches_a_storing_helper_in_the_images_git_environment() {
     assert!(text.trim_end().ends_with("18 passed, 1 failed"), "{text}");
 }
 
-/// An image whose git config sends actions/checkout's Authorization
-/// extraheader to github.com: git never asks our helper, and the header
-/// dies with its token. The contract names the key.
-#[test]
-fn contract_catches_an_authorization_extraheader_for_the_served_host() {
+/// An image whose git config sends a credential to github.com that git
+/// never asks our helper about, and that dies with its token:
+/// actions/checkout's Authorization extraheader, an unscoped one, a url
+/// rewrite with a password. The contract names the key, never the secret.
+#[rstest::rstest]
+#[case::scoped(
+    "http.https://github.com/.extraheader",
+    "AUTHORIZATION: basic eC1hY2Nlc3MtdG9rZW46Z2hzX3g=",
+    "http.https://github.com/.extraheader",
+    "no Authorization extraheader"
+)]
+#[case::unscoped(
+    "http.extraHeader",
+    "Authorization: bearer ghs_unscoped0secret",
+    "http.extraheader",
+    "no Authorization extraheader"
+)]
+#[case::rewrite(
+    "url.https://x-access-token:ghs_rewrite0secret@github.com/.insteadOf",
+    "https://github.com/",
+    "https://***@github.com/",
+    "no other credential helper gets our token"
+)]
+fn contract_catches_a_credential_in_git_config_for_the_served_host(
+    #[case] key: &str,
+    #[case] value: &str,
+    #[case] named: &str,
+    #[case] check: &str,
+) {
     let env = TestEnv::builder().no_platform().build();
     let out = contract_in_own_tmpdir(
         &env,
         &[
             ("GIT_CONFIG_COUNT", OsStr::new("1")),
-            (
-                "GIT_CONFIG_KEY_0",
-                OsStr::new("http.https://github.com/.extraheader"),
-            ),
-            (
-                "GIT_CONFIG_VALUE_0",
-                OsStr::new("AUTHORIZATION: basic eC1hY2Nlc3MtdG9rZW46Z2hzX3g="),
-            ),
+            ("GIT_CONFIG_KEY_0", OsStr::new(key)),
+            ("GIT_CONFIG_VALUE_0", OsStr::new(value)),
         ],
     );
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
-    let line = text
-        .lines()
-        .find(|l| l.contains("no Authorization extraheader"))
-        .unwrap_or_default();
+    let line = text.lines().find(|l| l.contains(check)).unwrap_or_default();
+    assert!(line.starts_with("not ok") && line.contains(named), "{text}");
+    for secret in [
+        "eC1hY2Nlc3MtdG9rZW46Z2hzX3g=",
+        "ghs_unscoped0secret",
+        "ghs_rewrite0secret",
+    ] {
+        assert!(!text.contains(secret), "{text}");
+    }
+    let failed = if key.starts_with("url.") { 2 } else { 1 };
     assert!(
-        line.starts_with("not ok") && line.contains("http.https://github.com/.extraheader"),
+        text.trim_end()
+            .ends_with(&format!("{} passed, {failed} failed", 19 - failed)),
         "{text}"
     );
-    assert!(!text.contains("eC1hY2Nlc3MtdG9rZW46Z2hzX3g="), "{text}");
-    assert!(text.trim_end().ends_with("18 passed, 1 failed"), "{text}");
 }
