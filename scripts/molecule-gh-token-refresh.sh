@@ -147,6 +147,11 @@ whole_seconds RETRY_MAX TOKEN_REFRESH_RETRY_MAX_SEC 300
 whole_seconds RESPAWN TOKEN_REFRESH_RESPAWN_SEC 30
 whole_seconds MARGIN TOKEN_EXPIRY_MARGIN_SEC 300 zero
 ((RETRY_MAX >= RETRY_MIN)) || RETRY_MAX=$RETRY_MIN
+# The sweep's time limit (MOLECULE_REPAIR_LIMIT_SEC, internal: the tests shorten it): 2,000
+# repositories on a slow disk, or a git waiting on a stuck mount, must not
+# keep the daemon from its next refresh.
+REPAIR_LIMIT=${MOLECULE_REPAIR_LIMIT_SEC:-120}
+whole_seconds REPAIR_LIMIT MOLECULE_REPAIR_LIMIT_SEC 120
 
 # Uniform 0..JITTER (two RANDOMs give 30 bits, enough for any sane jitter).
 jitter() {
@@ -236,9 +241,19 @@ next_refresh_delay() {
 # extraheader (which no helper refreshes) is removed at every wake, each
 # change one log line naming its hashed_token (the helper's --log), so a
 # push from such a clone fails at most once. REPAIR_REMOTES=0 turns it off.
+# The sweep runs under timeout(1), which signals its whole process group
+# (git's children too); a rename under way removes its config.lock.
 repair_remotes() {
     [[ $REPAIR == 0 ]] && return 0
-    run_waiting bash -p "$HELPER" _repair --log
+    if ! command -v timeout >/dev/null; then
+        run_waiting bash -p "$HELPER" _repair --log
+        return
+    fi
+    run_waiting timeout -k 5 "$REPAIR_LIMIT" bash -p "$HELPER" _repair --log
+    local rc=$?
+    if ((rc == 124 || rc == 137)); then
+        log "repair: the sweep of REPO_ROOTS took longer than ${REPAIR_LIMIT}s and was stopped; the next wake sweeps again (point REPO_ROOTS at where repositories live, or set REPAIR_REMOTES=0)"
+    fi
 }
 
 daemon() {

@@ -1553,6 +1553,9 @@ rename_url_section() {
     set -C
     { exec {fd}>"$lock"; } 2>/dev/null || return 1
     set +C
+    # Stopped mid-copy (the daemon's time limit), the lock must not stay:
+    # every later git config write would fail on it.
+    trap 'rm -f -- "$lock"; exit 143' TERM INT
     while IFS= read -r line || [[ -n $line ]]; do
         if [[ $line =~ $re ]]; then
             printf '%s[url "%s"]%s\n' "${BASH_REMATCH[1]}" "$clean" "${BASH_REMATCH[2]}"
@@ -1563,9 +1566,11 @@ rename_url_section() {
     done <"$file" >&"$fd"
     exec {fd}>&-
     if ((renamed > 0)) && without_lock chmod --reference="$file" -- "$lock" && without_lock mv -f -- "$lock" "$file"; then
+        trap - TERM INT
         return 0
     fi
     without_lock rm -f -- "$lock"
+    trap - TERM INT
     return 1
 }
 

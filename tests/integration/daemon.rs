@@ -439,3 +439,55 @@ fn sleeps_after_success_and_failure_get_jitter_too() {
         );
     }
 }
+
+/// The daemon's sweep of REPO_ROOTS has a time limit: a git that never
+/// returns (a stuck mount) is stopped with its whole process group, one
+/// log line says so, and the daemon goes on refreshing.
+#[test]
+fn a_sweep_past_its_time_limit_is_stopped_and_refreshing_goes_on() {
+    let mut env = fast(TestEnv::builder().var("MOLECULE_REPAIR_LIMIT_SEC", "2"));
+    let root = env.dir.path().join("root");
+    let repo = root.join("r/.git");
+    std::fs::create_dir_all(&repo).unwrap();
+    std::fs::write(
+        repo.join("config"),
+        "[remote \"origin\"]\n\turl = https://x:secret@github.com/o/r.git\n",
+    )
+    .unwrap();
+    env.set("REPO_ROOTS", &root.display().to_string());
+    // A git that hangs, leaving its PID behind.
+    let pids = env.dir.path().join("git-pids");
+    crate::support::write_executable(
+        &env.bin.join("git"),
+        &format!(
+            "#!/bin/bash\necho $$ >> {}\nexec sleep 300\n",
+            pids.display()
+        ),
+    );
+    let daemon = Running::start(&env, &[]);
+    assert!(
+        daemon.wait_log(
+            Duration::from_secs(20),
+            "took longer than 2s and was stopped"
+        ),
+        "{}",
+        daemon.log()
+    );
+    let hung: Vec<i32> = std::fs::read_to_string(&pids)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect();
+    assert!(!hung.is_empty(), "the sweep never ran git");
+    assert!(
+        wait_for(Duration::from_secs(10), || hung.iter().all(|p| !alive(*p))),
+        "a stopped sweep left its git running"
+    );
+    let before = env.platform().requests();
+    assert!(
+        wait_for(Duration::from_secs(15), || env.platform().requests()
+            > before),
+        "{}",
+        daemon.log()
+    );
+}
