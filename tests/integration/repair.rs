@@ -736,6 +736,14 @@ fn repair_e2e_daemon_sweep() {
 }
 
 #[test]
+fn repair_e2e_global_rewrite_and_unscoped_header() {
+    crate::e2e::in_private_world_of(
+        "repair",
+        "a_dead_token_in_a_global_rewrite_or_an_unscoped_header_fails_once",
+    );
+}
+
+#[test]
 fn repair_e2e_erase_after_one_failed_push() {
     crate::e2e::in_private_world_of(
         "repair",
@@ -966,6 +974,68 @@ mod inside {
         let text = std::fs::read_to_string(&log).unwrap_or_default();
         assert!(!text.contains(&t1), "the daemon log holds the token");
         assert!(text.contains(&molecule_credential_helper::secret::fingerprint(&t1)));
+    }
+
+    /// A token where no repository's remote shows it: a global url
+    /// rewrite (`url."https://x-access-token:TOKEN@github.com/".insteadOf`)
+    /// and an unscoped `http.extraheader`. Each push on the dead token
+    /// fails once; git's erase repairs the global config or the clone.
+    #[test]
+    #[ignore = "runs inside a private namespace, started by its outer test in repair"]
+    fn a_dead_token_in_a_global_rewrite_or_an_unscoped_header_fails_once() {
+        let (w, root) = world(&[
+            ("REPAIR_REMOTES", "0"),
+            ("TOKEN_REFRESH_INITIAL_DELAY_SEC", "3600"),
+        ]);
+        let t1 = short_token(&w);
+        let (rewritten, header) = (root.join("rewritten"), root.join("header"));
+        let base = format!("url.https://x-access-token:{t1}@github.com/.insteadOf");
+        let out = w
+            .env
+            .git()
+            .args(["config", "--global", &base, "https://github.com/"])
+            .output();
+        assert!(out.status.success(), "{}", stderr(&out));
+        clone(&w, "https://github.com/o/r.git", &rewritten, &[]);
+        let extraheader = format!(
+            "AUTHORIZATION: basic {}",
+            b64(&format!("x-access-token:{t1}"))
+        );
+        clone(
+            &w,
+            "https://github.com/o/r.git",
+            &header,
+            &["-c", &format!("http.extraheader={extraheader}")],
+        );
+        assert!(
+            git_in(&w, &header, &["config", "http.extraheader", &extraheader])
+                .status
+                .success()
+        );
+        wait_until_dead(&w, &t1);
+        for (dir, name) in [(&rewritten, "rewritten"), (&header, "header")] {
+            let first = commit_and_push(&w, dir, &format!("{name}-1.txt"));
+            assert!(!first.status.success(), "a push on a dead token passed");
+            assert!(
+                stderr(&first).contains("repair: removed a credential"),
+                "{}",
+                stderr(&first)
+            );
+            assert!(!stderr(&first).contains(&t1));
+            let again = git_in(
+                &w,
+                dir,
+                &[
+                    "push",
+                    "-q",
+                    "origin",
+                    &format!("HEAD:refs/heads/{name}-1.txt"),
+                ],
+            );
+            assert!(again.status.success(), "{}: {}", name, stderr(&again));
+        }
+        let global = std::fs::read_to_string(w.env.home.join(".gitconfig")).unwrap();
+        assert!(!global.contains(&t1), "{global}");
     }
 
     #[test]
