@@ -330,9 +330,10 @@ fn settings<F: Fs, S: Spawner, W: Which>(
     (result, v.settings)
 }
 
-/// Tokens that bypass the helper: a password in a remote URL, or an
-/// Authorization extraheader, for the served GitHub, in the repositories
-/// under REPO_ROOTS (the helper's `_repair --dry-run`: read-only). They die
+/// Tokens that bypass the helper: a password in a remote URL or a url
+/// rewrite's base, or an Authorization extraheader, for the served GitHub,
+/// in the repositories under REPO_ROOTS and the user's global git configs
+/// (the helper's `_repair --dry-run`: read-only). They die
 /// with their token, so a push from there fails: warn, naming up to five.
 fn credentials_in_url<F: Fs, S: Spawner, W: Which>(
     fs: &F,
@@ -370,7 +371,7 @@ fn credentials_in_url<F: Fs, S: Spawner, W: Which>(
         return check(
             NAME,
             Level::Ok,
-            format!("no token in a remote URL or an extraheader of the repositories under REPO_ROOTS{others}"),
+            format!("no token in a remote URL, url rewrite or extraheader of the repositories under REPO_ROOTS or the global git config{others}"),
         );
     }
     let mut named = repos.iter().take(5).copied().collect::<Vec<_>>().join(", ");
@@ -381,7 +382,7 @@ fn credentials_in_url<F: Fs, S: Spawner, W: Which>(
         NAME,
         Level::Warn,
         format!(
-            "{} credential(s) in remote URLs or extraheaders git never refreshes, in {named}: a push from there fails once the token dies; run `molecule-credential-helper repair`{others}",
+            "{} credential(s) in remote URLs, url rewrites or extraheaders git never refreshes, in {named}: a push from there fails once the token dies; run `molecule-credential-helper repair`{others}",
             report.changes.len()
         ),
     )
