@@ -281,3 +281,87 @@ def test_keep_env_tokens_keeps_them(world, monkeypatch):
 def test_token_is_none_when_there_is_none(world, monkeypatch):
     monkeypatch.setenv("PLATFORM_URL", "http://127.0.0.1:9")
     assert mch.token() is None
+
+
+# gh as far as the next test needs it, with gh's documented precedence:
+# `auth login --with-token` stores the token in hosts.yml (and is refused
+# while GH_TOKEN or GITHUB_TOKEN is set, as gh refuses it); `auth token`
+# prints what gh would authenticate with: GH_TOKEN, else GITHUB_TOKEN,
+# else the stored login. The real gh's side of this (a refreshed login
+# serves `gh api`) is proved by the end-to-end tests against the
+# github.com stand-in.
+GH_SHIM = r"""#!/bin/bash
+dir=${GH_CONFIG_DIR:-$HOME/.config/gh}
+case "${1:-} ${2:-}" in
+"auth login")
+    [[ -z ${GH_TOKEN:-}${GITHUB_TOKEN:-} ]] || exit 1
+    IFS= read -r token || exit 1
+    mkdir -p "$dir" && umask 077
+    printf 'github.com:\n    oauth_token: %s\n    git_protocol: https\n' "$token" >"$dir/hosts.yml"
+    ;;
+"auth token")
+    token=${GH_TOKEN:-${GITHUB_TOKEN:-}}
+    [[ -n $token ]] || token=$(sed -n 's/^ *oauth_token: //p' "$dir/hosts.yml")
+    printf '%s\n' "$token"
+    ;;
+"auth logout") rm -f "$dir/hosts.yml" ;;
+*) exit 1 ;;
+esac
+"""
+
+
+def test_gh_in_a_child_of_the_runtime_is_served_the_refreshed_login_after_tokens_died(
+    world, tmp_path, monkeypatch
+):
+    # Token lives of 6 s: two lives pass while the child sleeps.
+    url_file = tmp_path / "short-platform-url"
+    with open(url_file, "w") as out:
+        short = subprocess.Popen(
+            [COMMAND, "fake-platform", "--port", "0", "--secret", SECRET,
+             "--ttl", "6", "--max-seconds", "120"],
+            stdout=out,
+            stderr=subprocess.DEVNULL,
+        )
+    try:
+        assert wait_for(lambda: url_file.read_text().strip() != ""), "no URL printed"
+        bin_dir = tmp_path / "bin"
+        bin_dir.mkdir()
+        (bin_dir / "gh").write_text(GH_SHIM)
+        (bin_dir / "gh").chmod(0o755)
+        provision = "ghs_provision" + "C" * 36
+        for key, value in {
+            "PLATFORM_URL": url_file.read_text().splitlines()[0],
+            "PATH": f"{bin_dir}:{os.environ['PATH']}",
+            "GH_TOKEN": provision,
+            "GITHUB_TOKEN": provision,
+            "TOKEN_REFRESH_INITIAL_DELAY_SEC": "1",
+            "TOKEN_REFRESH_INTERVAL_SEC": "2",
+            "TOKEN_REFRESH_RETRY_MIN_SEC": "1",
+            "TOKEN_EXPIRY_MARGIN_SEC": "2",
+            "TOKEN_MIN_REMAINING_SEC": "1",
+        }.items():
+            monkeypatch.setenv(key, value)
+        report = mch.install_credential_helper()
+        assert report["env_tokens_removed"] == ["GH_TOKEN", "GITHUB_TOKEN"], report
+        # The runtime starts a child now; it runs gh two token lives later.
+        child = subprocess.run(
+            ["bash", "-c", "sleep 14; gh auth token"],
+            capture_output=True,
+            check=True,
+        )
+        used = child.stdout.decode().strip()
+        assert used and used != provision, used
+        # It is a token the daemon fetched and logged gh in with, not the
+        # first one (dead by now): the log names each by its hashed_token.
+        log = (world / ".molecule-runtime" / "refresh-daemon.log").read_text()
+        import base64
+        import hashlib
+        hashed = base64.b64encode(hashlib.sha256(used.encode()).digest()).decode()
+        logins = [line for line in log.splitlines() if "gh logged in with" in line]
+        assert len(logins) >= 2, log
+        assert f"hashed_token {hashed}" in logins[-1] or f"hashed_token {hashed}" in logins[-2], log
+        assert f"hashed_token {hashed}" not in logins[0], log
+        assert used not in log
+    finally:
+        short.terminate()
+        short.wait(timeout=10)
