@@ -299,6 +299,15 @@ daemon() {
                     gh_backoff=$((gh_backoff * 2))
                     ((gh_backoff > RETRY_MAX)) && gh_backoff=$RETRY_MAX
                 fi
+            elif ((rc == 5)); then
+                # A permanent failure (settings, the bearer refused, 404):
+                # asking again soon only adds load. The helper's line above
+                # names the fix.
+                backoff=$RETRY_MAX
+                jitter
+                delay=$((backoff + REPLY))
+                next_refresh=$((EPOCHSECONDS + delay))
+                log "refresh failed (exit 5: a permanent failure; the line above names its fix); retry in ${delay}s (the longest backoff, TOKEN_REFRESH_RETRY_MAX_SEC)"
             else
                 jitter
                 delay=$((backoff + REPLY))

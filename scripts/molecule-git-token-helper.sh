@@ -748,7 +748,7 @@ read_reply_json() {
 # Fetches a token from the platform. On success sets FETCHED_TOKEN,
 # FETCHED_EXPIRES_AT (may be empty) and FETCHED_CACHE_EXPIRY; on failure
 # sets FAIL_REASON and returns 1.
-FETCHED_TOKEN='' FETCHED_EXPIRES_AT='' FETCHED_CACHE_EXPIRY='' FAIL_REASON='' MISCONFIGURED=''
+FETCHED_TOKEN='' FETCHED_EXPIRES_AT='' FETCHED_CACHE_EXPIRY='' FAIL_REASON='' MISCONFIGURED='' FAIL_CLASS=''
 fetch_from_platform() {
     local url resp code body rc
     # A token is cached for the host it serves: with none, none is fetched.
@@ -792,6 +792,10 @@ fetch_from_platform() {
     if ((rc != 0)); then
         fetch_failure "$rc"
         FAIL_REASON="platform fetch failed: $REPLY"
+        case $rc in
+            6 | 7 | 28 | 18 | 52 | 56 | 5) FAIL_CLASS=transient ;;
+            35 | 60 | 51 | 58 | 59 | 77 | 83 | 90 | 91) FAIL_CLASS=tls ;;
+        esac
         return 1
     fi
     code=${resp##*$'\n'}
@@ -805,6 +809,11 @@ fetch_from_platform() {
         return 1
     fi
     if [[ $code != 200 ]]; then
+        case $code in
+            401 | 403) FAIL_CLASS=bearer ;;
+            404) FAIL_CLASS=not-found ;;
+            5?? | 408 | 429) FAIL_CLASS=transient ;;
+        esac
         printable "$code"
         FAIL_REASON="platform fetch failed: HTTP $REPLY"
         [[ $code == 3?? ]] && FAIL_REASON+=" (a redirect; not followed)"
@@ -881,7 +890,10 @@ locked_fetch() {
     if [[ -z $force && -n $LOCK_HELD ]] && recent_failure; then
         return 1
     fi
+    FAIL_CLASS=reply
     if ! fetch_from_platform; then
+        [[ -n $MISCONFIGURED ]] && FAIL_CLASS=settings
+        failure_fix
         [[ -n $LOCK_HELD ]] && note_failure
         return 1
     fi
@@ -899,16 +911,23 @@ read_failure_file() {
     local -a f=()
     REPLY='' FAIL_AT='' FAIL_WHY='' FAIL_FIRST=''
     ours_or_absent "$FAILURE_FILE" && [[ -f $FAILURE_FILE ]] || return 1
-    { mapfile -t -n 4 f; } 2>/dev/null <"$FAILURE_FILE"
+    { mapfile -t -n 6 f; } 2>/dev/null <"$FAILURE_FILE"
     local at=${f[0]-} first=${f[2]-}
     failure_key
     [[ -n $at && ${#at} -le 12 && $at != *[!0-9]* && ${f[3]-} == "$REPLY" ]] || return 1
     [[ -n $first && ${#first} -le 12 && $first != *[!0-9]* ]] || first=$at
     FAIL_AT=$((10#$at)) FAIL_WHY=${f[1]-} FAIL_FIRST=$((10#$first))
+    case ${f[4]-} in
+        settings | bearer | not-found | transient | tls | reply) FAIL_CLASS=${f[4]} ;;
+        *) FAIL_CLASS=reply ;;
+    esac
+    failure_fix
 }
 
-# Records a failed fetch (no secret) for the waiters, keeping the time the
-# current outage began; sets FAIL_SINCE to it.
+# Records a failed fetch (no secret) for the waiters and for `status`,
+# keeping the time the current outage began; sets FAIL_SINCE to it. Six
+# lines: when, why, since when, what request (failure_key), the class and
+# its fix (failure_fix), so status names the fix git's stderr names.
 note_failure() {
     now
     FAIL_SINCE=$NOW
@@ -917,7 +936,30 @@ note_failure() {
     printable "${FAIL_REASON:-platform fetch failed}"
     local why=$REPLY
     failure_key
-    printf '%s\n%s\n%s\n%s\n' "$NOW" "$why" "$FAIL_SINCE" "$REPLY" 2>/dev/null >"$FAILURE_FILE"
+    printf '%s\n%s\n%s\n%s\n%s\n%s\n' "$NOW" "$why" "$FAIL_SINCE" "$REPLY" "$FAIL_CLASS" "$FAIL_FIX" 2>/dev/null >"$FAILURE_FILE"
+}
+
+# A failed fetch's class and what fixes it. Permanent (the same request
+# fails the same way until someone acts): settings, bearer (HTTP 401/403),
+# not-found (404). Transient (it may come back): no connection, a timeout,
+# DNS, 5xx, 408/429. Neither: tls, and reply (any other answer that is no
+# token). Sets FAIL_FIX from FAIL_CLASS.
+failure_fix() {
+    local workspace=''
+    [[ -n ${WORKSPACE_ID:-} ]] && workspace_id_ok && workspace=$WORKSPACE_ID
+    case $FAIL_CLASS in
+        settings) FAIL_FIX="fix the setting named above (\`molecule-credential-helper status\` lists each setting and where it came from)" ;;
+        bearer) FAIL_FIX="the platform refused the bearer in ${CONFIGS_DIR//[[:cntrl:]]/}/.auth_token: put this workspace's current platform token there" ;;
+        not-found) FAIL_FIX="the platform has no GitHub App configured${workspace:+, or does not know WORKSPACE_ID \"$workspace\"}: configure the GitHub App on the platform${workspace:+, or fix WORKSPACE_ID}" ;;
+        transient) FAIL_FIX="the platform is unreachable or failing, and it may come back: git and the daemon keep retrying; if it lasts, check PLATFORM_URL and the network" ;;
+        tls) FAIL_FIX="TLS with the platform failed: if its certificate comes from a private CA, set PLATFORM_CA_FILE to that CA's PEM bundle; otherwise check PLATFORM_URL" ;;
+        *) FAIL_FIX="the platform's answer is not a token: check that PLATFORM_URL is the Molecule platform's address" ;;
+    esac
+}
+
+# Whether the class of the last failure is a permanent one.
+permanent_failure() {
+    [[ $FAIL_CLASS == settings || $FAIL_CLASS == bearer || $FAIL_CLASS == not-found ]]
 }
 
 # What a failure record is about: the request's URL (userinfo redacted),
@@ -1004,7 +1046,7 @@ action_get() {
         expired="no token is cached"
     fi
     shown PLATFORM_URL
-    say "no GitHub token: $why (platform $REPLY; failing since $since); $expired; GITHUB_TOKEN/GH_TOKEN unset or invalid; no valid $CONFIGS_DIR/.github-token; run \`molecule-credential-helper status --probe\` to see why"
+    say "no GitHub token: $why (platform $REPLY; failing since $since); $expired; GITHUB_TOKEN/GH_TOKEN unset or invalid; no valid $CONFIGS_DIR/.github-token; ${FAIL_CLASS:-reply} failure, fix: ${FAIL_FIX:-check PLATFORM_URL}; \`molecule-credential-helper status\` says the same"
     return 1
 }
 
@@ -1102,15 +1144,18 @@ action_fetch() {
         return 0
     fi
     release_lock
-    say "${FAIL_REASON:-platform fetch failed}"
+    say "${FAIL_REASON:-platform fetch failed}; ${FAIL_CLASS:-reply} failure, fix: ${FAIL_FIX:-check PLATFORM_URL}"
+    permanent_failure && return 5
     return 1
 }
 
 # Fetches a fresh token, then logs gh in with it. Exit 0, 1 when the
-# platform fetch failed, 3 when only gh's login failed (the daemon then
-# retries the login alone, with the cached token: see _login_gh).
+# platform fetch failed, 5 when it failed for good (settings, the bearer
+# refused, 404: the daemon backs off to its longest wait at once), 3 when
+# only gh's login failed (the daemon then retries the login alone, with the
+# cached token: see _login_gh).
 action_refresh_gh() {
-    action_fetch || return 1
+    action_fetch || return
     gh_login "$FETCHED_TOKEN" "the fresh token" || return 3
 }
 

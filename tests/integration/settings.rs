@@ -327,7 +327,8 @@ fn the_failure_line_says_what_since_when_and_what_to_run() {
         "connection refused",
         "failing since 2026-01-02T00:00:00Z",
         "the last token expired 2026-01-01T00:00:00Z",
-        "run `molecule-credential-helper status --probe`",
+        "transient failure, fix: the platform is unreachable or failing",
+        "`molecule-credential-helper status` says the same",
     ] {
         assert!(line.contains(part), "{part:?} not in {line}");
     }

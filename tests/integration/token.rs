@@ -93,7 +93,7 @@ fn token_fails_clearly_when_there_is_none() {
         let err = stderr(&out);
         assert_eq!(err.trim_end().lines().count(), 1, "{err}");
         assert!(err.contains("no GitHub token"), "{err}");
-        assert!(err.contains("status --probe"), "{err}");
+        assert!(err.contains("failure, fix: "), "{err}");
     }
 }
 
