@@ -748,7 +748,7 @@ read_reply_json() {
 # Fetches a token from the platform. On success sets FETCHED_TOKEN,
 # FETCHED_EXPIRES_AT (may be empty) and FETCHED_CACHE_EXPIRY; on failure
 # sets FAIL_REASON and returns 1.
-FETCHED_TOKEN='' FETCHED_EXPIRES_AT='' FETCHED_CACHE_EXPIRY='' FAIL_REASON='' MISCONFIGURED='' FAIL_CLASS=''
+FETCHED_TOKEN='' FETCHED_EXPIRES_AT='' FETCHED_CACHE_EXPIRY='' FAIL_REASON='' MISCONFIGURED='' FAIL_CLASS='' FAIL_RECORD_CLASS=''
 fetch_from_platform() {
     local url resp code body rc
     # A token is cached for the host it serves: with none, none is fetched.
@@ -918,10 +918,9 @@ read_failure_file() {
     [[ -n $first && ${#first} -le 12 && $first != *[!0-9]* ]] || first=$at
     FAIL_AT=$((10#$at)) FAIL_WHY=${f[1]-} FAIL_FIRST=$((10#$first))
     case ${f[4]-} in
-        settings | bearer | not-found | transient | tls | reply) FAIL_CLASS=${f[4]} ;;
-        *) FAIL_CLASS=reply ;;
+        settings | bearer | not-found | transient | tls | reply) FAIL_RECORD_CLASS=${f[4]} ;;
+        *) FAIL_RECORD_CLASS=reply ;;
     esac
-    failure_fix
 }
 
 # Records a failed fetch (no secret) for the waiters and for `status`,
@@ -977,7 +976,8 @@ recent_failure() {
     ((NOW - FAIL_AT < TOKEN_FETCH_TIMEOUT_SEC)) || return 1
     printable "$FAIL_WHY"
     FAIL_REASON="$REPLY (another fetch's result, $((NOW - FAIL_AT))s ago)"
-    FAIL_SINCE=$FAIL_FIRST
+    FAIL_SINCE=$FAIL_FIRST FAIL_CLASS=$FAIL_RECORD_CLASS
+    failure_fix
 }
 
 # Opens the lock file as LOCK_FD without following a link: an existing one

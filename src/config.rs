@@ -210,6 +210,10 @@ pub struct Config {
     /// Whether install waits for its detached gh login (`--strict`,
     /// `contract`), at most GH_LOGIN_TIMEOUT_SEC + 5 s. Default: never.
     pub wait_for_gh_login: bool,
+    /// Whether install, with no token cached, asks the platform once (as
+    /// git would) so a refused bearer or a 404 is a problem in its report
+    /// (`--strict`). Default: install sends no request.
+    pub check_platform: bool,
 }
 
 impl Config {
@@ -227,6 +231,7 @@ impl Config {
             child_env_remove: Vec::new(),
             uid: nix::unistd::geteuid().as_raw(),
             wait_for_gh_login: false,
+            check_platform: false,
             now_epoch: SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map(|d| d.as_secs())

@@ -39,6 +39,7 @@ pub mod fake_platform;
 #[cfg(not(feature = "testing"))]
 #[allow(dead_code, unreachable_pub)]
 mod fake_platform;
+pub mod fetch_state;
 pub mod git_helpers;
 pub mod install;
 pub mod os;

@@ -120,6 +120,11 @@ pub struct InstallReport {
     pub steps: Vec<StepReport>,
     /// Things to know that are not failures (e.g. an env token gh would prefer).
     pub warnings: Vec<String>,
+    /// What keeps git from getting a platform token: a settings problem, or
+    /// a last fetch that failed with no cached token to serve (its class
+    /// and fix). `install --strict` exits 1 when there is one.
+    #[serde(default)]
+    pub problems: Vec<String>,
 }
 
 impl InstallReport {
@@ -134,6 +139,7 @@ impl InstallReport {
                 })
                 .collect(),
             warnings: Vec::new(),
+            problems: Vec::new(),
         }
     }
 
@@ -154,9 +160,15 @@ impl InstallReport {
             .collect()
     }
 
-    /// Whether any step failed (`install --strict` exits 1).
+    /// Whether any step failed.
     pub fn has_failures(&self) -> bool {
         self.steps.iter().any(|s| s.outcome.is_failed())
+    }
+
+    /// Whether a step failed or there is a problem (`install --strict`
+    /// exits 1).
+    pub fn has_failures_or_problems(&self) -> bool {
+        self.has_failures() || !self.problems.is_empty()
     }
 
     /// The report as JSON.
@@ -176,6 +188,7 @@ impl InstallReport {
                 })
                 .collect(),
             warnings: self.warnings.iter().map(|w| f(w)).collect(),
+            problems: self.problems.iter().map(|p| f(p)).collect(),
         }
     }
 }
@@ -194,6 +207,9 @@ impl fmt::Display for InstallReport {
         }
         for w in &self.warnings {
             writeln!(f, "warning: {w}")?;
+        }
+        for p in &self.problems {
+            writeln!(f, "problem: {p}")?;
         }
         Ok(())
     }
@@ -217,6 +233,7 @@ mod tests {
                 },
             ],
             warnings: vec!["GH_TOKEN is set".into()],
+            problems: vec!["settings: PLATFORM_URL is not a URL".into()],
         };
         let json = report.to_json();
         let value: serde_json::Value = serde_json::from_str(&json).unwrap();
@@ -225,6 +242,7 @@ mod tests {
         assert_eq!(value["steps"][0]["detail"], "wrote 2");
         assert_eq!(value["steps"][1]["step"], "gh-auth");
         assert_eq!(value["warnings"][0], "GH_TOKEN is set");
+        assert_eq!(value["problems"][0], "settings: PLATFORM_URL is not a URL");
         let back: InstallReport = serde_json::from_str(&json).unwrap();
         assert_eq!(back, report);
     }
@@ -237,11 +255,13 @@ mod tests {
                 outcome: Outcome::Failed("is a symlink".into()),
             }],
             warnings: vec!["w1".into()],
+            problems: vec!["p1".into()],
         };
         let text = report.to_string();
         assert!(text.contains("token-cache"), "{text}");
         assert!(text.contains("failed"), "{text}");
         assert!(text.contains("is a symlink"), "{text}");
         assert!(text.contains("warning: w1"), "{text}");
+        assert!(text.contains("problem: p1"), "{text}");
     }
 }

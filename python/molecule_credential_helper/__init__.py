@@ -118,8 +118,11 @@ def install_credential_helper(home=None, user=None, keep_env_tokens=False):
     """Runs the five install steps for ``home`` (default: $HOME), or, as
     root, for ``user`` (its home from passwd, run as that user), and returns
     the report: ``{"steps": [{"step", "outcome", "detail"}], "warnings":
-    [...], "env_tokens_removed": [...]}``, outcome one of changed,
-    unchanged, skipped, failed. Fail-soft and idempotent; takes
+    [...], "problems": [...], "env_tokens_removed": [...]}``, outcome one of
+    changed, unchanged, skipped, failed. ``problems`` lists what keeps git
+    from getting a platform token (a settings problem; a last fetch that
+    failed with nothing cached, with its fix): a runtime that checks one
+    list checks that one. Fail-soft and idempotent; takes
     milliseconds; never waits on the network; never raises.
 
     Once install has handed the provision token over (gh primed, the
@@ -135,6 +138,7 @@ def install_credential_helper(home=None, user=None, keep_env_tokens=False):
         lambda reason: {
             "steps": [{"step": s, "outcome": "failed", "detail": reason} for s in STEPS],
             "warnings": [],
+            "problems": [],
             "not_run": True,
         },
     )

@@ -14,9 +14,12 @@ pub(crate) struct InstallArgs {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
-    /// Exit 1 if any step failed (default: always 0, the install is
-    /// fail-soft), and wait for gh's login (at most GH_LOGIN_TIMEOUT_SEC + 5 s)
-    /// to report its result; without it the login runs in the background.
+    /// Exit 1 if any step failed or there is a problem (default: always 0,
+    /// the install is fail-soft); with no token cached, ask the platform
+    /// once (as git would, bounded by TOKEN_FETCH_TIMEOUT_SEC) so a refused
+    /// bearer or a 404 is a problem now; and wait for gh's login (at most
+    /// GH_LOGIN_TIMEOUT_SEC + 5 s) to report its result. Without it no
+    /// request is sent and the login runs in the background.
     #[arg(long)]
     strict: bool,
 }
@@ -26,6 +29,7 @@ pub(crate) fn run(args: InstallArgs) -> Result<ExitCode, CliError> {
     let report = match Config::from_env(target.home) {
         Ok(mut config) => {
             config.wait_for_gh_login = args.strict;
+            config.check_platform = args.strict;
             // gh is primed with the caller's provision token (on its
             // stdin); no child inherits it.
             for (key, value) in target.env_tokens {
@@ -40,7 +44,7 @@ pub(crate) fn run(args: InstallArgs) -> Result<ExitCode, CliError> {
     } else {
         output::out(&report.to_string())?;
     }
-    Ok(if args.strict && report.has_failures() {
+    Ok(if args.strict && report.has_failures_or_problems() {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS

@@ -113,7 +113,9 @@ impl<F: Fs, S: Spawner, P: ProcTable, W: Which> Installer<F, S, P, W> {
             outcome: scripts,
         });
         if scripts_in_place {
-            report.warnings.extend(self.settings_warnings());
+            let (notes, problems) = self.settings_judged();
+            report.warnings.extend(notes);
+            report.problems.extend(problems);
         }
 
         let changed: &[&str] = if settings_saved {
@@ -195,6 +197,9 @@ impl<F: Fs, S: Spawner, P: ProcTable, W: Which> Installer<F, S, P, W> {
             outcome: gh.outcome,
         });
         report.warnings.extend(gh.warnings);
+        if !scripts_failed {
+            report.problems.extend(self.fetch_problem());
+        }
 
         let mut secrets = self.config.known_secrets();
         secrets.extend(gh.secrets);
@@ -212,19 +217,60 @@ impl<F: Fs, S: Spawner, P: ProcTable, W: Which> Installer<F, S, P, W> {
 }
 
 impl<F: Fs, S: Spawner, P: ProcTable, W: Which> Installer<F, S, P, W> {
-    /// The helper's problems with the settings, as report warnings: the
-    /// helper is their one judge, so install warns about exactly what git
+    /// The helper's verdict on the settings: its notes as warnings, its
+    /// problems (git could not get a platform token) as problems. The
+    /// helper is their one judge, so install reports exactly what git
     /// will hit.
-    fn settings_warnings(&self) -> Vec<String> {
+    fn settings_judged(&self) -> (Vec<String>, Vec<String>) {
         let Some(bash) = self.which.which("bash") else {
-            return vec!["settings not checked: bash not on PATH".into()];
+            return (
+                Vec::new(),
+                vec![
+                    "settings not checked: bash not on PATH, and git needs it to run the helper"
+                        .into(),
+                ],
+            );
         };
         match crate::settings::problems(&self.spawner, &bash, &self.config) {
-            Ok(problems) => problems
-                .into_iter()
-                .map(|p| format!("settings: {p}"))
-                .collect(),
-            Err(e) => vec![format!("settings not checked: {e}")],
+            Ok(lines) => {
+                let (notes, problems): (Vec<String>, Vec<String>) =
+                    lines.into_iter().partition(|l| l.starts_with("note: "));
+                (
+                    notes
+                        .into_iter()
+                        .map(|n| format!("settings: {n}"))
+                        .collect(),
+                    problems
+                        .into_iter()
+                        .map(|p| format!("settings: {p}"))
+                        .collect(),
+                )
+            }
+            Err(e) => (vec![format!("settings not checked: {e}")], Vec::new()),
+        }
+    }
+
+    /// A last platform fetch that failed with no cached token to serve, as
+    /// a problem naming its class and fix. Without `--strict` install sends
+    /// no request (it never waits on the network) and reads the helper's
+    /// record; with it, and no token cached, it first asks the helper once,
+    /// as git would (bounded by the fetch timeout).
+    fn fetch_problem(&self) -> Option<String> {
+        let cached_serves = || {
+            crate::cache::read(&self.fs, &self.config.layout)
+                .and_then(|c| crate::fetch_state::served_until(&c, &self.config))
+                .is_some()
+        };
+        if self.config.check_platform && !cached_serves() {
+            // The outcome is read back from the record the helper leaves.
+            let _ = crate::token::current_token(&self.fs, &self.spawner, &self.which, &self.config);
+        }
+        match crate::fetch_state::read(&self.fs, &self.config) {
+            crate::fetch_state::FetchState::Failing(failure) => Some(format!(
+                "platform: git gets no token: {}",
+                failure.describe()
+            )),
+            _ => None,
         }
     }
 }

@@ -26,6 +26,9 @@ pub(crate) fn run<F: Fs>(fs: &F, layout: &Layout, uid: u32, settings_changed: &[
             Err(e) => return Outcome::Failed(describe(file, &e)),
         }
     }
+    // The last failure was the old settings' (its record names the old
+    // request): status must not report it for the new ones.
+    let _ = fs.remove_file(&layout.cache_dir.join(".last_fetch_failure"));
     if !dropped {
         return outcome;
     }

@@ -39,6 +39,10 @@ pub struct DaemonLog {
     /// The last supervisor that logged its start, and whether a daemon of
     /// its exited since (it is between respawns, not starting).
     pub supervisor: Option<(i32, bool)>,
+    /// When that supervisor logged its start (epoch seconds).
+    pub supervisor_started_at: Option<u64>,
+    /// When the last refresh succeeded (epoch seconds).
+    pub last_ok_at: Option<u64>,
 }
 
 impl DaemonLog {
@@ -73,6 +77,7 @@ pub fn parse(text: &str) -> DaemonLog {
                 .and_then(|p| p.parse().ok())
             {
                 log.supervisor = Some((pid, false));
+                log.supervisor_started_at = parse_utc(ts);
             } else if msg.starts_with("daemon exited") {
                 if let Some((_, exited)) = &mut log.supervisor {
                     *exited = true;
@@ -80,6 +85,7 @@ pub fn parse(text: &str) -> DaemonLog {
             }
             if msg.starts_with("refresh ok") {
                 log.last_ok = Some(ts.to_string());
+                log.last_ok_at = parse_utc(ts);
             } else if msg.starts_with("refresh failed") {
                 log.last_error = Some((ts.to_string(), msg.to_string()));
             }

@@ -9,6 +9,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
+use crate::fetch_state::FetchState;
 use crate::git_helpers::{helpers_for, others_after_ours};
 use crate::os::{FileKind, Fs, ProcTable, Spawner, Which};
 use crate::settings::{Setting, Source};
@@ -218,8 +219,14 @@ pub fn status<F: Fs, S: Spawner, P: ProcTable, W: Which>(
         credentials_in_url(fs, spawner, which, config),
         cache_dir(fs, config),
         cached_token(fs, config, &log),
+        platform(fs, config),
         daemon(fs, procs, config, &log),
-        last_refresh(&log),
+        last_refresh(
+            &log,
+            running_since(fs, procs, config, &log),
+            config.now_epoch,
+            &config.layout.pid_file,
+        ),
         gh_login(&log),
     ];
     checks.push(match which.which("gh") {
@@ -640,6 +647,54 @@ fn cached_token<F: Fs>(fs: &F, config: &Config, log: &DaemonLog) -> Check {
     }
 }
 
+/// What git would get now without asking anyone: the cache and the
+/// helper's record of the last failed fetch (no request is sent). Fails
+/// when no cached token would be served and the last fetch failed, naming
+/// the failure's class and the helper's fix for it; warns while the
+/// cached token is served through a failure.
+fn platform<F: Fs>(fs: &F, config: &Config) -> Check {
+    match crate::fetch_state::read(fs, config) {
+        FetchState::Clear => check(
+            "platform",
+            Level::Ok,
+            "no platform fetch has failed since the last one that succeeded",
+        ),
+        FetchState::ServingThrough { failure, until } => check(
+            "platform",
+            Level::Warn,
+            format!(
+                "{}; serving the cached token until {}",
+                failure.describe(),
+                crate::fetch_state::hh_mm_utc(until)
+            ),
+        ),
+        FetchState::Failing(failure) => check(
+            "platform",
+            Level::Fail,
+            format!("git gets no platform token: {}", failure.describe()),
+        ),
+    }
+}
+
+/// Since when (epoch seconds) the running supervisor, as its log says,
+/// has been refreshing: `None` when none runs.
+fn running_since<F: Fs, P: ProcTable>(
+    fs: &F,
+    procs: &P,
+    config: &Config,
+    log: &DaemonLog,
+) -> Option<u64> {
+    match supervisor::state(fs, procs, &config.layout, config.uid) {
+        SupervisorState::Running(pid) if log.supervisor.map(|(p, _)| p) == Some(pid) => {
+            log.supervisor_started_at
+        }
+        _ => None,
+    }
+}
+
+/// One token's life: GitHub's installation tokens live 60 minutes.
+const TOKEN_LIFE_SECS: u64 = 3600;
+
 /// gh's last login (the daemon's, or install's detached one).
 fn gh_login(log: &DaemonLog) -> Check {
     match &log.last_gh {
@@ -691,8 +746,29 @@ fn daemon<F: Fs, P: ProcTable>(fs: &F, procs: &P, config: &Config, log: &DaemonL
 }
 
 /// The last successful refresh and the last error, from the daemon log.
-fn last_refresh(log: &DaemonLog) -> Check {
+/// A daemon that has run for longer than one token's life without a
+/// successful refresh fails: it stopped refreshing (gh's login dies with
+/// the token it holds), whatever else it looks like.
+fn last_refresh(log: &DaemonLog, running_since: Option<u64>, now: u64, pid_file: &Path) -> Check {
     let (last_ok, last_error) = (&log.last_ok, &log.last_error);
+    if let Some(since) = running_since {
+        let last = log.last_ok_at.filter(|&at| at >= since).unwrap_or(since);
+        if now.saturating_sub(last) > TOKEN_LIFE_SECS {
+            let what = match log.last_ok_at.filter(|&at| at >= since) {
+                Some(at) => format!("since {}", crate::clock::rfc3339_utc(at)),
+                None => format!("since it started at {}", crate::clock::rfc3339_utc(since)),
+            };
+            return check(
+                "last-refresh",
+                Level::Fail,
+                format!(
+                    "the daemon has not refreshed {what}, {} minutes, longer than a token's 60-minute life: it has stopped refreshing, and gh's login dies with its token; restart it: `kill -TERM -$(cat {})` then `molecule-credential-helper install`",
+                    now.saturating_sub(last) / 60,
+                    pid_file.display()
+                ),
+            );
+        }
+    }
     let error_text = |e: &Option<(String, String)>| {
         e.as_ref()
             .map(|(ts, msg)| format!("last error {ts}: {msg}"))

@@ -315,10 +315,10 @@ fn a_waited_for_gh_failure_is_reported_and_redacted() {
     assert!(json.contains("[REDACTED]"), "{json}");
 }
 
-/// The helper judges the settings; install passes each of its lines on as a
-/// warning, and the steps still run.
+/// The helper judges the settings; install passes each of its problems on
+/// as a problem (apart from warnings), and the steps still run.
 #[test]
-fn the_helpers_settings_problems_become_warnings() {
+fn the_helpers_settings_problems_become_problems() {
     let cfg = config(&[("WORKSPACE_ID", "../..")]);
     let fs = world_with_supervisor(&cfg);
     let current: &'static str = Box::leak(
@@ -335,9 +335,10 @@ fn the_helpers_settings_problems_become_warnings() {
     expect_git(&mut spawner, &mut seq, READ, 0, current);
     let report = install_with_git(cfg, fs, spawner);
     assert_eq!(
-        report.warnings,
+        report.problems,
         ["settings: WORKSPACE_ID: \"../..\" (from env) is not 1-128 characters; fix: x"],
         "{report}"
     );
+    assert!(report.warnings.is_empty(), "{report}");
     assert!(report.failed_steps().is_empty(), "{report}");
 }

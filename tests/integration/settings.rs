@@ -57,6 +57,7 @@ fn git_in_a_shell_without_the_runtimes_environment_uses_the_settings_install_saw
         !first.warnings.iter().any(|w| w.starts_with("settings")),
         "{first}"
     );
+    assert!(first.problems.is_empty(), "{first}");
     let saved = std::fs::read_to_string(env.layout().settings_file).unwrap();
     assert!(saved.contains("\nWORKSPACE_ID=ws-42\n"), "{saved}");
     assert_eq!(crate::support::mode(&env.layout().settings_file), 0o600);
@@ -247,7 +248,7 @@ fn every_broken_setting_is_named_by_install_status_and_git(
     }
     let report = install_json(&mut env.bin(), &env.home);
     let warned: Vec<&String> = report
-        .warnings
+        .problems
         .iter()
         .filter(|w| w.starts_with(&format!("settings: {var}")))
         .collect();
