@@ -199,6 +199,11 @@ impl<F: Fs, S: Spawner, P: ProcTable, W: Which> Installer<F, S, P, W> {
         report.warnings.extend(gh.warnings);
         if !scripts_failed {
             report.problems.extend(self.fetch_problem());
+            report.problems.extend(crate::status::stalled_daemon(
+                &self.fs,
+                &self.procs,
+                &self.config,
+            ));
         }
 
         let mut secrets = self.config.known_secrets();

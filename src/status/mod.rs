@@ -221,12 +221,7 @@ pub fn status<F: Fs, S: Spawner, P: ProcTable, W: Which>(
         cached_token(fs, config, &log),
         platform(fs, config),
         daemon(fs, procs, config, &log),
-        last_refresh(
-            &log,
-            running_since(fs, procs, config, &log),
-            config.now_epoch,
-            &config.layout.pid_file,
-        ),
+        last_refresh(&log, stalled(fs, procs, config, &log)),
         gh_login(&log),
     ];
     checks.push(match which.which("gh") {
@@ -745,29 +740,50 @@ fn daemon<F: Fs, P: ProcTable>(fs: &F, procs: &P, config: &Config, log: &DaemonL
     }
 }
 
-/// The last successful refresh and the last error, from the daemon log.
-/// A daemon that has run for longer than one token's life without a
-/// successful refresh fails: it stopped refreshing (gh's login dies with
-/// the token it holds), whatever else it looks like.
-fn last_refresh(log: &DaemonLog, running_since: Option<u64>, now: u64, pid_file: &Path) -> Check {
+/// Why the running daemon has stopped refreshing, when it has: it has run
+/// for longer than one token's life without a successful refresh (gh's
+/// login dies with the token it holds), whatever else it looks like.
+fn stalled<F: Fs, P: ProcTable>(
+    fs: &F,
+    procs: &P,
+    config: &Config,
+    log: &DaemonLog,
+) -> Option<String> {
+    let since = running_since(fs, procs, config, log)?;
+    let now = config.now_epoch;
+    let ok_since_start = log.last_ok_at.filter(|&at| at >= since);
+    let last = ok_since_start.unwrap_or(since);
+    if now.saturating_sub(last) <= TOKEN_LIFE_SECS {
+        return None;
+    }
+    let what = match ok_since_start {
+        Some(at) => format!("since {}", crate::clock::rfc3339_utc(at)),
+        None => format!("since it started at {}", crate::clock::rfc3339_utc(since)),
+    };
+    Some(format!(
+        "the daemon has not refreshed {what}, {} minutes, longer than a token's 60-minute life: it has stopped refreshing, and gh's login dies with its token; restart it: `kill -TERM -$(cat {})` then `molecule-credential-helper install`",
+        now.saturating_sub(last) / 60,
+        config.layout.pid_file.display()
+    ))
+}
+
+/// The running daemon has stopped refreshing (see `stalled`), for
+/// install's problems.
+pub(crate) fn stalled_daemon<F: Fs, P: ProcTable>(
+    fs: &F,
+    procs: &P,
+    config: &Config,
+) -> Option<String> {
+    let log = daemon_log::read(fs, &config.layout);
+    stalled(fs, procs, config, &log)
+}
+
+/// The last successful refresh and the last error, from the daemon log; a
+/// fail when the daemon has stopped refreshing.
+fn last_refresh(log: &DaemonLog, stalled: Option<String>) -> Check {
     let (last_ok, last_error) = (&log.last_ok, &log.last_error);
-    if let Some(since) = running_since {
-        let last = log.last_ok_at.filter(|&at| at >= since).unwrap_or(since);
-        if now.saturating_sub(last) > TOKEN_LIFE_SECS {
-            let what = match log.last_ok_at.filter(|&at| at >= since) {
-                Some(at) => format!("since {}", crate::clock::rfc3339_utc(at)),
-                None => format!("since it started at {}", crate::clock::rfc3339_utc(since)),
-            };
-            return check(
-                "last-refresh",
-                Level::Fail,
-                format!(
-                    "the daemon has not refreshed {what}, {} minutes, longer than a token's 60-minute life: it has stopped refreshing, and gh's login dies with its token; restart it: `kill -TERM -$(cat {})` then `molecule-credential-helper install`",
-                    now.saturating_sub(last) / 60,
-                    pid_file.display()
-                ),
-            );
-        }
+    if let Some(why) = stalled {
+        return check("last-refresh", Level::Fail, why);
     }
     let error_text = |e: &Option<(String, String)>| {
         e.as_ref()

@@ -27,4 +27,5 @@ mod token;
 mod trust;
 mod trust3;
 mod trust4;
+mod truth;
 mod under_load;

@@ -1,0 +1,228 @@
+//! status tells the truth without a probe: from the cache, the helper's
+//! failure record and the daemon's log (no request), it fails when git
+//! gets no token and names the failure's class and fix, the same fix the
+//! helper's failure line gives git's user; it warns while the cached token
+//! is served through failures; it fails for a daemon that stopped
+//! refreshing. install's `problems` carry the same, and `--strict` exits 1.
+//!
+//! Each row shows together: status's verdict and exit code, install's
+//! problems, and the helper's failure line.
+
+use molecule_credential_helper::status::{Level, StatusReport};
+use molecule_credential_helper::testing::FakeMode;
+use molecule_credential_helper::InstallReport;
+use rstest::rstest;
+
+use crate::support::{stderr, stdout, token, SupervisorGuard, TestEnv, TestEnvBuilder};
+
+/// `install --strict --json`: exit code and report.
+fn strict_install(env: &TestEnv) -> (i32, InstallReport) {
+    let out = env
+        .bin()
+        .args(["install", "--strict", "--json", "--home"])
+        .arg(&env.home)
+        .output();
+    let report = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}{}", stdout(&out), stderr(&out)));
+    (out.status.code().unwrap_or(-1), report)
+}
+
+/// `status --json` (no probe): exit code and report.
+fn status(env: &TestEnv) -> (i32, StatusReport) {
+    let out = env
+        .bin()
+        .args(["status", "--json", "--home"])
+        .arg(&env.home)
+        .output();
+    let report = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}{}", stdout(&out), stderr(&out)));
+    (out.status.code().unwrap_or(-1), report)
+}
+
+/// The text after `CLASS failure, fix: ` in `line`, up to `stop` if given.
+fn fix_in<'a>(line: &'a str, class: &str, stop: Option<&str>) -> &'a str {
+    let marker = format!("{class} failure, fix: ");
+    let start = line
+        .find(&marker)
+        .unwrap_or_else(|| panic!("{marker:?} not in {line}"))
+        + marker.len();
+    let rest = &line[start..];
+    match stop.and_then(|s| rest.find(s)) {
+        Some(end) => &rest[..end],
+        None => rest,
+    }
+}
+
+/// A world whose git gets no token, for one reason each; no provision
+/// token to fall back on; a daemon that waits an hour.
+fn broken(row: &str) -> TestEnv {
+    let builder: TestEnvBuilder = match row {
+        "bearer" => TestEnv::builder().platform_mode(FakeMode::Http401),
+        "not-found" => TestEnv::builder().platform_mode(FakeMode::Http404),
+        "transient" => TestEnv::builder()
+            .no_platform()
+            .var("PLATFORM_URL", "http://127.0.0.1:9"),
+        "settings" => TestEnv::builder()
+            .no_platform()
+            .var("PLATFORM_URL", "ftp://platform.example"),
+        other => panic!("no row {other}"),
+    };
+    let mut env = builder
+        .var("TOKEN_REFRESH_INITIAL_DELAY_SEC", "3600")
+        .var("TOKEN_FETCH_TIMEOUT_SEC", "3")
+        .build();
+    env.unset("GH_TOKEN");
+    env.unset("GITHUB_TOKEN");
+    env
+}
+
+#[rstest]
+#[case::wrong_bearer("bearer", ".auth_token")]
+#[case::not_found("not-found", "no GitHub App configured")]
+#[case::platform_down_nothing_cached("transient", "keep retrying")]
+#[case::a_settings_problem("settings", "fix the setting named above")]
+fn git_gets_no_token_and_status_install_and_git_name_the_same_fix(
+    #[case] class: &str,
+    #[case] fix_says: &str,
+) {
+    let env = broken(class);
+    let _guard = SupervisorGuard::new(&env.home);
+    // install --strict asks once, as git would: a problem, exit 1.
+    let (code, report) = strict_install(&env);
+    assert_eq!(code, 1, "{report}");
+    assert!(report.failed_steps().is_empty(), "{report}");
+    let problem = report
+        .problems
+        .iter()
+        .find(|p| p.starts_with("platform: "))
+        .unwrap_or_else(|| panic!("no platform problem: {report}"));
+    let install_fix = fix_in(problem, class, None).to_string();
+    assert!(install_fix.contains(fix_says), "{problem}");
+    if class == "settings" {
+        assert!(
+            report
+                .problems
+                .iter()
+                .any(|p| p.starts_with("settings: PLATFORM_URL")),
+            "{report}"
+        );
+    }
+
+    // status, no probe: fails, naming the class and the same fix.
+    let (code, st) = status(&env);
+    assert_eq!(code, 1, "{st}");
+    let platform = st.check("platform").expect("a platform check");
+    assert_eq!(platform.level, Level::Fail, "{platform:?}");
+    assert!(
+        platform.detail.contains("git gets no platform token"),
+        "{platform:?}"
+    );
+    assert_eq!(fix_in(&platform.detail, class, None), install_fix);
+    if class == "transient" {
+        assert!(platform.detail.contains("retrying"), "{platform:?}");
+    }
+
+    // git's own view: the helper's failure line names the same fix.
+    let out = env.direct_get();
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    let line = err
+        .lines()
+        .find(|l| l.contains("no GitHub token"))
+        .unwrap_or_else(|| panic!("{err}"));
+    assert_eq!(
+        fix_in(
+            line,
+            class,
+            Some("; `molecule-credential-helper status` says the same")
+        ),
+        install_fix
+    );
+}
+
+/// A valid token cached while the platform fails: git is served it, status
+/// warns until when (exit 0), install has no problem.
+#[test]
+fn serving_the_cached_token_through_failures_is_a_warning_with_its_end() {
+    let mut env = TestEnv::builder()
+        .platform_mode(FakeMode::Http500)
+        .var("TOKEN_REFRESH_INITIAL_DELAY_SEC", "3600")
+        .build();
+    env.unset("GH_TOKEN");
+    env.unset("GITHUB_TOKEN");
+    let _guard = SupervisorGuard::new(&env.home);
+    let now = molecule_credential_helper::clock::now_epoch();
+    // Stale now (so git asks the platform), accepted for 30 more minutes.
+    let expires_at = now + 1800;
+    env.write_cache(
+        Some(&format!("{}\ng1\n", token(3))),
+        Some(&format!("{}\n{expires_at}\ng1\ngithub.com\n", now - 10)),
+    );
+    let out = env.direct_get();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains(token(3)));
+    let (code, report) = strict_install(&env);
+    assert_eq!(code, 0, "{report}");
+    assert!(report.problems.is_empty(), "{report}");
+    let (code, st) = status(&env);
+    assert_eq!(code, 0, "{st}");
+    let platform = st.check("platform").unwrap();
+    assert_eq!(platform.level, Level::Warn, "{platform:?}");
+    let until = molecule_credential_helper::fetch_state::hh_mm_utc(expires_at - 60);
+    assert!(
+        platform
+            .detail
+            .contains(&format!("serving the cached token until {until}")),
+        "{platform:?}"
+    );
+    assert!(platform.detail.contains("HTTP 500"), "{platform:?}");
+}
+
+/// A daemon that has run for longer than a token's life without a
+/// refresh has stopped refreshing: status fails (exit 1) and install lists
+/// it as a problem, though the process is alive and the lock held.
+#[test]
+fn a_daemon_that_stopped_refreshing_fails_status_and_is_an_install_problem() {
+    let env = TestEnv::builder()
+        .var("TOKEN_REFRESH_INITIAL_DELAY_SEC", "3600")
+        .build();
+    let _guard = SupervisorGuard::new(&env.home);
+    let (_, first) = strict_install(&env);
+    assert!(first.failed_steps().is_empty(), "{first}");
+    let supervisor = env.supervisor_pid();
+    let (code, st) = status(&env);
+    assert_eq!(st.check("last-refresh").unwrap().level, Level::Warn, "{st}");
+    assert_eq!(code, 0, "{st}");
+    // Its log, as a daemon stuck since two hours ago leaves it.
+    let then = molecule_credential_helper::clock::rfc3339_utc(
+        molecule_credential_helper::clock::now_epoch() - 7200,
+    );
+    std::fs::write(
+        env.layout().log_file,
+        format!(
+            "[molecule-gh-token-refresh] {then} supervisor {supervisor} started\n[molecule-gh-token-refresh] {then} daemon 1 started; first refresh in 60s\n"
+        ),
+    )
+    .unwrap();
+    let (code, st) = status(&env);
+    assert_eq!(code, 1, "{st}");
+    let last = st.check("last-refresh").unwrap();
+    assert_eq!(last.level, Level::Fail, "{last:?}");
+    assert!(
+        last.detail.contains("has not refreshed since it started"),
+        "{last:?}"
+    );
+    let out = env
+        .bin()
+        .args(["install", "--json", "--home"])
+        .arg(&env.home)
+        .output();
+    let report: InstallReport = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.contains("has stopped refreshing")),
+        "{report}"
+    );
+}
