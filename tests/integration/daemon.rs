@@ -491,3 +491,45 @@ fn a_sweep_past_its_time_limit_is_stopped_and_refreshing_goes_on() {
         daemon.log()
     );
 }
+
+/// A permanent failure (the bearer refused) sends the daemon to its
+/// longest backoff at once, with the helper's fix in the log; a transient
+/// one (5xx) keeps the doubling from RETRY_MIN.
+#[rstest::rstest]
+#[case::bearer_refused(
+    FakeMode::Http401,
+    "bearer failure, fix: the platform refused the bearer",
+    "retry in 7s (the longest backoff"
+)]
+#[case::outage(
+    FakeMode::Http500,
+    "transient failure, fix: ",
+    "refresh failed (exit 1); retry in 1s"
+)]
+fn a_permanent_failure_backs_off_to_the_longest_wait_at_once(
+    #[case] mode: FakeMode,
+    #[case] fix: &str,
+    #[case] first_retry: &str,
+) {
+    let env = TestEnv::builder()
+        .platform_mode(mode)
+        .var("TOKEN_REFRESH_INITIAL_DELAY_SEC", "0")
+        .var("TOKEN_REFRESH_JITTER_SEC", "0")
+        .var("TOKEN_REFRESH_RETRY_MIN_SEC", "1")
+        .var("TOKEN_REFRESH_RETRY_MAX_SEC", "7")
+        .var("TOKEN_FETCH_TIMEOUT_SEC", "2")
+        .build();
+    let daemon = Running::start(&env, &[]);
+    assert!(
+        daemon.wait_log(Duration::from_secs(10), "refresh failed"),
+        "{}",
+        daemon.log()
+    );
+    let log = daemon.log();
+    let first = log
+        .lines()
+        .find(|l| l.contains("] refresh failed ") || l.contains("Z refresh failed ("))
+        .unwrap_or_default();
+    assert!(first.contains(first_retry), "{log}");
+    assert!(log.contains(fix), "{log}");
+}
