@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use molecule_credential_helper::config::ENV_TOKEN_VARS;
-use molecule_credential_helper::settings::SETTING_KEYS;
+use molecule_credential_helper::settings::is_setting_variable;
 
 use super::CliError;
 
@@ -121,7 +121,7 @@ pub(crate) fn refuse_foreign_home(
 fn allowed_variable(key: &str) -> bool {
     matches!(key, "HOME" | "USER" | "LOGNAME" | "PATH" | "LANG" | "TZ")
         || key.starts_with("LC_")
-        || SETTING_KEYS.contains(&key)
+        || is_setting_variable(key)
 }
 
 /// Looks NAME up in the passwd database and, as root, drops to its groups,
