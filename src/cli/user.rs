@@ -211,3 +211,26 @@ fn close_inherited_descriptors() {
         let _ = fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_settings_pass_to_the_users_processes_in_either_case() {
+        for key in [
+            "PLATFORM_URL",
+            "HTTPS_PROXY",
+            "https_proxy",
+            "HTTP_PROXY",
+            "http_proxy",
+            "NO_PROXY",
+            "no_proxy",
+            "PLATFORM_CA_FILE",
+            "LC_ALL",
+        ] {
+            assert!(super::allowed_variable(key), "{key}");
+        }
+        for key in ["GH_TOKEN", "all_proxy", "platform_ca_file", "BASH_ENV"] {
+            assert!(!super::allowed_variable(key), "{key}");
+        }
+    }
+}

@@ -545,3 +545,26 @@ fn the_daemon_environment_holds_no_proxy_variable_of_either_case() {
         );
     }
 }
+
+/// `contract`'s world is on 127.0.0.1: the CI's own proxy and CA
+/// variables (out of shape, even) reach none of its processes, so they
+/// neither route its fake platform's calls nor fail its settings check.
+#[test]
+fn the_contract_world_is_not_judged_by_the_ci_proxies() {
+    let env = TestEnv::builder().no_platform().build();
+    let tmp = env.dir.path().join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let out = env
+        .bin()
+        .arg("contract")
+        .env("TMPDIR", &tmp)
+        .env("HTTP_PROXY", RefusedPort::new().url())
+        .env("https_proxy", "proxy.corp.invalid:3128")
+        .env("no_proxy", "a;b")
+        .env("PLATFORM_CA_FILE", "relative.pem")
+        .output();
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    let left = crate::support::procs::processes_matching(&tmp.to_string_lossy());
+    assert!(left.is_empty(), "{left:?}");
+}
