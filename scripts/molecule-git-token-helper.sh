@@ -640,8 +640,9 @@ fetch_failure() {
 # curl's exit code. curl skips interim 1xx
 # replies, never follows a redirect, and has one deadline for the whole
 # request. Its config comes on stdin (-K -): the URL and the proxy (which
-# may carry userinfo) and the bearer never reach argv. Values are in double quotes,
-# where curl unescapes \\ and \" (control characters were refused before).
+# may carry userinfo) and the bearer never reach argv. Values are in double
+# quotes, where curl unescapes \\ and \" (control characters were refused
+# before).
 # Its output is cut after 64 KiB by a reader in the pipe: --max-filesize
 # stops only a reply that announces its length. The fetch lock's descriptor
 # is closed for curl: a child must never hold the lock.
@@ -1339,7 +1340,8 @@ action_check_settings() {
 
 # `_settings`: every setting as NAME<TAB>SOURCE<TAB>VALUE, the value in
 # effect (a number out of shape shows its default), the userinfo of
-# PLATFORM_URL and the proxies redacted, control characters removed. Problems go to stderr.
+# PLATFORM_URL and the proxies redacted, control characters removed.
+# Problems go to stderr.
 action_settings() {
     local name value
     for REPLY in "${SETTING_PROBLEMS[@]}"; do say "$REPLY"; done
