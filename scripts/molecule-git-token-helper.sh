@@ -201,12 +201,14 @@ readonly SETTING_NAMES=(GITHUB_SERVER_URL PLATFORM_URL CONFIGS_DIR WORKSPACE_ID
     TOKEN_CACHE_TTL_SEC TOKEN_EXPIRY_MARGIN_SEC TOKEN_MIN_REMAINING_SEC TOKEN_FETCH_TIMEOUT_SEC
     TOKEN_REFRESH_INTERVAL_SEC TOKEN_REFRESH_JITTER_SEC TOKEN_REFRESH_INITIAL_DELAY_SEC
     TOKEN_REFRESH_RETRY_MIN_SEC TOKEN_REFRESH_RETRY_MAX_SEC TOKEN_REFRESH_RESPAWN_SEC
-    TOKEN_HELPER_SCRIPT GH_LOGIN_TIMEOUT_SEC REPO_ROOTS REPAIR_REMOTES)
+    TOKEN_HELPER_SCRIPT GH_LOGIN_TIMEOUT_SEC REPO_ROOTS REPAIR_REMOTES
+    HTTPS_PROXY HTTP_PROXY NO_PROXY PLATFORM_CA_FILE)
 readonly SETTINGS_FILE_MAX_BYTES=16384
 SETTINGS_FILE=${HOME:+$HOME/.molecule-runtime/settings}
-# Where each setting came from (env, install or default), and every problem
-# found, one line each, naming the setting and the fix.
-declare -A SETTING_FROM=()
+# Where each setting came from (env, install or default), the variable
+# that set it when not its own name (curl's lower-case proxy variables),
+# and every problem found, one line each, naming the setting and the fix.
+declare -A SETTING_FROM=() SETTING_VAR=()
 SETTING_PROBLEMS=() SETTING_NOTES=()
 
 load_settings() {
@@ -260,6 +262,19 @@ load_settings() {
         from_file[$key]=${line#*=}
     done
     ((junk <= 3)) || SETTING_PROBLEMS+=("settings: $((junk - 3)) more lines of $SETTINGS_FILE like those; ignored")
+    # curl's proxy variables come in either case; as curl reads them, the
+    # lower-case one first, an empty one passed over (curl takes only
+    # lower-case http_proxy; we take HTTP_PROXY too: that httpoxy guard is
+    # for CGI, where a request header becomes HTTP_PROXY). Either set, even
+    # to nothing, is the environment's value.
+    for name in HTTPS_PROXY HTTP_PROXY NO_PROXY; do
+        key=${name,,}
+        [[ -n ${!key+set} ]] || continue
+        if [[ -n ${!key} || -z ${!name:-} ]]; then
+            printf -v "$name" '%s' "${!key}"
+            SETTING_VAR[$name]=$key
+        fi
+    done
     # Set in the environment, even to nothing, wins: `WORKSPACE_ID= git …`
     # takes the default (the admin route) whatever install saved.
     for name in "${SETTING_NAMES[@]}"; do
@@ -351,6 +366,77 @@ esac
 
 # http(s)://host[:port][/path], userinfo allowed (it never reaches argv).
 readonly PLATFORM_URL_RE='^https?://([^/?#@[:space:]]+@)?([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?(/[^[:space:][:cntrl:]]*)?$'
+
+# Proxies and a private CA, for curl. A proxy URL is
+# scheme://[user:password@]host[:port][/] with a scheme curl speaks to a
+# proxy (http, https, socks4, socks4a, socks5, socks5h), no path; its
+# userinfo, like PLATFORM_URL's, reaches curl only in its config on stdin.
+readonly PROXY_URL_RE='^(https?|socks4a?|socks5h?)://([^/?#@[:space:][:cntrl:]]+@)?([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:([0-9]{1,5}))?/?$'
+# NO_PROXY as curl's `noproxy` takes it: names, .domains, addresses, CIDR
+# ranges or `*`, comma-separated.
+readonly NO_PROXY_RE='^[]A-Za-z0-9.,:/*_ [-]+$'
+
+# Judges the proxy and CA settings for a call to PLATFORM_URL: one line per
+# bad value into TRANSPORT_PROBLEMS (naming the variable as it was set, and
+# the fix); curl's config lines into CURL_TRANSPORT (`proxy` for the
+# platform's scheme, `noproxy`, and `cacert` for an https platform); the
+# setting whose proxy applies into PROXY_IN_USE. Returns 1, the line in
+# TRANSPORT_BLOCKER, when a value this call needs is bad: no request is
+# sent then (not one around the proxy, nor one without the CA).
+TRANSPORT_PROBLEMS=() CURL_TRANSPORT='' PROXY_IN_USE='' TRANSPORT_BLOCKER=''
+transport_settings() {
+    local name value problem used=HTTP_PROXY https='' needed mode
+    [[ $PLATFORM_URL == https://* ]] && used=HTTPS_PROXY https=1
+    TRANSPORT_PROBLEMS=() CURL_TRANSPORT='' PROXY_IN_USE='' TRANSPORT_BLOCKER=''
+    for name in HTTPS_PROXY HTTP_PROXY NO_PROXY PLATFORM_CA_FILE; do
+        value=${!name:-} needed=''
+        [[ -n $value ]] || continue
+        shown "$name"
+        problem="${SETTING_VAR[$name]:-$name}: \"$REPLY\" (from ${SETTING_FROM[$name]:-env})"
+        case $name in
+            NO_PROXY) needed=$PROXY_IN_USE ;;
+            PLATFORM_CA_FILE) needed=$https ;;
+            "$used") needed=1 ;;
+        esac
+        if [[ $name == NO_PROXY ]]; then
+            if ((${#value} > 4096)) || [[ ! $value =~ $NO_PROXY_RE ]]; then
+                problem+=" is not a list for curl's noproxy (comma-separated host names, .domains, IP addresses, CIDR ranges, or *); fix: write it like localhost,127.0.0.1,.internal.example, or unset it"
+            else
+                value="noproxy = \"$value\""
+            fi
+        elif [[ $name == PLATFORM_CA_FILE ]]; then
+            if [[ $value != /* || $value == *[[:cntrl:]]* ]]; then
+                problem+=" is not an absolute path (git runs the helper from any directory); fix: set it to the absolute path of the platform's CA bundle (PEM)"
+            elif [[ ! -e $value ]]; then
+                problem+=" is missing; fix: put the platform's CA certificate (PEM) there, or unset it to trust the system's CAs"
+            elif [[ ! -f $value ]]; then
+                problem+=" is not a regular file; fix: point it at a PEM file of CA certificates"
+            elif [[ ! -r $value ]]; then
+                problem+=" is not readable by uid $EUID; fix: make it readable by this user (chmod a+r or chown the file)"
+            elif [[ ! -s $value ]]; then
+                problem+=" is empty; fix: put the platform's CA certificate (PEM) in it"
+            elif mode=$(exec stat -L -c %a -- "$value" 2>/dev/null) && [[ $mode == *[2367] ]]; then
+                problem+=" is writable by others (mode 0$mode): anyone could add a CA and impersonate the platform; fix: chmod o-w it"
+            else
+                value=${value//\\/\\\\}
+                value="cacert = \"${value//\"/\\\"}\""
+            fi
+        elif [[ ! $value =~ $PROXY_URL_RE ]] || { [[ -n ${BASH_REMATCH[5]} ]] && ((10#${BASH_REMATCH[5]} < 1 || 10#${BASH_REMATCH[5]} > 65535)); }; then
+            problem+=" is not a proxy URL (scheme http, https, socks4, socks4a, socks5 or socks5h, then ://, an optional user:password and @, the host, an optional port 1-65535; no path); fix: write it like http://proxy.example:3128 (percent-encode @ : / in a password), or unset it"
+        else
+            [[ -n $needed ]] && PROXY_IN_USE=$name
+            value=${value//\\/\\\\}
+            value="proxy = \"${value//\"/\\\"}\""
+        fi
+        if [[ $problem == *"; fix: "* ]]; then
+            TRANSPORT_PROBLEMS+=("$problem")
+            [[ -z $needed || -n $TRANSPORT_BLOCKER ]] || TRANSPORT_BLOCKER=$problem
+        elif [[ -n $needed || $name == NO_PROXY ]]; then
+            CURL_TRANSPORT+=$value$'\n'
+        fi
+    done
+    [[ -z $TRANSPORT_BLOCKER ]]
+}
 
 
 # WORKSPACE_ID becomes a path segment: `..` or a `/` would reach another route.
@@ -534,6 +620,7 @@ rfc3339_to_epoch() {
 # Why a request failed, from curl's exit codes. Sets REPLY.
 fetch_failure() {
     case $1 in
+        5) REPLY="cannot resolve the proxy host" ;;
         6) REPLY="cannot resolve the platform host" ;;
         7) REPLY="connection refused" ;;
         28) REPLY="timed out after ${TOKEN_FETCH_TIMEOUT_SEC}s" ;;
@@ -552,9 +639,10 @@ fetch_failure() {
 # body's size as curl counted it and the status code, and returns 0 or
 # curl's exit code. curl skips interim 1xx
 # replies, never follows a redirect, and has one deadline for the whole
-# request. Its config comes on stdin (-K -): the URL (which may carry
-# userinfo) and the bearer never reach argv. Values are in double quotes,
-# where curl unescapes \\ and \" (control characters were refused before).
+# request. Its config comes on stdin (-K -): the URL and the proxy (which
+# may carry userinfo) and the bearer never reach argv. Values are in double
+# quotes, where curl unescapes \\ and \" (control characters were refused
+# before).
 # Its output is cut after 64 KiB by a reader in the pipe: --max-filesize
 # stops only a reply that announces its length. The fetch lock's descriptor
 # is closed for curl: a child must never hold the lock.
@@ -562,7 +650,7 @@ http_get() {
     local url=$1 bearer=$2 LC_ALL=C
     url=${url//\\/\\\\} bearer=${bearer//\\/\\\\}
     url=${url//\"/\\\"} bearer=${bearer//\"/\\\"}
-    local config="url = \"$url\""$'\n'"header = \"Authorization: Bearer $bearer\""$'\n'
+    local config="url = \"$url\""$'\n'"header = \"Authorization: Bearer $bearer\""$'\n'$CURL_TRANSPORT
     # The -w trailer (a newline, up to 5 digits, a space, 3 digits) is read
     # with the body: a body of exactly MAX_REPLY_BYTES still fits, and one
     # byte more reaches the limit.
@@ -779,6 +867,10 @@ fetch_from_platform() {
     else
         url="${PLATFORM_URL%/}/admin/github-installation-token"
     fi
+    if ! transport_settings; then
+        FAIL_REASON="$TRANSPORT_BLOCKER; no request sent"
+        return 1
+    fi
     MISCONFIGURED=''
     local bearer=$BEARER
     if ! command -v curl >/dev/null; then
@@ -796,6 +888,7 @@ fetch_from_platform() {
             6 | 7 | 28 | 18 | 52 | 56 | 5) FAIL_CLASS=transient ;;
             35 | 60 | 51 | 58 | 59 | 77 | 83 | 90 | 91) FAIL_CLASS=tls ;;
         esac
+        [[ -z $PROXY_IN_USE ]] || { shown "$PROXY_IN_USE" && FAIL_REASON+=" (with ${SETTING_VAR[$PROXY_IN_USE]:-$PROXY_IN_USE}=$REPLY)"; }
         return 1
     fi
     code=${resp##*$'\n'}
@@ -1104,11 +1197,17 @@ esac
 check_settings() {
     shown PLATFORM_URL
     local platform=$REPLY
+    transport_settings
     if [[ ! $PLATFORM_URL =~ $PLATFORM_URL_RE ]]; then
         SETTING_PROBLEMS+=("PLATFORM_URL: \"$platform\" (from ${SETTING_FROM[PLATFORM_URL]}) is not http(s)://host[:port][/path]; fix: set it to the platform's base URL, e.g. http://host.docker.internal:8080, then run \`molecule-credential-helper install\` again")
-    elif ! command -v curl >/dev/null; then
+    elif command -v curl >/dev/null; then
+        :
+    elif [[ -n $PROXY_IN_USE ]]; then
+        SETTING_PROBLEMS+=("${SETTING_VAR[$PROXY_IN_USE]:-$PROXY_IN_USE}: the platform is reached through this proxy by curl, and curl is not on PATH; fix: install curl (Debian: apt-get install curl)")
+    else
         SETTING_PROBLEMS+=("PLATFORM_URL: fetching from the platform needs curl, and curl is not on PATH; fix: install curl (Debian: apt-get install curl)")
     fi
+    SETTING_PROBLEMS+=("${TRANSPORT_PROBLEMS[@]}")
     if [[ -n ${WORKSPACE_ID:-} ]] && ! workspace_id_ok; then
         shown WORKSPACE_ID
         SETTING_PROBLEMS+=("WORKSPACE_ID: \"$REPLY\" (from ${SETTING_FROM[WORKSPACE_ID]}) is not 1-128 characters of A-Z a-z 0-9 . _ - (nor . or ..), so no request is sent; fix: set it to the workspace's id, or unset it for the admin route")
@@ -1288,14 +1387,15 @@ action_check_settings() {
 }
 
 # `_settings`: every setting as NAME<TAB>SOURCE<TAB>VALUE, the value in
-# effect (a number out of shape shows its default), PLATFORM_URL's userinfo
-# redacted, control characters removed. Problems go to stderr.
+# effect (a number out of shape shows its default), the userinfo of
+# PLATFORM_URL and the proxies redacted, control characters removed.
+# Problems go to stderr.
 action_settings() {
     local name value
     for REPLY in "${SETTING_PROBLEMS[@]}"; do say "$REPLY"; done
     for name in "${SETTING_NAMES[@]}"; do
         value=${!name:-}
-        [[ $name == PLATFORM_URL ]] && shown PLATFORM_URL && value=$REPLY
+        [[ $name == PLATFORM_URL || $name == HTTP*_PROXY ]] && shown "$name" && value=$REPLY
         # The daemon's default helper is this script.
         if [[ $name == TOKEN_HELPER_SCRIPT && -z $value ]]; then
             value='(the extracted helper)'

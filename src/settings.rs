@@ -19,9 +19,10 @@ use crate::os::Spawner;
 /// The settings saved at install, in the file's order: every variable of
 /// the contract's table but the tokens (`REPO_ROOTS` and `REPAIR_REMOTES`
 /// among them: where `repair` looks, and whether the daemon does), and our
-/// `GH_LOGIN_TIMEOUT_SEC`.
+/// `GH_LOGIN_TIMEOUT_SEC`; then curl's proxy variables (set in either
+/// case: see [`SETTING_ALIASES`]) and `PLATFORM_CA_FILE`.
 /// The helper's `SETTING_NAMES` holds the same list.
-pub const SETTING_KEYS: [&str; 18] = [
+pub const SETTING_KEYS: [&str; 22] = [
     "GITHUB_SERVER_URL",
     "PLATFORM_URL",
     "CONFIGS_DIR",
@@ -40,7 +41,54 @@ pub const SETTING_KEYS: [&str; 18] = [
     "GH_LOGIN_TIMEOUT_SEC",
     "REPO_ROOTS",
     "REPAIR_REMOTES",
+    "HTTPS_PROXY",
+    "HTTP_PROXY",
+    "NO_PROXY",
+    "PLATFORM_CA_FILE",
 ];
+
+/// curl's lower-case names of three settings, as (variable, setting). As
+/// curl reads them, the lower-case variable comes first and an empty one
+/// is passed over (curl takes only lower-case `http_proxy`; we take
+/// `HTTP_PROXY` too, after it: the httpoxy guard is for CGI, where a
+/// request header becomes `HTTP_PROXY`). The file saves the setting's name.
+pub const SETTING_ALIASES: [(&str, &str); 3] = [
+    ("https_proxy", "HTTPS_PROXY"),
+    ("http_proxy", "HTTP_PROXY"),
+    ("no_proxy", "NO_PROXY"),
+];
+
+/// Whether `name` is a variable that sets a setting: a key of
+/// [`SETTING_KEYS`] or a name of [`SETTING_ALIASES`].
+pub fn is_setting_variable(name: &str) -> bool {
+    SETTING_KEYS.contains(&name) || SETTING_ALIASES.iter().any(|(alias, _)| *alias == name)
+}
+
+/// Every variable that sets a setting: the keys, then the aliases.
+pub fn setting_variables() -> impl Iterator<Item = &'static str> {
+    SETTING_KEYS
+        .into_iter()
+        .chain(SETTING_ALIASES.iter().map(|(alias, _)| *alias))
+}
+
+/// The environment's value of setting `key`, as the helper takes it:
+/// `None` when no variable of it is set; else the first non-empty of its
+/// alias and itself (in that order), or `""` when those set are empty.
+pub fn env_value<'a>(
+    env: &'a std::collections::BTreeMap<String, String>,
+    key: &str,
+) -> Option<&'a str> {
+    let alias = SETTING_ALIASES
+        .iter()
+        .find(|(_, k)| *k == key)
+        .map(|(alias, _)| *alias);
+    let set: Vec<&str> = alias
+        .into_iter()
+        .chain([key])
+        .filter_map(|name| env.get(name).map(String::as_str))
+        .collect();
+    set.iter().find(|v| !v.is_empty()).or(set.first()).copied()
+}
 
 /// The settings file's mode: it may hold PLATFORM_URL's userinfo.
 pub const SETTINGS_MODE: u32 = 0o600;
@@ -108,7 +156,7 @@ pub fn render(config: &Config, saved: &str) -> Saved {
         ..Saved::default()
     };
     for key in SETTING_KEYS {
-        let value = match config.env.get(key).map(String::as_str) {
+        let value = match env_value(&config.env, key) {
             Some("") => None,
             Some(v) if v.chars().any(char::is_control) => {
                 out.refused.push(key);
@@ -204,8 +252,8 @@ pub struct Setting {
     pub name: String,
     /// Where its value came from.
     pub source: Source,
-    /// The value in effect (PLATFORM_URL's userinfo redacted; a number out
-    /// of shape shows the default used instead).
+    /// The value in effect (the userinfo of PLATFORM_URL and the proxies
+    /// redacted; a number out of shape shows the default used instead).
     pub value: String,
 }
 
@@ -220,7 +268,7 @@ pub struct Verdict {
     pub settings: Vec<Setting>,
 }
 
-/// The most read of one answer of the helper (16 settings, a few problems).
+/// The most read of one answer of the helper (22 settings, a few problems).
 const ANSWER_LIMIT: usize = 64 * 1024;
 
 /// Asks the helper (the embedded copy, run by `bash -p` on its stdin: never
@@ -306,7 +354,13 @@ fn parse_setting(line: &str) -> Option<Setting> {
     Some(Setting {
         name: name.into(),
         source,
-        value: value.chars().filter(|c| !c.is_control()).collect(),
+        // The helper redacted URLs already; this holds if it ever did not.
+        value: crate::secret::redact_credentials(
+            &value
+                .chars()
+                .filter(|c| !c.is_control())
+                .collect::<String>(),
+        ),
     })
 }
 
@@ -353,6 +407,52 @@ mod tests {
         let again = render(&config, &out.text);
         assert_eq!(again.text, out.text);
         assert!(again.token_keys_changed.is_empty());
+    }
+
+    #[test]
+    fn proxy_variables_are_read_in_either_case_lower_case_first() {
+        let env = |pairs: &[(&str, &str)]| -> std::collections::BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let p = "HTTPS_PROXY";
+        assert_eq!(env_value(&env(&[]), p), None);
+        assert_eq!(
+            env_value(&env(&[("HTTPS_PROXY", "http://u:1")]), p),
+            Some("http://u:1")
+        );
+        assert_eq!(
+            env_value(&env(&[("https_proxy", "http://l:1")]), p),
+            Some("http://l:1")
+        );
+        let both = env(&[("https_proxy", "http://l:1"), ("HTTPS_PROXY", "http://u:1")]);
+        assert_eq!(env_value(&both, p), Some("http://l:1"));
+        // An empty one is passed over, as curl does; set but all empty is "".
+        let empty_lower = env(&[("https_proxy", ""), ("HTTPS_PROXY", "http://u:1")]);
+        assert_eq!(env_value(&empty_lower, p), Some("http://u:1"));
+        assert_eq!(env_value(&env(&[("no_proxy", "")]), "NO_PROXY"), Some(""));
+        // Keys without an alias are read by their name only.
+        assert_eq!(
+            env_value(&env(&[("platform_url", "x")]), "PLATFORM_URL"),
+            None
+        );
+        assert!(is_setting_variable("http_proxy") && is_setting_variable("PLATFORM_CA_FILE"));
+        assert!(!is_setting_variable("all_proxy"));
+        // install saves the setting's own name, with the value curl would take.
+        let config = Config::new("/h", Default::default())
+            .with_var("https_proxy", "http://u:pw@proxy:3128")
+            .with_var("HTTPS_PROXY", "http://other:1")
+            .with_var("no_proxy", "localhost");
+        let pairs = parse_saved(&render(&config, "").text);
+        assert_eq!(
+            pairs,
+            [
+                ("HTTPS_PROXY", "http://u:pw@proxy:3128".to_string()),
+                ("NO_PROXY", "localhost".to_string()),
+            ]
+        );
     }
 
     #[test]

@@ -34,6 +34,10 @@ Environment (all optional):
   REPO_ROOTS                 colon-separated absolute directories where `status` and `repair` look for
                              tokens in remote URLs and extraheaders [$HOME:/workspace]
   REPAIR_REMOTES             0 stops the daemon's own sweep of REPO_ROOTS (`repair` by hand still works) [1]
+  HTTPS_PROXY, HTTP_PROXY    the proxy curl uses for an https / http PLATFORM_URL: http(s)://[user:pw@]host[:port]
+                             (or socks4/4a/5/5h://); either case, lower case first (https_proxy, http_proxy)
+  NO_PROXY                   hosts that skip the proxy, as curl's noproxy (either case: no_proxy first)
+  PLATFORM_CA_FILE           PEM bundle curl trusts for an https platform with a private CA [the system's CAs]
   GH_TOKEN, GITHUB_TOKEN     the provision-time token: primes gh, and the helper's fallback
   RUST_LOG                   log filter for this command's own logs [warn]";
 

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use molecule_credential_helper::config::ENV_TOKEN_VARS;
-use molecule_credential_helper::settings::SETTING_KEYS;
+use molecule_credential_helper::settings::is_setting_variable;
 
 use super::CliError;
 
@@ -121,7 +121,7 @@ pub(crate) fn refuse_foreign_home(
 fn allowed_variable(key: &str) -> bool {
     matches!(key, "HOME" | "USER" | "LOGNAME" | "PATH" | "LANG" | "TZ")
         || key.starts_with("LC_")
-        || SETTING_KEYS.contains(&key)
+        || is_setting_variable(key)
 }
 
 /// Looks NAME up in the passwd database and, as root, drops to its groups,
@@ -209,5 +209,28 @@ fn close_inherited_descriptors() {
     for fd in fds.into_iter().filter(|&fd| fd > 2) {
         // The directory's own descriptor is gone by now: EBADF, ignored.
         let _ = fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_settings_pass_to_the_users_processes_in_either_case() {
+        for key in [
+            "PLATFORM_URL",
+            "HTTPS_PROXY",
+            "https_proxy",
+            "HTTP_PROXY",
+            "http_proxy",
+            "NO_PROXY",
+            "no_proxy",
+            "PLATFORM_CA_FILE",
+            "LC_ALL",
+        ] {
+            assert!(super::allowed_variable(key), "{key}");
+        }
+        for key in ["GH_TOKEN", "all_proxy", "platform_ca_file", "BASH_ENV"] {
+            assert!(!super::allowed_variable(key), "{key}");
+        }
     }
 }

@@ -108,6 +108,13 @@ impl World {
     fn config(&self) -> Config {
         let mut config = Config::isolated_with(&self.home, &self.env);
         config.child_env_remove.push("GITHUB_TOKEN".into());
+        // The world is on 127.0.0.1: the CI's proxies and CA are not its
+        // (git here runs without them too).
+        config.child_env_remove.extend(
+            crate::settings::setting_variables()
+                .filter(|v| v.to_ascii_uppercase().ends_with("_PROXY") || *v == "PLATFORM_CA_FILE")
+                .map(String::from),
+        );
         // A CI check wants gh's answer, not "started in the background".
         config.wait_for_gh_login = true;
         config

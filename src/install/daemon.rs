@@ -41,7 +41,7 @@ pub fn supervisor_command(
         SUPERVISE_ARG.to_string(),
     ]);
     if settings_saved {
-        for key in crate::settings::SETTING_KEYS {
+        for key in crate::settings::setting_variables() {
             cmd = cmd.env_remove(key);
         }
     } else if config.var("TOKEN_HELPER_SCRIPT").is_none() {

@@ -18,6 +18,7 @@ mod installer_real;
 mod installer_table;
 mod os_real;
 mod outage;
+mod proxy;
 mod reliability;
 mod repair;
 mod settings;

@@ -194,7 +194,9 @@ fn a_password_with_url_characters_is_never_shown(#[case] userinfo: &str) {
 
 /// Each broken setting: install's report warns, `status` fails its
 /// `settings` check naming the setting (text and JSON alike), and git
-/// agrees: where the settings stop it, no platform request is sent.
+/// agrees: where the settings stop it, no platform request is sent. (The
+/// platform here is http: a bad `HTTPS_PROXY` or CA file is named, and git
+/// still gets a token; a bad `HTTP_PROXY` sends no request.)
 #[rstest::rstest]
 #[case::workspace_id("WORKSPACE_ID", "../..", Broken::Var, false)]
 #[case::platform_url("PLATFORM_URL", "not a url", Broken::Var, false)]
@@ -207,6 +209,14 @@ fn a_password_with_url_characters_is_never_shown(#[case] userinfo: &str) {
 #[case::fetch_client("TOKEN_FETCH_CLIENT", "wget", Broken::Var, true)]
 #[case::server_url_http("GITHUB_SERVER_URL", "http://github.com", Broken::Var, false)]
 #[case::server_url_path("GITHUB_SERVER_URL", "https://github.com/o", Broken::Var, false)]
+#[case::proxy_without_scheme("HTTP_PROXY", "127.0.0.1:3128", Broken::Var, false)]
+#[case::proxy_lower_case_path("http_proxy", "http://u:pw@127.0.0.1:3128/x", Broken::Var, false)]
+#[case::proxy_of_the_other_scheme("HTTPS_PROXY", "socks9://127.0.0.1", Broken::Var, true)]
+#[case::proxy_without_curl("HTTP_PROXY", "http://127.0.0.1:9", Broken::NoCurl, false)]
+#[case::no_proxy("no_proxy", "a;b", Broken::Var, true)]
+#[case::ca_relative("PLATFORM_CA_FILE", "ca.pem", Broken::Var, true)]
+#[case::ca_missing("PLATFORM_CA_FILE", "/nonexistent/ca.pem", Broken::Var, true)]
+#[case::ca_not_a_file("PLATFORM_CA_FILE", "/", Broken::Var, true)]
 fn every_broken_setting_is_named_by_install_status_and_git(
     #[case] var: &str,
     #[case] value: &str,

@@ -4,9 +4,11 @@
 
 #![allow(dead_code)]
 
+pub mod connect_proxy;
 pub mod procs;
 pub mod raw_server;
 pub mod running;
+pub mod tls_front;
 pub mod users;
 
 use std::collections::BTreeMap;

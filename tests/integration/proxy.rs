@@ -1,0 +1,570 @@
+//! Proxies and a private CA (issue 27): `HTTPS_PROXY`, `HTTP_PROXY`,
+//! `NO_PROXY` (either case) and `PLATFORM_CA_FILE` reach curl for the
+//! platform call, are saved with the settings (a `docker exec` shell with
+//! an empty environment gets them from the file), are judged by the
+//! helper's `_check_settings`, and a proxy's password is shown nowhere.
+//!
+//! The world: an https platform (a fake platform behind TLS whose
+//! certificate comes from a CA made for the test) and a CONNECT proxy,
+//! both on 127.0.0.1.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use base64::Engine;
+use molecule_credential_helper::report::InstallReport;
+use molecule_credential_helper::settings::Source;
+use molecule_credential_helper::status::{Level, StatusReport};
+use molecule_credential_helper::testing::FakeMode;
+
+use crate::support::connect_proxy::ConnectProxy;
+use crate::support::procs::SupervisorGuard;
+use crate::support::tls_front::TlsFront;
+use crate::support::{
+    password, repo_script, stderr, stdout, RefusedPort, TestCommand, TestEnv, TestEnvBuilder,
+};
+
+/// The proxy's credentials: they must reach the proxy and nothing else.
+const PROXY_USER: &str = "agent";
+const PROXY_PASSWORD: &str = "pr0xy-9f3e71";
+
+fn userinfo() -> String {
+    format!("{PROXY_USER}:{PROXY_PASSWORD}")
+}
+
+/// An https platform with a private CA, a CONNECT proxy, and a test env
+/// whose PLATFORM_URL is the https one.
+struct World {
+    env: TestEnv,
+    front: TlsFront,
+    proxy: ConnectProxy,
+}
+
+impl World {
+    fn new(builder: TestEnvBuilder) -> World {
+        let mut env = builder.build();
+        let front = TlsFront::start(
+            env.platform().addr(),
+            &env.dir.path().join("platform-ca.pem"),
+        );
+        let proxy = ConnectProxy::start();
+        env.set("PLATFORM_URL", &front.url());
+        World { env, front, proxy }
+    }
+
+    fn ca(&self) -> String {
+        self.front.ca_pem.display().to_string()
+    }
+
+    /// The proxy's URL, with the test's credentials.
+    fn proxy_url(&self) -> String {
+        self.proxy.url(Some(&userinfo()))
+    }
+
+    /// The CONNECT line curl sends for the platform.
+    fn connect_line(&self) -> String {
+        format!("CONNECT {} HTTP/1.1", self.front.addr)
+    }
+
+    /// Writes the settings file by hand (0600), as install would.
+    fn save_settings(&self, pairs: &[(&str, &str)]) {
+        let file = self.env.layout().settings_file;
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        let mut text = String::from("# test\n");
+        for (k, v) in pairs {
+            text.push_str(&format!("{k}={v}\n"));
+        }
+        std::fs::write(&file, text).unwrap();
+        std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .unwrap();
+    }
+
+    /// The settings git needs besides the proxy and the CA, for a file.
+    fn base_settings(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("PLATFORM_URL", self.front.url()),
+            ("CONFIGS_DIR", self.env.configs.display().to_string()),
+        ]
+    }
+}
+
+/// A shell as `docker exec`, cron or an IDE terminal gives (`env -i`):
+/// HOME and PATH, none of the runtime's variables.
+fn bare(env: &TestEnv, program: impl AsRef<std::ffi::OsStr>) -> TestCommand {
+    let mut cmd = Command::new(program);
+    cmd.env_clear()
+        .env("HOME", &env.home)
+        .env("PATH", &env.env["PATH"])
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .current_dir(env.dir.path());
+    TestCommand::wrap(cmd)
+}
+
+fn bare_fill(env: &TestEnv) -> Output {
+    bare(env, "git")
+        .args(["credential", "fill"])
+        .stdin("protocol=https\nhost=github.com\npath=o/r.git\n\n")
+        .output()
+}
+
+/// The repo's helper answering `get` in a bare shell.
+fn bare_get(env: &TestEnv) -> Output {
+    bare(env, "bash")
+        .arg(repo_script("molecule-git-token-helper.sh"))
+        .arg("get")
+        .stdin("protocol=https\nhost=github.com\n\n")
+        .output()
+}
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_molecule-credential-helper")
+}
+
+fn install(env: &TestEnv) -> InstallReport {
+    let out = env
+        .bin()
+        .args(["install", "--json", "--home"])
+        .arg(&env.home)
+        .output();
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(&out)))
+}
+
+fn status_json(cmd: &mut TestCommand, home: &Path) -> StatusReport {
+    let out = cmd.args(["status", "--json", "--home"]).arg(home).output();
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}{}", stdout(&out), stderr(&out)))
+}
+
+fn setting(report: &StatusReport, name: &str) -> Option<(Source, String)> {
+    report
+        .settings
+        .iter()
+        .find(|s| s.name == name)
+        .map(|s| (s.source, s.value.clone()))
+}
+
+/// What the proxy must have seen: the test's credentials, as curl sends them.
+fn proxy_authorization() -> String {
+    format!(
+        "Proxy-Authorization: Basic {}\r\n",
+        base64::engine::general_purpose::STANDARD.encode(userinfo())
+    )
+}
+
+/// The whole path, from a shell with an empty environment: install saves
+/// the proxy, NO_PROXY and the CA with the other settings; the first
+/// daemon (whose environment holds no settings: the file decides) and then
+/// `git credential fill` in `env -i HOME=… PATH=…` get the platform's token
+/// through the proxy (one CONNECT each, with the proxy's credentials),
+/// trusting the private CA. status, from that shell too, lists the three
+/// as saved at install, the proxy's password redacted (text and JSON), and
+/// neither it nor the daemon log holds the password.
+#[test]
+fn a_bare_shell_gets_the_platform_token_through_the_proxy_trusting_the_private_ca() {
+    let mut w = World::new(TestEnv::builder());
+    let _guard = SupervisorGuard::new(&w.env.home);
+    let (proxy_url, ca) = (w.proxy_url(), w.ca());
+    w.env.set("HTTPS_PROXY", &proxy_url);
+    w.env.set("NO_PROXY", "example.invalid,.corp.invalid");
+    w.env.set("PLATFORM_CA_FILE", &ca);
+    let report = install(&w.env);
+    assert!(report.failed_steps().is_empty(), "{report}");
+    assert!(
+        !report.warnings.iter().any(|w| w.starts_with("settings")),
+        "{report}"
+    );
+    let saved = std::fs::read_to_string(w.env.layout().settings_file).unwrap();
+    for line in [
+        format!("\nHTTPS_PROXY={proxy_url}\n"),
+        "\nNO_PROXY=example.invalid,.corp.invalid\n".into(),
+        format!("\nPLATFORM_CA_FILE={ca}\n"),
+    ] {
+        assert!(saved.contains(&line), "{line:?} not in {saved}");
+    }
+
+    // The first daemon logs gh in with a platform token it fetched: through
+    // the proxy, from the settings file.
+    w.env.wait_for_daemon_gh_login();
+    let log = std::fs::read_to_string(w.env.layout().log_file).unwrap();
+    assert!(log.contains("install had none to give it"), "{log}");
+    assert_eq!(w.proxy.connects(), [w.connect_line()], "{log}");
+
+    // git in a bare shell, the cache dropped first: one more CONNECT.
+    for file in [w.env.layout().cache_token, w.env.layout().cache_expiry] {
+        std::fs::remove_file(file).unwrap();
+    }
+    let out = bare_fill(&w.env);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let issued = w.env.issued_tokens();
+    assert_eq!(issued.len(), 2);
+    assert_eq!(password(&out).as_deref(), Some(issued[1].as_str()));
+    assert_eq!(w.proxy.connects(), [w.connect_line(), w.connect_line()]);
+    for head in w.proxy.heads() {
+        assert!(head.contains(&proxy_authorization()), "{head}");
+    }
+    assert_eq!(w.env.platform().requests(), 2);
+
+    // status from the bare shell: saved at install, the password redacted.
+    let report = status_json(&mut bare(&w.env, bin()), &w.env.home);
+    let check = report.check("settings").unwrap();
+    assert_eq!(check.level, Level::Ok, "{check:?}");
+    let shown_proxy = format!("http://***@{}", w.proxy.addr);
+    assert_eq!(
+        setting(&report, "HTTPS_PROXY"),
+        Some((Source::Install, shown_proxy.clone()))
+    );
+    assert_eq!(
+        setting(&report, "NO_PROXY"),
+        Some((Source::Install, "example.invalid,.corp.invalid".into()))
+    );
+    assert_eq!(
+        setting(&report, "PLATFORM_CA_FILE"),
+        Some((Source::Install, ca.clone()))
+    );
+    assert_eq!(
+        setting(&report, "HTTP_PROXY"),
+        Some((Source::Default, "".into()))
+    );
+    let json = stdout(
+        &bare(&w.env, bin())
+            .args(["status", "--json", "--home"])
+            .arg(&w.env.home)
+            .output(),
+    );
+    let text = stdout(
+        &bare(&w.env, bin())
+            .args(["status", "--home"])
+            .arg(&w.env.home)
+            .output(),
+    );
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("HTTPS_PROXY"))
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "));
+    assert_eq!(
+        line,
+        Some(format!("HTTPS_PROXY install {shown_proxy}")),
+        "{text}"
+    );
+    let log = std::fs::read_to_string(w.env.layout().log_file).unwrap();
+    for (what, s) in [
+        ("status --json", json.as_str()),
+        ("status", text.as_str()),
+        ("the daemon log", log.as_str()),
+        ("git's stderr", &stderr(&out)),
+    ] {
+        assert!(
+            !s.contains(PROXY_PASSWORD),
+            "the password is in {what}: {s}"
+        );
+    }
+}
+
+/// The CA file is what lets curl trust a platform whose certificate a
+/// private CA signed: without it the fetch fails on the certificate (the
+/// tunnel was made; the platform saw nothing), with it the same fetch
+/// succeeds.
+#[test]
+fn without_the_ca_file_the_fetch_fails_on_the_certificate() {
+    let mut w = World::new(TestEnv::builder());
+    w.env.set("HTTPS_PROXY", &w.proxy.url(None));
+    let out = w.env.bundled_helper("_fetch_token").fails();
+    assert!(
+        stderr(&out).contains("TLS with the platform failed (curl exit 60)"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(w.proxy.connects(), [w.connect_line()]);
+    assert_eq!(w.env.platform().requests(), 0);
+
+    let ca = w.ca();
+    w.env.set("PLATFORM_CA_FILE", &ca);
+    let out = w.env.bundled_helper("_fetch_token").output();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(w.proxy.connects().len(), 2);
+    assert_eq!(w.env.platform().requests(), 1);
+}
+
+/// A proxy that is down fails the fetch; no connection reaches the
+/// platform around it, and the failure names the proxy, its password
+/// redacted (git's stderr and the failure record alike). The proxy comes
+/// from the settings file, read in a bare shell.
+#[test]
+fn with_the_proxy_down_the_fetch_fails_and_never_goes_around_it() {
+    let w = World::new(TestEnv::builder());
+    let down = RefusedPort::new();
+    let proxy = format!("http://{}@127.0.0.1:{}", userinfo(), down.port);
+    let mut pairs = w.base_settings();
+    pairs.push(("HTTPS_PROXY", proxy));
+    pairs.push(("PLATFORM_CA_FILE", w.ca()));
+    let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    w.save_settings(&pairs);
+    let out = bare_get(&w.env);
+    assert!(!out.status.success(), "{}", stdout(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "connection refused (with HTTPS_PROXY=http://***@127.0.0.1:{})",
+            down.port
+        )),
+        "{err}"
+    );
+    assert_eq!(w.front.connections(), 0, "{err}");
+    assert_eq!(w.env.platform().requests(), 0);
+    let record = std::fs::read_to_string(w.env.layout().cache_dir.join(".last_fetch_failure"))
+        .unwrap_or_default();
+    for (what, s) in [("stderr", err.as_str()), ("failure record", &record)] {
+        assert!(!s.contains(PROXY_PASSWORD), "{what}: {s}");
+    }
+}
+
+/// NO_PROXY naming the platform's host (a name, an address or a CIDR
+/// range; either case) sends the fetch around the proxy. install saves
+/// the lower-case variables under the settings' names, and a bare shell
+/// takes them from the file.
+#[rstest::rstest]
+#[case::upper("HTTPS_PROXY", "NO_PROXY", "127.0.0.1")]
+#[case::lower("https_proxy", "no_proxy", "localhost, 127.0.0.1")]
+#[case::cidr("https_proxy", "NO_PROXY", "10.0.0.0/8,127.0.0.0/8")]
+fn no_proxy_matching_the_platform_host_bypasses_the_proxy(
+    #[case] proxy_var: &str,
+    #[case] no_proxy_var: &str,
+    #[case] no_proxy: &str,
+) {
+    // No gh: the first daemon fetches nothing, so git's is the one request.
+    let mut w = World::new(TestEnv::builder().without_gh());
+    let _guard = SupervisorGuard::new(&w.env.home);
+    let (proxy_url, ca) = (w.proxy_url(), w.ca());
+    w.env.set(proxy_var, &proxy_url);
+    w.env.set(no_proxy_var, no_proxy);
+    w.env.set("PLATFORM_CA_FILE", &ca);
+    let report = install(&w.env);
+    assert!(report.failed_steps().is_empty(), "{report}");
+    let saved = std::fs::read_to_string(w.env.layout().settings_file).unwrap();
+    assert!(
+        saved.contains(&format!("\nHTTPS_PROXY={proxy_url}\n"))
+            && saved.contains(&format!("\nNO_PROXY={no_proxy}\n")),
+        "{saved}"
+    );
+    assert!(!saved.contains("_proxy="), "{saved}");
+
+    let out = bare_fill(&w.env);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        password(&out).as_deref(),
+        w.env.issued_tokens().last().map(String::as_str)
+    );
+    assert!(w.proxy.heads().is_empty(), "{:?}", w.proxy.heads());
+    assert_eq!(w.front.connections(), 1);
+}
+
+/// curl gets the proxy URL in its config on stdin, never in argv: every
+/// argv of the test's processes, sampled while curl waits on a slow
+/// platform, lacks the password, and the proxy still got the credentials.
+/// The proxy comes from the settings file (the environment has none).
+#[test]
+fn a_proxy_password_never_reaches_argv() {
+    let mut w = World::new(
+        TestEnv::builder()
+            .platform_mode(FakeMode::Slow)
+            .slow_secs(2)
+            .var("TOKEN_FETCH_TIMEOUT_SEC", "6"),
+    );
+    let proxy = w.proxy_url();
+    let ca = w.ca();
+    let mut pairs = w.base_settings();
+    pairs.push(("HTTPS_PROXY", proxy));
+    pairs.push(("PLATFORM_CA_FILE", ca));
+    let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    w.save_settings(&pairs);
+    // The environment names the platform and the bearer (the sampler finds
+    // the test's processes by CONFIGS_DIR), not the proxy.
+    w.env.unset("PLATFORM_URL");
+    let mut c = w.env.bundled_helper("_fetch_token");
+    c.cmd
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut child = c.cmd.spawn().unwrap();
+    let (seen, _) =
+        crate::support::procs::sample_argvs(&w.env, 1, || matches!(child.try_wait(), Ok(Some(_))));
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(w.proxy.connects(), [w.connect_line()]);
+    assert!(w.proxy.heads()[0].contains(&proxy_authorization()));
+    let saw_curl = seen
+        .iter()
+        .any(|argv| argv.first().is_some_and(|a| a.ends_with("curl")));
+    assert!(saw_curl, "curl never seen running");
+    let leaks: Vec<String> = seen
+        .iter()
+        .map(|a| a.join(" "))
+        .filter(|a| a.contains(PROXY_PASSWORD) || a.contains(&format!("{PROXY_USER}:")))
+        .collect();
+    assert!(leaks.is_empty(), "the proxy's password in argv: {leaks:?}");
+    assert_eq!(w.env.issued_tokens().len(), 1);
+}
+
+/// A value out of shape in the saved file is judged exactly as one in the
+/// environment: `_check_settings` names the variable, where it came from
+/// and the fix, `status` (from a bare shell) fails its `settings` check on
+/// it, and git sends no request (the https platform needs each of these).
+#[rstest::rstest]
+#[case::proxy_without_scheme("HTTPS_PROXY", "127.0.0.1:3128")]
+#[case::proxy_with_a_path("HTTPS_PROXY", "http://agent:pr0xy-9f3e71@127.0.0.1:3128/x")]
+#[case::proxy_scheme("HTTPS_PROXY", "ftp://127.0.0.1:3128")]
+#[case::proxy_port("HTTPS_PROXY", "http://127.0.0.1:70000")]
+#[case::proxy_refused("HTTPS_PROXY", molecule_credential_helper::settings::REFUSED_VALUE)]
+#[case::no_proxy("NO_PROXY", "127.0.0.1;touch pwned")]
+#[case::ca_relative("PLATFORM_CA_FILE", "platform-ca.pem")]
+#[case::ca_missing("PLATFORM_CA_FILE", "{dir}/nowhere/ca.pem")]
+#[case::ca_directory("PLATFORM_CA_FILE", "{dir}")]
+#[case::ca_empty("PLATFORM_CA_FILE", "{dir}/empty.pem")]
+#[case::ca_world_writable("PLATFORM_CA_FILE", "{dir}/writable.pem")]
+fn a_bad_proxy_or_ca_setting_is_named_wherever_it_comes_from(
+    #[case] key: &str,
+    #[case] value: &str,
+) {
+    let w = World::new(TestEnv::builder());
+    let dir = w.env.dir.path().display().to_string();
+    let value = value.replace("{dir}", &dir);
+    std::fs::write(w.env.dir.path().join("empty.pem"), "").unwrap();
+    let writable: PathBuf = w.env.dir.path().join("writable.pem");
+    std::fs::copy(&w.front.ca_pem, &writable).unwrap();
+    std::fs::set_permissions(
+        &writable,
+        std::os::unix::fs::PermissionsExt::from_mode(0o666),
+    )
+    .unwrap();
+    // A good proxy and CA besides the one bad value.
+    let (proxy, ca) = (w.proxy_url(), w.ca());
+    let mut pairs: Vec<(&str, String)> = w.base_settings();
+    if key != "HTTPS_PROXY" {
+        pairs.push(("HTTPS_PROXY", proxy.clone()));
+    }
+    if key != "PLATFORM_CA_FILE" {
+        pairs.push(("PLATFORM_CA_FILE", ca.clone()));
+    }
+    pairs.push((key, value.clone()));
+    let saved: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    w.save_settings(&saved);
+
+    // From the file, in a bare shell.
+    let report = status_json(&mut bare(&w.env, bin()), &w.env.home);
+    let check = report.check("settings").unwrap();
+    assert_eq!(check.level, Level::Fail, "{check:?}");
+    assert!(
+        check.detail.starts_with(&format!("{key}: ")) && !check.detail.contains(" | "),
+        "{check:?}"
+    );
+    assert!(check.detail.contains("(from install)"), "{check:?}");
+    assert!(check.detail.contains("; fix: "), "{check:?}");
+    assert!(!check.detail.contains(PROXY_PASSWORD), "{check:?}");
+    let out = bare_get(&w.env);
+    assert!(!out.status.success(), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains(&format!("{key}: ")),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!stderr(&out).contains(PROXY_PASSWORD), "{}", stderr(&out));
+    assert!(w.proxy.heads().is_empty());
+    assert_eq!(w.front.connections(), 0);
+    assert!(!w.env.dir.path().join("pwned").exists());
+
+    // The same value from the environment: the same line, but for its source.
+    let mut c = w.env.bundled_helper("_check_settings");
+    c.env("PLATFORM_URL", w.front.url())
+        .env("HTTPS_PROXY", &proxy)
+        .env("PLATFORM_CA_FILE", &ca)
+        .env(key, &value);
+    let out = c.output();
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert_eq!(
+        stdout(&out).trim_end(),
+        check.detail.replace("(from install)", "(from env)")
+    );
+}
+
+/// The variables are where a reader looks: `--help`'s environment list and
+/// the contract's table.
+#[test]
+fn the_proxy_and_ca_variables_are_in_help_and_the_contract() {
+    let env = TestEnv::new();
+    let help = stdout(&env.bin().arg("--help").ok());
+    let contract =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/contract.md"))
+            .unwrap();
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    for name in [
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+        "NO_PROXY",
+        "no_proxy",
+        "PLATFORM_CA_FILE",
+    ] {
+        assert!(help.contains(name), "{name} not in --help:\n{help}");
+        assert!(
+            contract
+                .lines()
+                .any(|l| l.starts_with('|') && l.contains(&format!("`{name}`"))),
+            "{name} not in docs/contract.md's table"
+        );
+    }
+    for needle in ["HTTPS_PROXY=", "PLATFORM_CA_FILE=", "NO_PROXY="] {
+        assert!(readme.contains(needle), "no {needle} example in README");
+    }
+}
+
+/// The daemon takes its settings from the file: install removes every
+/// settings variable from its environment, curl's lower-case ones too
+/// (else a re-install that changes the proxy would not reach it).
+#[test]
+fn the_daemon_environment_holds_no_proxy_variable_of_either_case() {
+    let config = molecule_credential_helper::Config::new("/home/agent", Default::default());
+    let cmd = molecule_credential_helper::install::supervisor_command(
+        Path::new("/bin/bash"),
+        &config,
+        true,
+    );
+    for name in [
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+        "NO_PROXY",
+        "no_proxy",
+        "PLATFORM_CA_FILE",
+    ] {
+        assert!(
+            cmd.env_remove.iter().any(|v| v == name),
+            "{name} is left in the daemon's environment"
+        );
+    }
+}
+
+/// `contract`'s world is on 127.0.0.1: the CI's own proxy and CA
+/// variables (out of shape, even) reach none of its processes, so they
+/// neither route its fake platform's calls nor fail its settings check.
+#[test]
+fn the_contract_world_is_not_judged_by_the_ci_proxies() {
+    let env = TestEnv::builder().no_platform().build();
+    let tmp = env.dir.path().join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let out = env
+        .bin()
+        .arg("contract")
+        .env("TMPDIR", &tmp)
+        .env("HTTP_PROXY", RefusedPort::new().url())
+        .env("https_proxy", "proxy.corp.invalid:3128")
+        .env("no_proxy", "a;b")
+        .env("PLATFORM_CA_FILE", "relative.pem")
+        .output();
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    let left = crate::support::procs::processes_matching(&tmp.to_string_lossy());
+    assert!(left.is_empty(), "{left:?}");
+}
