@@ -592,6 +592,138 @@ invalidate_cache() {
     rm -f -- "$EXPIRY_FILE" "$TOKEN_FILE"
 }
 
+# --- the settings' judge ------------------------------------------------------
+# `_check_settings` and `_settings` run at every install and status, so they
+# are dispatched here, before bash parses the fetch, the reply reader, gh
+# and repair below (as git's own actions are dispatched before the rest).
+
+# The problems that keep git from getting a platform token, one line each,
+# naming the setting and the fix; no network. Appended to SETTING_PROBLEMS.
+check_settings() {
+    shown PLATFORM_URL
+    local platform=$REPLY
+    transport_settings
+    if [[ ! $PLATFORM_URL =~ $PLATFORM_URL_RE ]]; then
+        SETTING_PROBLEMS+=("PLATFORM_URL: \"$platform\" (from ${SETTING_FROM[PLATFORM_URL]}) is not http(s)://host[:port][/path]; fix: set it to the platform's base URL, e.g. http://host.docker.internal:8080, then run \`molecule-credential-helper install\` again")
+    elif command -v curl >/dev/null; then
+        :
+    elif [[ -n $PROXY_IN_USE ]]; then
+        SETTING_PROBLEMS+=("${SETTING_VAR[$PROXY_IN_USE]:-$PROXY_IN_USE}: the platform is reached through this proxy by curl, and curl is not on PATH; fix: install curl (Debian: apt-get install curl)")
+    else
+        SETTING_PROBLEMS+=("PLATFORM_URL: fetching from the platform needs curl, and curl is not on PATH; fix: install curl (Debian: apt-get install curl)")
+    fi
+    SETTING_PROBLEMS+=("${TRANSPORT_PROBLEMS[@]}")
+    if [[ -n ${WORKSPACE_ID:-} ]] && ! workspace_id_ok; then
+        shown WORKSPACE_ID
+        SETTING_PROBLEMS+=("WORKSPACE_ID: \"$REPLY\" (from ${SETTING_FROM[WORKSPACE_ID]}) is not 1-128 characters of A-Z a-z 0-9 . _ - (nor . or ..), so no request is sent; fix: set it to the workspace's id, or unset it for the admin route")
+    fi
+    if ! check_bearer; then
+        SETTING_PROBLEMS+=("CONFIGS_DIR: $BEARER_PROBLEM")
+    fi
+    shown GITHUB_SERVER_URL
+    if [[ -z $SERVED_HOST ]]; then
+        SETTING_PROBLEMS+=("GITHUB_SERVER_URL: \"$REPLY\" (from ${SETTING_FROM[GITHUB_SERVER_URL]}) is not https://host[:port] (no path, no user; a host of dot-separated labels of letters, digits and inner dashes; a port 1-65535), so no host is served; fix: set it to your GitHub's URL, e.g. https://github.com or https://ghe.example.com, or unset it")
+    fi
+    case ${TOKEN_FETCH_CLIENT:-} in
+        '') ;;
+        auto | curl | bash)
+            SETTING_NOTES+=("TOKEN_FETCH_CLIENT: retired: curl is the one HTTP client now, so \"${TOKEN_FETCH_CLIENT}\" changes nothing; fix: unset it")
+            ;;
+        *)
+            shown TOKEN_FETCH_CLIENT
+            SETTING_PROBLEMS+=("TOKEN_FETCH_CLIENT: \"$REPLY\" is not a known value (the variable is retired: curl is the one HTTP client); fix: unset it")
+            ;;
+    esac
+    if [[ -n ${TOKEN_HELPER_SCRIPT:-} && ($TOKEN_HELPER_SCRIPT != /* || ! -f $TOKEN_HELPER_SCRIPT) ]]; then
+        shown TOKEN_HELPER_SCRIPT
+        SETTING_PROBLEMS+=("TOKEN_HELPER_SCRIPT: \"$REPLY\" (from ${SETTING_FROM[TOKEN_HELPER_SCRIPT]}) is not the absolute path of a file, so the daemon cannot refresh; fix: unset it (the extracted helper is the default)")
+    fi
+}
+
+# REPO_ROOTS (default $HOME:/workspace) into REPO_ROOT_LIST; REPAIR_REMOTES
+# 0 or 1 (default 1). A problem goes to SETTING_PROBLEMS; a root that is
+# not absolute or holds a control character is left out.
+repair_settings() {
+    local root problem=''
+    REPO_ROOT_LIST=()
+    if [[ -z ${REPO_ROOTS:-} ]]; then
+        REPO_ROOTS="${HOME:+$HOME:}/workspace"
+    elif ((${#REPO_ROOTS} > 16384)); then
+        problem="is longer than 16384 characters"
+    elif [[ $REPO_ROOTS == *[[:cntrl:]]* ]]; then
+        problem="holds a control character"
+    fi
+    if [[ -z $problem ]]; then
+        local IFS=: -
+        set -f
+        for root in $REPO_ROOTS; do
+            if [[ $root == /* ]]; then
+                REPO_ROOT_LIST+=("$root")
+            else
+                problem="has an entry that is not an absolute path"
+            fi
+        done
+        [[ $REPO_ROOTS != *: ]] || problem="has an entry that is not an absolute path"
+    fi
+    if [[ -n $problem ]]; then
+        shown REPO_ROOTS
+        SETTING_PROBLEMS+=("REPO_ROOTS: \"$REPLY\" (from ${SETTING_FROM[REPO_ROOTS]:-env}) $problem, so only its absolute entries are searched for tokens in remote URLs; fix: set it to colon-separated absolute directories, e.g. /home/agent:/workspace, or unset it")
+    fi
+    case ${REPAIR_REMOTES:-} in
+        '') REPAIR_REMOTES=1 ;;
+        0 | 1) ;;
+        *)
+            shown REPAIR_REMOTES
+            SETTING_PROBLEMS+=("REPAIR_REMOTES: \"$REPLY\" (from ${SETTING_FROM[REPAIR_REMOTES]:-env}) is not 0 or 1, so 1 is used (the daemon repairs remote URLs); fix: set it to 0 or 1, or unset it")
+            REPAIR_REMOTES=1
+            ;;
+    esac
+}
+
+# `_check_settings`: the one judge of the settings (install's warnings and
+# status's `settings` check ask it). One line per problem on stdout, naming
+# the setting and the fix; exit 1 when there is any. No network.
+action_check_settings() {
+    check_settings
+    local note
+    for note in "${SETTING_NOTES[@]}"; do printf 'note: %s\n' "$note"; done
+    ((${#SETTING_PROBLEMS[@]})) || return 0
+    printf '%s\n' "${SETTING_PROBLEMS[@]}"
+    return 1
+}
+
+# `_settings`: every setting as NAME<TAB>SOURCE<TAB>VALUE, the value in
+# effect (a number out of shape shows its default), the userinfo of
+# PLATFORM_URL and the proxies redacted, control characters removed.
+# Problems go to stderr.
+action_settings() {
+    local name value
+    for REPLY in "${SETTING_PROBLEMS[@]}"; do say "$REPLY"; done
+    for name in "${SETTING_NAMES[@]}"; do
+        value=${!name:-}
+        [[ $name == PLATFORM_URL || $name == HTTP*_PROXY ]] && shown "$name" && value=$REPLY
+        # The daemon's default helper is this script.
+        if [[ $name == TOKEN_HELPER_SCRIPT && -z $value ]]; then
+            value='(the extracted helper)'
+            [[ ${BASH_SOURCE[0]:-} == /* ]] && value=${BASH_SOURCE[0]}
+        fi
+        printf '%s\t%s\t%s\n' "$name" "${SETTING_FROM[$name]}" "${value//[[:cntrl:]]/}"
+    done
+}
+
+case $HELPER_ACTION in
+    _check_settings)
+        repair_settings
+        action_check_settings
+        exit
+        ;;
+    _settings)
+        repair_settings
+        action_settings
+        exit
+        ;;
+esac
+
 # --- the platform ----------------------------------------------------------
 
 # Sets REPLY to the epoch of an RFC 3339 time (pure bash: no GNU date needed).
@@ -1192,49 +1324,6 @@ case $HELPER_ACTION in
     store) exit 0 ;;
 esac
 
-# The problems that keep git from getting a platform token, one line each,
-# naming the setting and the fix; no network. Appended to SETTING_PROBLEMS.
-check_settings() {
-    shown PLATFORM_URL
-    local platform=$REPLY
-    transport_settings
-    if [[ ! $PLATFORM_URL =~ $PLATFORM_URL_RE ]]; then
-        SETTING_PROBLEMS+=("PLATFORM_URL: \"$platform\" (from ${SETTING_FROM[PLATFORM_URL]}) is not http(s)://host[:port][/path]; fix: set it to the platform's base URL, e.g. http://host.docker.internal:8080, then run \`molecule-credential-helper install\` again")
-    elif command -v curl >/dev/null; then
-        :
-    elif [[ -n $PROXY_IN_USE ]]; then
-        SETTING_PROBLEMS+=("${SETTING_VAR[$PROXY_IN_USE]:-$PROXY_IN_USE}: the platform is reached through this proxy by curl, and curl is not on PATH; fix: install curl (Debian: apt-get install curl)")
-    else
-        SETTING_PROBLEMS+=("PLATFORM_URL: fetching from the platform needs curl, and curl is not on PATH; fix: install curl (Debian: apt-get install curl)")
-    fi
-    SETTING_PROBLEMS+=("${TRANSPORT_PROBLEMS[@]}")
-    if [[ -n ${WORKSPACE_ID:-} ]] && ! workspace_id_ok; then
-        shown WORKSPACE_ID
-        SETTING_PROBLEMS+=("WORKSPACE_ID: \"$REPLY\" (from ${SETTING_FROM[WORKSPACE_ID]}) is not 1-128 characters of A-Z a-z 0-9 . _ - (nor . or ..), so no request is sent; fix: set it to the workspace's id, or unset it for the admin route")
-    fi
-    if ! check_bearer; then
-        SETTING_PROBLEMS+=("CONFIGS_DIR: $BEARER_PROBLEM")
-    fi
-    shown GITHUB_SERVER_URL
-    if [[ -z $SERVED_HOST ]]; then
-        SETTING_PROBLEMS+=("GITHUB_SERVER_URL: \"$REPLY\" (from ${SETTING_FROM[GITHUB_SERVER_URL]}) is not https://host[:port] (no path, no user; a host of dot-separated labels of letters, digits and inner dashes; a port 1-65535), so no host is served; fix: set it to your GitHub's URL, e.g. https://github.com or https://ghe.example.com, or unset it")
-    fi
-    case ${TOKEN_FETCH_CLIENT:-} in
-        '') ;;
-        auto | curl | bash)
-            SETTING_NOTES+=("TOKEN_FETCH_CLIENT: retired: curl is the one HTTP client now, so \"${TOKEN_FETCH_CLIENT}\" changes nothing; fix: unset it")
-            ;;
-        *)
-            shown TOKEN_FETCH_CLIENT
-            SETTING_PROBLEMS+=("TOKEN_FETCH_CLIENT: \"$REPLY\" is not a known value (the variable is retired: curl is the one HTTP client); fix: unset it")
-            ;;
-    esac
-    if [[ -n ${TOKEN_HELPER_SCRIPT:-} && ($TOKEN_HELPER_SCRIPT != /* || ! -f $TOKEN_HELPER_SCRIPT) ]]; then
-        shown TOKEN_HELPER_SCRIPT
-        SETTING_PROBLEMS+=("TOKEN_HELPER_SCRIPT: \"$REPLY\" (from ${SETTING_FROM[TOKEN_HELPER_SCRIPT]}) is not the absolute path of a file, so the daemon cannot refresh; fix: unset it (the extracted helper is the default)")
-    fi
-}
-
 action_fetch() {
     if locked_fetch force; then
         release_lock
@@ -1374,37 +1463,6 @@ fingerprint() {
     REPLY=$(printf "$esc" | base64 -w 0 2>/dev/null) || REPLY=unknown
 }
 
-# `_check_settings`: the one judge of the settings (install's warnings and
-# status's `settings` check ask it). One line per problem on stdout, naming
-# the setting and the fix; exit 1 when there is any. No network.
-action_check_settings() {
-    check_settings
-    local note
-    for note in "${SETTING_NOTES[@]}"; do printf 'note: %s\n' "$note"; done
-    ((${#SETTING_PROBLEMS[@]})) || return 0
-    printf '%s\n' "${SETTING_PROBLEMS[@]}"
-    return 1
-}
-
-# `_settings`: every setting as NAME<TAB>SOURCE<TAB>VALUE, the value in
-# effect (a number out of shape shows its default), the userinfo of
-# PLATFORM_URL and the proxies redacted, control characters removed.
-# Problems go to stderr.
-action_settings() {
-    local name value
-    for REPLY in "${SETTING_PROBLEMS[@]}"; do say "$REPLY"; done
-    for name in "${SETTING_NAMES[@]}"; do
-        value=${!name:-}
-        [[ $name == PLATFORM_URL || $name == HTTP*_PROXY ]] && shown "$name" && value=$REPLY
-        # The daemon's default helper is this script.
-        if [[ $name == TOKEN_HELPER_SCRIPT && -z $value ]]; then
-            value='(the extracted helper)'
-            [[ ${BASH_SOURCE[0]:-} == /* ]] && value=${BASH_SOURCE[0]}
-        fi
-        printf '%s\t%s\t%s\n' "$name" "${SETTING_FROM[$name]}" "${value//[[:cntrl:]]/}"
-    done
-}
-
 # --- repair: tokens that bypass this helper --------------------------------
 # GitHub's docs tell people to clone with
 # https://x-access-token:TOKEN@github.com/o/r.git, and actions/checkout
@@ -1432,46 +1490,6 @@ readonly REPAIR_AUTH_RE='^[[:space:]]*[Aa][Uu][Tt][Hh][Oo][Rr][Ii][Zz][Aa][Tt][I
 readonly REPAIR_KEYS_RE='^(remote\..+\.(url|pushurl)|http\.(.+\.)?extraheader|url\..+\.(insteadof|pushinsteadof))$'
 REPAIR_DRY='' REPAIR_LOG='' REPAIR_FAILED=0
 REPO_ROOT_LIST=()
-
-# REPO_ROOTS (default $HOME:/workspace) into REPO_ROOT_LIST; REPAIR_REMOTES
-# 0 or 1 (default 1). A problem goes to SETTING_PROBLEMS; a root that is
-# not absolute or holds a control character is left out.
-repair_settings() {
-    local root problem=''
-    REPO_ROOT_LIST=()
-    if [[ -z ${REPO_ROOTS:-} ]]; then
-        REPO_ROOTS="${HOME:+$HOME:}/workspace"
-    elif ((${#REPO_ROOTS} > 16384)); then
-        problem="is longer than 16384 characters"
-    elif [[ $REPO_ROOTS == *[[:cntrl:]]* ]]; then
-        problem="holds a control character"
-    fi
-    if [[ -z $problem ]]; then
-        local IFS=: -
-        set -f
-        for root in $REPO_ROOTS; do
-            if [[ $root == /* ]]; then
-                REPO_ROOT_LIST+=("$root")
-            else
-                problem="has an entry that is not an absolute path"
-            fi
-        done
-        [[ $REPO_ROOTS != *: ]] || problem="has an entry that is not an absolute path"
-    fi
-    if [[ -n $problem ]]; then
-        shown REPO_ROOTS
-        SETTING_PROBLEMS+=("REPO_ROOTS: \"$REPLY\" (from ${SETTING_FROM[REPO_ROOTS]:-env}) $problem, so only its absolute entries are searched for tokens in remote URLs; fix: set it to colon-separated absolute directories, e.g. /home/agent:/workspace, or unset it")
-    fi
-    case ${REPAIR_REMOTES:-} in
-        '') REPAIR_REMOTES=1 ;;
-        0 | 1) ;;
-        *)
-            shown REPAIR_REMOTES
-            SETTING_PROBLEMS+=("REPAIR_REMOTES: \"$REPLY\" (from ${SETTING_FROM[REPAIR_REMOTES]:-env}) is not 0 or 1, so 1 is used (the daemon repairs remote URLs); fix: set it to 0 or 1, or unset it")
-            REPAIR_REMOTES=1
-            ;;
-    esac
-}
 
 # One finding: STATUS (changed, would-change, skipped, failed), the
 # repository, the key and a hashed_token or a reason. A line of four
@@ -1900,14 +1918,6 @@ main() {
         _login_gh_stdin) action_login_gh_stdin ;;
         _prime_gh) action_prime_gh ;;
         _invalidate_cache) invalidate_cache ;;
-        _check_settings)
-            repair_settings
-            action_check_settings
-            ;;
-        _settings)
-            repair_settings
-            action_settings
-            ;;
         *)
             say "usage: ${0##*/} get|store|erase|_fetch_token|_refresh_gh|_login_gh|_login_gh_stdin|_prime_gh|_invalidate_cache|_check_settings|_settings|_repair"
             return 2

@@ -31,20 +31,18 @@ pub fn contents(name: &str) -> &'static [u8] {
         .unwrap_or_else(|| panic!("script {name} is not embedded: build is broken"))
 }
 
-/// `bash -p -s ARGS…` running the embedded helper, fed on stdin: what
-/// status, install and the contract run, never the extracted file, which
-/// the home's owner can edit (root's `status --probe` must not run a
-/// user's code). `-p`: no `$BASH_ENV`, no imported functions, as git runs it.
+/// `bash -p -c <embedded helper> molecule-git-token-helper.sh ARGS…`:
+/// what status, install and the contract run, never the extracted file,
+/// which the home's owner can edit (root's `status --probe` must not run a
+/// user's code). `-p`: no `$BASH_ENV`, no imported functions, as git runs
+/// it. In argv, not on stdin: bash reads a script from a pipe a byte at a
+/// time (~35,000 reads for this one), which cost install most of its time.
 pub fn embedded_helper(
     config: &crate::Config,
     bash: &std::path::Path,
     args: &[&str],
 ) -> crate::os::CommandSpec {
-    config
-        .command(bash)
-        .args(["-p", "-s"])
-        .args(args.iter().copied())
-        .stdin(crate::secret::Secret::new(contents(HELPER_SCRIPT).to_vec()))
+    embedded_helper_inline(config, bash, args)
 }
 
 /// `bash -p -c <embedded helper> molecule-git-token-helper.sh ARGS…`: the

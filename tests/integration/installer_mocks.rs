@@ -66,15 +66,15 @@ fn expect_git(
 /// The settings check install runs once the scripts are in place: the
 /// helper's `_check_settings`, run by `bash -p` as git runs it.
 fn is_settings_check(cmd: &CommandSpec) -> bool {
-    // The embedded helper on stdin, never the file in the home.
+    // The embedded helper in argv, never the file in the home.
     cmd.program == std::path::Path::new("/usr/bin/bash")
-        && cmd.args == ["-p", "-s", "_check_settings"]
-        && cmd.stdin.as_ref().is_some_and(|s| {
-            s.expose().as_slice()
-                == molecule_credential_helper::scripts::contents(
-                    molecule_credential_helper::scripts::HELPER_SCRIPT,
-                )
-        })
+        && cmd.args.len() == 5
+        && cmd.args[..2] == ["-p", "-c"]
+        && cmd.args[2].as_bytes()
+            == molecule_credential_helper::scripts::contents(
+                molecule_credential_helper::scripts::HELPER_SCRIPT,
+            )
+        && cmd.args[3..] == ["molecule-git-token-helper.sh", "_check_settings"]
         && cmd.env_value("HOME") == Some(HOME)
 }
 
