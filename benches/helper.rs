@@ -2,9 +2,10 @@
 //! - helper `get` through the real `git credential fill`: ours on a cache hit
 //!   vs git's builtin `store` helper; ours on a cold cache (fake platform,
 //!   curl the one HTTP client); and, paired, our cold fill against the
-//!   seed's curl-based cold fill (`benches/fixtures/seed-helper.sh`, the
-//!   first helper this repository had) on the classic 40-character tokens
-//!   the seed accepts;
+//!   cold fill of this repository's first helper
+//!   (`benches/fixtures/first-helper.sh`: scripts/molecule-git-token-helper.sh
+//!   as of commit 43ad45e, kept verbatim; curl-based) on the classic
+//!   40-character tokens it accepts;
 //! - a burst of 32 concurrent cold fills (wall time; one platform request);
 //! - `install`: first and second run with the real backends, a first run
 //!   while gh hangs (install must not wait for it), and the pure logic on
@@ -136,8 +137,9 @@ fn repo_helper() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/molecule-git-token-helper.sh")
 }
 
-fn seed_helper() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/fixtures/seed-helper.sh")
+/// This repository's first helper, the paired baseline.
+fn first_helper() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/fixtures/first-helper.sh")
 }
 
 fn wire_ours(home: &Home) {
@@ -189,8 +191,9 @@ fn helper_get(c: &mut Criterion) {
     assert!(ours.fill().contains("password=ghs_"));
     group.bench_function("molecule_cache_hit", |b| b.iter(|| ours.fill()));
 
-    // The seed's helper accepts only `[A-Za-z0-9_]` tokens: the pair our
-    // cold fill / the seed's runs against a platform issuing classic ones.
+    // The first helper accepts only `[A-Za-z0-9_]` tokens: the pair our
+    // cold fill / the first helper's runs against a platform issuing
+    // classic ones.
     let classic = FakePlatform::start(FakePlatformConfig {
         secret: SECRET.into(),
         token_format: molecule_credential_helper::testing::TokenFormat::Classic,
@@ -199,17 +202,17 @@ fn helper_get(c: &mut Criterion) {
     .unwrap();
     let ours_classic = Home::new(&classic);
     wire_ours(&ours_classic);
-    let seed = Home::new(&classic);
-    wire(&seed, &seed_helper());
-    seed.make_cold();
+    let first = Home::new(&classic);
+    wire(&first, &first_helper());
+    first.make_cold();
     assert!(
-        seed.fill().contains("password=ghs_"),
-        "the seed helper fetches"
+        first.fill().contains("password=ghs_"),
+        "the first helper fetches"
     );
-    paired_ratios(&store, &ours, &ours_classic, &seed);
+    paired_ratios(&store, &ours, &ours_classic, &first);
     for (name, home) in [
         ("molecule_cold_fetch", &ours),
-        ("seed_cold_fetch_classic", &seed),
+        ("first_helper_cold_fetch_classic", &first),
     ] {
         group.bench_function(name, |b| {
             b.iter_batched(
@@ -225,9 +228,9 @@ fn helper_get(c: &mut Criterion) {
 /// The targets are ratios, and this machine's speed drifts between two
 /// criterion benchmarks run seconds apart. So each round times five fills
 /// back to back (store hit, our hit, our cold fetch, our cold fetch of a
-/// classic token, the seed's cold fetch of one) and the ratios are taken
+/// classic token, the first helper's cold fetch of one) and the ratios are taken
 /// within each round: printed, and written to target/criterion/paired.json.
-fn paired_ratios(store: &Home, ours: &Home, ours_classic: &Home, seed: &Home) {
+fn paired_ratios(store: &Home, ours: &Home, ours_classic: &Home, first: &Home) {
     const ROUNDS: usize = 300;
     let timed = |home: &Home, cold: bool| {
         if cold {
@@ -238,18 +241,18 @@ fn paired_ratios(store: &Home, ours: &Home, ours_classic: &Home, seed: &Home) {
         started.elapsed().as_secs_f64() * 1e3
     };
     let mut rows: [Vec<f64>; 5] = Default::default();
-    let (mut hit_ratio, mut cold_ratio, mut seed_ratio) = (vec![], vec![], vec![]);
+    let (mut hit_ratio, mut cold_ratio, mut first_ratio) = (vec![], vec![], vec![]);
     for _ in 0..ROUNDS {
         let round = [
             timed(store, false),
             timed(ours, false),
             timed(ours, true),
             timed(ours_classic, true),
-            timed(seed, true),
+            timed(first, true),
         ];
         hit_ratio.push(round[1] / round[0]);
         cold_ratio.push(round[2] / round[1]);
-        seed_ratio.push(round[3] / round[4]);
+        first_ratio.push(round[3] / round[4]);
         for (row, ms) in rows.iter_mut().zip(round) {
             row.push(ms);
         }
@@ -263,7 +266,7 @@ fn paired_ratios(store: &Home, ours: &Home, ours_classic: &Home, seed: &Home) {
         "our_hit_ms",
         "our_cold_ms",
         "our_cold_classic_ms",
-        "seed_cold_classic_ms",
+        "first_helper_cold_classic_ms",
     ];
     let mut json = serde_json::Map::new();
     for (name, row) in names.iter().zip(rows.iter_mut()) {
@@ -272,7 +275,7 @@ fn paired_ratios(store: &Home, ours: &Home, ours_classic: &Home, seed: &Home) {
     for (name, v) in [
         ("hit_over_store", &mut hit_ratio),
         ("cold_over_hit", &mut cold_ratio),
-        ("our_cold_over_seed_cold", &mut seed_ratio),
+        ("our_cold_over_first_helper_cold", &mut first_ratio),
     ] {
         let q = quartiles(v);
         println!(

@@ -24,6 +24,7 @@ use std::process::{Command, ExitCode, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clap::Parser;
+use molecule_credential_helper::report::count;
 use molecule_credential_helper::testing::{
     namespace, FakeGitHub, FakeMode, FakePlatform, FakePlatformConfig, TokenAuthority,
 };
@@ -445,14 +446,21 @@ fn main() -> ExitCode {
     }
 }
 
+/// `6 compressed hours`, `1 compressed hour`.
+fn compressed_hours(hours: f64) -> String {
+    let noun = if hours == 1.0 { "hour" } else { "hours" };
+    format!("{hours} compressed {noun}")
+}
+
 fn soak(args: Args) -> Result<bool, String> {
     let soak = Soak::new(args)?;
     let (hours, speed) = (soak.args.hours, soak.args.speed);
     let faults = schedule(hours);
     eprintln!(
-        "soak: {hours} compressed hours at speed {speed} ({:.0} s), {} faults, {} platform",
+        "soak: {} at speed {speed} ({:.0} s), {}, {} platform",
+        compressed_hours(hours),
         hours * 3600.0 / speed,
-        faults.len(),
+        count(faults.len() as u64, "fault", "faults"),
         if soak.args.caching_platform {
             "caching"
         } else {
@@ -637,8 +645,9 @@ fn report(
     let svg_path = soak.args.out.join("soak.svg");
     draw(&svg_path, hours, &outages, ops).map_err(|e| format!("svg: {e}"))?;
     println!(
-        "soak: {hours} compressed hours at speed {speed}: {} operations",
-        ops.len()
+        "soak: {} at speed {speed}: {}",
+        compressed_hours(hours),
+        count(ops.len() as u64, "operation", "operations")
     );
     for (k, (ok, failed)) in &by_kind {
         println!("  {k}: {ok} ok, {failed} failed");
@@ -654,8 +663,9 @@ fn report(
     println!("  lowest token life left when used: git {lowest_git:.1} min, gh {lowest_gh:.1} min");
     println!("  longest outage survived without an auth failure: {survived:.0} min");
     println!(
-        "  auth failures outside the long outage: {}; the long outage failed as expected: {long_failed}; recovered after it: {recovered} ({recovery_checked} long outage(s) checked)",
-        unexpected.len()
+        "  auth failures outside the long outage: {}; the long outage failed as expected: {long_failed}; recovered after it: {recovered} ({} checked)",
+        unexpected.len(),
+        count(recovery_checked as u64, "long outage", "long outages")
     );
     println!("  wrote {} and {}", json_path.display(), svg_path.display());
     let ok = unexpected.is_empty() && long_failed && recovered;

@@ -124,9 +124,9 @@ impl std::fmt::Display for RepairReport {
         };
         writeln!(
             f,
-            "{} credential(s) {what} from {} repositories; {} skipped; {} failed",
-            self.changes.len(),
-            self.repos().len(),
+            "{} {what} from {}; {} skipped; {} failed",
+            crate::report::count(self.changes.len() as u64, "credential", "credentials"),
+            crate::report::count(self.repos().len() as u64, "repository", "repositories"),
             self.skipped.len(),
             self.failed.len()
         )
@@ -255,6 +255,6 @@ mod tests {
         assert_eq!(r.skipped[0].repo, "/w/b");
         assert_eq!(r.failed[0].key, "remote.origin.url");
         let text = r.to_string();
-        assert!(text.contains("2 credential(s) removed from 1 repositories; 1 skipped; 1 failed"));
+        assert!(text.contains("2 credentials removed from 1 repository; 1 skipped; 1 failed"));
     }
 }

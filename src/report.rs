@@ -215,9 +215,27 @@ impl fmt::Display for InstallReport {
     }
 }
 
+/// A count and its noun, in the right number: `count(1, "minute",
+/// "minutes")` is `1 minute`, every other count takes the plural. Every
+/// count the crate prints goes through it (status, repair, the CLI, the
+/// soak).
+#[doc(hidden)]
+pub fn count(n: impl Into<u64>, one: &str, many: &str) -> String {
+    let n = n.into();
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_count_of_one_is_singular() {
+        assert_eq!(count(0u64, "minute", "minutes"), "0 minutes");
+        assert_eq!(count(1u64, "minute", "minutes"), "1 minute");
+        assert_eq!(count(2u64, "request", "requests"), "2 requests");
+        assert_eq!(count(1u64, "repository", "repositories"), "1 repository");
+    }
 
     #[test]
     fn json_round_trips_with_documented_field_names() {

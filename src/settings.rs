@@ -17,8 +17,9 @@ use crate::config::Config;
 use crate::os::Spawner;
 
 /// The settings saved at install, in the file's order: every variable of
-/// the contract's table but the tokens (`REPO_ROOTS` and `REPAIR_REMOTES`
-/// among them: where `repair` looks, and whether the daemon does), and our
+/// the contract's table but the tokens, `RUST_LOG` and the retired
+/// `TOKEN_FETCH_CLIENT` (`REPO_ROOTS` and `REPAIR_REMOTES` among them:
+/// where `repair` looks, and whether the daemon does), and our
 /// `GH_LOGIN_TIMEOUT_SEC`; then curl's proxy variables (set in either
 /// case: see [`SETTING_ALIASES`]) and `PLATFORM_CA_FILE`.
 /// The helper's `SETTING_NAMES` holds the same list.

@@ -6,6 +6,7 @@ use clap::Args;
 use molecule_credential_helper::cli_support::{
     serve, ServeError, ServeOptions, MODE_NAMES, TOKEN_FORMAT_NAMES,
 };
+use molecule_credential_helper::report::count;
 
 use super::{output, CliError};
 
@@ -51,6 +52,9 @@ pub(crate) fn run(args: FakePlatformArgs) -> Result<ExitCode, CliError> {
         ServeError::Usage(msg) => CliError::Usage(msg),
         ServeError::Output(e) => CliError::Output(e),
     })?;
-    output::err(&format!("fake-platform: served {served} requests"));
+    output::err(&format!(
+        "fake-platform: served {}",
+        count(served as u64, "request", "requests")
+    ));
     Ok(ExitCode::SUCCESS)
 }

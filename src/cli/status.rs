@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use clap::Args;
 use molecule_credential_helper::os::{RealFs, RealProcTable, RealSpawner, RealWhich, Spawner};
+use molecule_credential_helper::report::count;
 use molecule_credential_helper::status::{status, Probe};
 use molecule_credential_helper::{cache, Config};
 
@@ -71,8 +72,8 @@ fn probe(config: &Config) -> Probe {
                 .and_then(|c| c.expiry)
                 .map(|e| {
                     format!(
-                        "cache valid for {} more minutes",
-                        e.saturating_sub(now) / 60
+                        "cache valid for {}",
+                        count(e.saturating_sub(now) / 60, "more minute", "more minutes")
                     )
                 })
                 .unwrap_or_else(|| "no expiry known".into());

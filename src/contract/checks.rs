@@ -770,7 +770,11 @@ fn one_daemon(world: &World) -> Result<(), String> {
         nix::unistd::geteuid().as_raw(),
     );
     ensure(settled, || {
-        format!("{} supervisors, {} daemons", s.len(), d.len())
+        format!(
+            "{}, {}",
+            crate::report::count(s.len() as u64, "supervisor", "supervisors"),
+            crate::report::count(d.len() as u64, "daemon", "daemons")
+        )
     })
 }
 

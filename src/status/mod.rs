@@ -384,8 +384,8 @@ fn credentials_in_url<F: Fs, S: Spawner, W: Which>(
         NAME,
         Level::Warn,
         format!(
-            "{} credential(s) in remote URLs, url rewrites or extraheaders git never refreshes, in {named}: a push from there fails once the token dies; run `molecule-credential-helper repair`{others}",
-            report.changes.len()
+            "{} in remote URLs, url rewrites or extraheaders git never refreshes, in {named}: a push from there fails once the token dies; run `molecule-credential-helper repair`{others}",
+            crate::report::count(report.changes.len() as u64, "credential", "credentials")
         ),
     )
 }
@@ -589,21 +589,22 @@ fn cached_token<F: Fs>(fs: &F, config: &Config, log: &DaemonLog) -> Check {
         );
     }
     let now = config.now_epoch;
-    let minutes = |secs: u64| secs / 60;
+    let minutes = |secs: u64| crate::report::count(secs / 60, "minute", "minutes");
+    let more_minutes = |secs: u64| crate::report::count(secs / 60, "more minute", "more minutes");
     let accepted = cached.expires_at.map(|at| {
         let min_remaining = config.seconds("TOKEN_MIN_REMAINING_SEC", 60);
         let left = at.saturating_sub(now);
         if left > min_remaining {
-            format!("GitHub accepts it for {} more minutes", minutes(left))
+            format!("GitHub accepts it for {}", more_minutes(left))
         } else {
             "GitHub stops accepting it within TOKEN_MIN_REMAINING_SEC: no longer served".into()
         }
     });
     let next = log.next_refresh_at.map(|at| {
         if at > now {
-            format!("next refresh in {} minutes", minutes(at - now))
+            format!("next refresh in {}", minutes(at - now))
         } else {
-            format!("a refresh was due {} minutes ago", minutes(now - at))
+            format!("a refresh was due {} ago", minutes(now - at))
         }
     });
     let hashed = cached
@@ -629,13 +630,13 @@ fn cached_token<F: Fs>(fs: &F, config: &Config, log: &DaemonLog) -> Check {
         (true, Some(expiry)) if expiry > now => check(
             "cached-token",
             Level::Ok,
-            format!("fresh for {} more minutes{tail}", minutes(expiry - now)),
+            format!("fresh for {}{tail}", more_minutes(expiry - now)),
         ),
         (true, Some(expiry)) => check(
             "cached-token",
             Level::Warn,
             format!(
-                "stale for {} minutes (the next git call asks the platform){tail}",
+                "stale for {} (the next git call asks the platform){tail}",
                 minutes(now - expiry)
             ),
         ),

@@ -346,6 +346,19 @@ fn status_fails_on_a_wide_cache_dir() {
     assert_eq!((code, level(&report, "token-cache")), (1, Level::Fail));
 }
 
+/// A count of one is singular: a token cached for 100 s is "fresh for 1
+/// more minute", never "1 more minutes".
+#[test]
+fn status_counts_one_minute_in_the_singular() {
+    let env = TestEnv::builder().var("TOKEN_CACHE_TTL_SEC", "100").build();
+    let _guard = SupervisorGuard::new(&env.home);
+    env.bin().arg("install").arg("--home").arg(&env.home).ok();
+    assert!(env.fill().status.success());
+    let (_, report) = status(&env);
+    let detail = &report.check("cached-token").unwrap().detail;
+    assert!(detail.starts_with("fresh for 1 more minute;"), "{detail}");
+}
+
 #[test]
 fn status_reports_cached_token_expiry_without_the_token() {
     let (env, _guard) = installed();
@@ -365,7 +378,7 @@ fn status_reports_cached_token_expiry_without_the_token() {
     let report: StatusReport = serde_json::from_slice(&out.stdout).unwrap();
     let check = report.check("cached-token").unwrap();
     assert_eq!(check.level, Level::Ok);
-    assert!(check.detail.contains("minutes"), "{}", check.detail);
+    assert!(check.detail.contains(" minute"), "{}", check.detail);
     let token = env.platform().issued()[0].token.clone();
     assert!(!stdout(&out).contains(&token));
 }

@@ -107,3 +107,45 @@ fn fault_modes() {
     );
     assert!(started.elapsed() >= std::time::Duration::from_millis(900));
 }
+
+/// The command's closing count is grammatical: "served 1 request".
+#[test]
+fn the_command_says_served_1_request_in_the_singular() {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_molecule-credential-helper"))
+        .args([
+            "fake-platform",
+            "--port",
+            "0",
+            "--secret",
+            "s3",
+            "--max-seconds",
+            "60",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut url = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut url)
+        .unwrap();
+    let addr = url.trim().trim_start_matches("http://").to_string();
+    let mut stream = TcpStream::connect(&addr).unwrap();
+    write!(
+        stream,
+        "GET /admin/github-installation-token HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("fake-platform: served 1 request\n"), "{err}");
+}

@@ -175,7 +175,7 @@ fn a_broken_reply_is_a_failed_fetch(#[case] reply: &str, #[case] reason: &str) {
     );
 }
 
-/// bash cannot bound a connect(): the helper's wait does. A listener whose
+/// curl's `--connect-timeout` bounds a connect(). A listener whose
 /// queue is full never completes a handshake, like a host that drops SYNs.
 #[test]
 fn a_platform_that_never_accepts_times_out() {

@@ -5,6 +5,7 @@ mod support;
 mod cli;
 mod daemon;
 mod deploy;
+mod docs;
 mod e2e;
 mod e2e_enterprise;
 mod enterprise;

@@ -565,7 +565,7 @@ fn the_text_report_names_the_change_and_bad_arguments_exit_2() {
         "{text}"
     );
     assert!(
-        text.contains("1 credential(s) removed from 1 repositories"),
+        text.contains("1 credential removed from 1 repository"),
         "{text}"
     );
     assert_no_secret(&text, &[token(T)]);
@@ -931,7 +931,7 @@ mod inside {
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
         assert!(!text.contains(&t1), "{text}");
         assert!(
-            text.contains("2 credential(s) removed from 2 repositories"),
+            text.contains("2 credentials removed from 2 repositories"),
             "{text}"
         );
         assert_eq!(url_of(&w, &in_url), "https://github.com/o/r.git");
