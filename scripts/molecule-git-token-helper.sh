@@ -1690,8 +1690,10 @@ repair_config() {
             repair_note changed "$repo" "$key" "$hashed"
         elif ((${#how[@]})); then
             repair_note failed "$repo" "$key" "git config failed (exit $rc; another git may hold ${file##*/}.lock) for the value with hashed_token $hashed"
+        elif ((rc == 2)); then
+            repair_note failed "$repo" "$key" "the section with hashed_token $hashed was not renamed: ${file%/*} is writable by others (or not ours), where a file they plant could take the rewrite; rename it by hand"
         else
-            repair_note failed "$repo" "$key" "the section with hashed_token $hashed was not renamed (${file##*/}.lock is held, the file is over 1 MiB, or its header is in the old [url.base] form: rename it by hand)"
+            repair_note failed "$repo" "$key" "the section with hashed_token $hashed was not renamed (${file##*/}.lock exists, the file is over 1 MiB, or no header line matched: rename it by hand)"
         fi
     done
 }
@@ -1701,39 +1703,59 @@ repair_config() {
 # fail, and the next sweep tries again), the same mode, renamed over FILE.
 # git's own `--rename-section` would need the old name, credential and
 # all, in argv; so the header lines are rewritten here, every other line
-# copied as it is. A header in the old `[url.base]` form is not matched
-# and the rename fails (exit 1, reported). Returns 0, or 1.
+# copied as it is (one read, one write: `mapfile` and `printf`, not a loop
+# over the file). A header inside a continued value (after a line ending
+# in an odd number of `\`) is the value's text, not a section: kept.
+# Only in a directory nobody else can write: there a planted lock (a link,
+# a FIFO, a device) could be opened, chmod'ed or renamed over the config.
+# Returns 0, 1 (not renamed), or 2 (the directory is shared).
 rename_url_section() {
-    local file=$1 base=$2 clean=$3 lock=$1.lock line re size renamed=0 fd
-    local -
-    size=$(exec stat -c %s -- "$file" 2>/dev/null) || return 1
+    local file=$1 base=$2 clean=$3 lock=$1.lock re size n prev fd='' i
+    local -a st=() lines=() candidates=()
+    # shellcheck disable=SC2207  # three words, split on purpose
+    st=($(exec stat -c '%s %a %u' -- "$file" "${file%/*}" 2>/dev/null))
+    ((${#st[@]} == 6)) || return 1
+    size=${st[0]}
     [[ -n $size && $size != *[!0-9]* && ${#size} -le 9 ]] && ((size <= REPAIR_MAX_FILE)) || return 1
+    [[ ${st[4]} != *[!0-7]* && ${st[5]} == "$EUID" ]] || return 2
+    ((8#${st[4]} & 8#022)) && return 2
+    [[ -e $lock || -L $lock ]] && return 1
     # A subsection as git writes it: `\` and `"` escaped, in quotes.
     base=${base//\\/\\\\} clean=${clean//\\/\\\\}
     base=${base//\"/\\\"} clean=${clean//\"/\\\"}
     ere_literal "$base"
     re='^([[:space:]]*)\[[[:space:]]*[Uu][Rr][Ll][[:space:]]+"'"$REPLY"'"[[:space:]]*\](.*)$'
+    # The lock is removed however this ends (TERM from the daemon's time
+    # limit, HUP from a closed terminal under `git push`): a lock left
+    # behind would fail every later git config write.
+    trap '[[ -n $fd ]] && rm -f -- "$lock"; exit 143' TERM INT HUP PIPE
     set -C
-    { exec {fd}>"$lock"; } 2>/dev/null || return 1
+    { exec {fd}>"$lock"; } 2>/dev/null || { fd='' && trap - TERM INT HUP PIPE && return 1; }
     set +C
-    # Stopped mid-copy (the daemon's time limit), the lock must not stay:
-    # every later git config write would fail on it.
-    trap 'rm -f -- "$lock"; exit 143' TERM INT
-    while IFS= read -r line || [[ -n $line ]]; do
-        if [[ $line =~ $re ]]; then
-            printf '%s[url "%s"]%s\n' "${BASH_REMATCH[1]}" "$clean" "${BASH_REMATCH[2]}"
-            ((++renamed))
-        else
-            printf '%s\n' "$line"
+    mapfile -t lines <"$file"
+    mapfile -t candidates < <(without_lock grep -n -i -E '^[[:space:]]*\[[[:space:]]*url[[:space:]]' -- "$file" 2>/dev/null | cut -d: -f1)
+    n=0
+    for i in "${candidates[@]}"; do
+        [[ -n $i && $i != *[!0-9]* && ${#i} -le 9 ]] || continue
+        ((i -= 1))
+        if ((i > 0)); then
+            prev=${lines[i - 1]%$'\r'}
+            prev=${prev##*[!\\]}
+            ((${#prev} % 2)) && continue
         fi
-    done <"$file" >&"$fd"
+        if [[ ${lines[i]} =~ $re ]]; then
+            lines[i]="${BASH_REMATCH[1]}[url \"$clean\"]${BASH_REMATCH[2]}"
+            ((++n))
+        fi
+    done
+    ((n > 0)) && printf '%s\n' "${lines[@]}" >&"$fd"
     exec {fd}>&-
-    if ((renamed > 0)) && without_lock chmod --reference="$file" -- "$lock" && without_lock mv -f -- "$lock" "$file"; then
-        trap - TERM INT
+    if ((n > 0)) && without_lock chmod "${st[1]}" -- "$lock" && without_lock mv -f -- "$lock" "$file"; then
+        trap - TERM INT HUP PIPE
         return 0
     fi
     without_lock rm -f -- "$lock"
-    trap - TERM INT
+    trap - TERM INT HUP PIPE
     return 1
 }
 

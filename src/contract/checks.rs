@@ -620,7 +620,8 @@ fn no_auth_extraheader(world: &World) -> Result<(), String> {
                     Some(url) => url_is_served(url, &world.server),
                     None => url.is_empty(),
                 };
-                return (is_auth && served).then(|| key.to_string());
+                // The key's URL may hold userinfo (`http.https://x:PW@…`).
+                return (is_auth && served).then(|| crate::secret::redact_credentials(key));
             }
             let base = key
                 .strip_prefix("url.")?
@@ -638,7 +639,7 @@ fn no_auth_extraheader(world: &World) -> Result<(), String> {
         .collect();
     ensure(found.is_empty(), || {
         format!(
-            "{} carries a credential for {}: git sends it instead of asking our helper, and it fails once that token dies; remove it (`git config --global --unset-all KEY`), or run `molecule-credential-helper repair`",
+            "{} carries a credential for {}: git sends it instead of asking our helper, and it fails once that token dies; remove it from the config that holds it (`git config --show-origin --get-regexp extraheader` names the file), or run `molecule-credential-helper repair` for a repository's or the user's own config",
             found.join(", "),
             world.server.host
         )

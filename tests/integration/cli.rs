@@ -791,6 +791,12 @@ fn contract_catches_a_storing_helper_in_the_images_git_environment() {
     "http.https://github.com/.extraheader",
     "no Authorization extraheader"
 )]
+#[case::scoped_with_userinfo(
+    "http.https://x:ghs_urlpw0secret@github.com/.extraheader",
+    "Authorization: bearer ghs_header0secret",
+    "http.https://***@github.com/.extraheader",
+    "no Authorization extraheader"
+)]
 #[case::unscoped(
     "http.extraHeader",
     "Authorization: bearer ghs_unscoped0secret",
@@ -826,6 +832,8 @@ fn contract_catches_a_credential_in_git_config_for_the_served_host(
         "eC1hY2Nlc3MtdG9rZW46Z2hzX3g=",
         "ghs_unscoped0secret",
         "ghs_rewrite0secret",
+        "ghs_urlpw0secret",
+        "ghs_header0secret",
     ] {
         assert!(!text.contains(secret), "{text}");
     }

@@ -1073,3 +1073,99 @@ mod inside {
         assert_eq!(url_of(&w, &in_url), "https://github.com/o/r.git");
     }
 }
+
+/// A `config.lock` planted before the rename (a link, a FIFO) is never
+/// opened, chmod'ed or renamed over the config; a directory others can
+/// write is refused outright, since they could plant one at any moment.
+#[rstest]
+#[case::link_to_a_file("link")]
+#[case::fifo("fifo")]
+#[case::group_writable_dir("shared")]
+fn a_planted_lock_or_a_shared_directory_is_never_written_through(#[case] plant: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let (env, root) = env_with_root();
+    let repo = root.join("r");
+    init(&env, &repo);
+    let config = repo.join(".git/config");
+    let base = format!("https://x:{}@github.com/", token(T));
+    add(
+        &env,
+        &config,
+        &format!("url.{base}.insteadOf"),
+        "https://github.com/",
+    );
+    let before = std::fs::read_to_string(&config).unwrap();
+    let target = env.dir.path().join("target");
+    std::fs::write(&target, "theirs\n").unwrap();
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let lock = repo.join(".git/config.lock");
+    match plant {
+        "link" => std::os::unix::fs::symlink(&target, &lock).unwrap(),
+        "fifo" => {
+            nix::unistd::mkfifo(&lock, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap()
+        }
+        _ => std::fs::set_permissions(repo.join(".git"), std::fs::Permissions::from_mode(0o2775))
+            .unwrap(),
+    }
+    // A FIFO with no reader would hang an open for writing: bounded here.
+    let (code, report, output) = repair(&env, false, &[]);
+    assert_eq!(code, 1, "{output}");
+    assert_eq!(report.failed.len(), 1, "{output}");
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), before);
+    assert!(std::fs::symlink_metadata(&config)
+        .unwrap()
+        .file_type()
+        .is_file());
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "theirs\n");
+    assert_eq!(
+        std::fs::metadata(&target).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert_no_secret(&output, &[token(T)]);
+}
+
+/// The rename changes the section's name and nothing else git reads: CRLF
+/// lines, a last line without a newline, `[URL …]`, both keys of one base,
+/// a header-looking line inside a continued value (value text, kept).
+#[test]
+fn a_rename_keeps_everything_else_git_reads() {
+    let (env, root) = env_with_root();
+    let repo = root.join("r");
+    init(&env, &repo);
+    let config = repo.join(".git/config");
+    let base = format!("https://x-access-token:{}@github.com/", token(T));
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!(
+        "[URL \"{base}\"]\r\n\tinsteadOf = https://github.com/\r\n\tpushInsteadOf = git@github.com:\r\n[core]\n\tfoo = bar\\\n[url \"{base}\"]\n[alias]\n\tlast = log -1"
+    ));
+    std::fs::write(&config, &text).unwrap();
+    let list = |env: &TestEnv| {
+        let out = env
+            .git()
+            .arg("config")
+            .arg("--file")
+            .arg(&config)
+            .arg("--list")
+            .output();
+        stdout(&out)
+    };
+    let before = list(&env);
+    let (code, report, output) = repair(&env, false, &[]);
+    assert_eq!(code, 0, "{output}");
+    assert_eq!(report.changes.len(), 1, "{output}");
+    let after = list(&env);
+    let prefix = format!("url.{base}.");
+    let want: String = before
+        .lines()
+        .map(|l| l.replace(&prefix, "url.https://github.com/."))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(after, want);
+    // The continued value still holds its text (token and all: it is a
+    // value, not a rewrite git applies).
+    assert!(
+        after.contains(&format!("core.foo=bar[url {base}]")),
+        "{after}"
+    );
+    assert!(after.contains("alias.last=log -1"), "{after}");
+}
