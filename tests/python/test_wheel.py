@@ -365,3 +365,13 @@ def test_gh_in_a_child_of_the_runtime_is_served_the_refreshed_login_after_tokens
     finally:
         short.terminate()
         short.wait(timeout=10)
+
+
+def test_problems_are_a_list_of_their_own_in_the_dict(world, monkeypatch):
+    report = mch.install_credential_helper()
+    assert report["problems"] == [], report
+    monkeypatch.setenv("PLATFORM_URL", "ftp://platform.example")
+    report = mch.install_credential_helper()
+    assert any(p.startswith("settings: PLATFORM_URL") for p in report["problems"]), report
+    assert not any(w.startswith("settings: PLATFORM_URL") for w in report["warnings"]), report
+    assert all(s["outcome"] != "failed" for s in report["steps"]), report
