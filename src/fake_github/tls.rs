@@ -30,6 +30,17 @@ fn other(e: impl std::fmt::Display) -> io::Error {
 /// Makes the CA and the server certificate, writes the CA (PEM) to
 /// `ca_pem`, and returns the server's TLS configuration.
 pub fn server_config(ca_pem: &Path) -> io::Result<Arc<rustls::ServerConfig>> {
+    server_config_for(ca_pem, &HOSTS, "github.com")
+}
+
+/// A CA made for the run and a server certificate it signed for `hosts`
+/// (its subject `common_name`); the CA's PEM is written to `ca_pem`. Also
+/// what tests use for an https platform with a private CA.
+pub fn server_config_for(
+    ca_pem: &Path,
+    hosts: &[&str],
+    common_name: &str,
+) -> io::Result<Arc<rustls::ServerConfig>> {
     let ca_key = KeyPair::generate().map_err(other)?;
     let mut ca = CertificateParams::new(Vec::<String>::new()).map_err(other)?;
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -43,10 +54,10 @@ pub fn server_config(ca_pem: &Path) -> io::Result<Arc<rustls::ServerConfig>> {
     let ca_cert = ca.self_signed(&ca_key).map_err(other)?;
 
     let leaf_key = KeyPair::generate().map_err(other)?;
-    let mut leaf = CertificateParams::new(HOSTS.iter().map(|h| h.to_string()).collect::<Vec<_>>())
+    let mut leaf = CertificateParams::new(hosts.iter().map(|h| h.to_string()).collect::<Vec<_>>())
         .map_err(other)?;
     leaf.distinguished_name
-        .push(DnType::CommonName, "github.com");
+        .push(DnType::CommonName, common_name);
     leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     leaf.key_usages = vec![
         KeyUsagePurpose::DigitalSignature,

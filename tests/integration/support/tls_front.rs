@@ -13,12 +13,6 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
-    KeyUsagePurpose,
-};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-
 const HEAD_LIMIT: usize = 16 * 1024;
 
 pub struct TlsFront {
@@ -109,52 +103,13 @@ fn serve(
     tls.flush()
 }
 
-fn other(e: impl std::fmt::Display) -> std::io::Error {
-    std::io::Error::other(e.to_string())
-}
-
 /// A CA made for this front, and a server certificate it signed for
 /// `127.0.0.1` and `localhost`; the CA's PEM is written to `ca_pem`.
 fn server_config(ca_pem: &Path) -> Arc<rustls::ServerConfig> {
-    let make = || -> std::io::Result<Arc<rustls::ServerConfig>> {
-        let ca_key = KeyPair::generate().map_err(other)?;
-        let mut ca = CertificateParams::new(Vec::<String>::new()).map_err(other)?;
-        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca.distinguished_name
-            .push(DnType::CommonName, "proxy27 test platform CA");
-        ca.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::CrlSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
-        let ca_cert = ca.self_signed(&ca_key).map_err(other)?;
-        let leaf_key = KeyPair::generate().map_err(other)?;
-        let mut leaf = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".into()])
-            .map_err(other)?;
-        leaf.distinguished_name
-            .push(DnType::CommonName, "platform.test");
-        leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        leaf.key_usages = vec![
-            KeyUsagePurpose::DigitalSignature,
-            KeyUsagePurpose::KeyEncipherment,
-        ];
-        let leaf_cert = leaf
-            .signed_by(&leaf_key, &ca_cert, &ca_key)
-            .map_err(other)?;
-        std::fs::write(ca_pem, ca_cert.pem())?;
-        let chain = vec![
-            CertificateDer::from(leaf_cert.der().to_vec()),
-            CertificateDer::from(ca_cert.der().to_vec()),
-        ];
-        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(other)?
-            .with_no_client_auth()
-            .with_single_cert(chain, key)
-            .map_err(other)?;
-        Ok(Arc::new(config))
-    };
-    make().expect("the test CA and server certificate")
+    molecule_credential_helper::fake_github::tls::server_config_for(
+        ca_pem,
+        &["127.0.0.1", "localhost"],
+        "platform.test",
+    )
+    .expect("the test CA and server certificate")
 }
