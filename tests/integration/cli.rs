@@ -242,17 +242,6 @@ fn strict_install_exits_1_on_a_failed_step_and_plain_install_0() {
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
 }
 
-fn status(env: &TestEnv) -> (i32, StatusReport) {
-    let out = env
-        .bin()
-        .args(["status", "--json", "--home"])
-        .arg(&env.home)
-        .output();
-    let report: StatusReport = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}{}", stdout(&out), stderr(&out)));
-    (out.status.code().unwrap(), report)
-}
-
 fn level(report: &StatusReport, name: &str) -> Level {
     report
         .check(name)
@@ -273,7 +262,7 @@ fn installed() -> (TestEnv, SupervisorGuard) {
 #[test]
 fn status_is_healthy_after_install_and_text_has_one_line_per_check() {
     let (env, _guard) = installed();
-    let (code, report) = status(&env);
+    let (code, report) = env.status_json();
     assert_eq!(code, 0, "{report:?}");
     for name in ["scripts", "git-config", "token-cache", "daemon"] {
         assert_eq!(level(&report, name), Level::Ok, "{report:?}");
@@ -294,7 +283,7 @@ fn status_is_healthy_after_install_and_text_has_one_line_per_check() {
 fn status_fails_when_a_script_differs() {
     let (env, _guard) = installed();
     std::fs::write(env.layout().helper_script, "#!/bin/sh\necho tampered\n").unwrap();
-    let (code, report) = status(&env);
+    let (code, report) = env.status_json();
     assert_eq!((code, level(&report, "scripts")), (1, Level::Fail));
 }
 
@@ -309,7 +298,7 @@ fn status_fails_when_git_values_are_wrong() {
             "credential.https://github.com.helper",
         ])
         .ok();
-    let (code, report) = status(&env);
+    let (code, report) = env.status_json();
     assert_eq!((code, level(&report, "git-config")), (1, Level::Fail));
 }
 
@@ -326,7 +315,7 @@ fn status_fails_when_another_helper_answers_github_first() {
         ),
     )
     .unwrap();
-    let (code, report) = status(&env);
+    let (code, report) = env.status_json();
     assert_eq!(code, 1);
     let check = report.check("git-config").unwrap();
     assert_eq!(check.level, Level::Fail);
@@ -342,7 +331,7 @@ fn status_fails_on_a_wide_cache_dir() {
         std::fs::Permissions::from_mode(0o755),
     )
     .unwrap();
-    let (code, report) = status(&env);
+    let (code, report) = env.status_json();
     assert_eq!((code, level(&report, "token-cache")), (1, Level::Fail));
 }
 
@@ -354,7 +343,7 @@ fn status_counts_one_minute_in_the_singular() {
     let _guard = SupervisorGuard::new(&env.home);
     env.bin().arg("install").arg("--home").arg(&env.home).ok();
     assert!(env.fill().status.success());
-    let (_, report) = status(&env);
+    let (_, report) = env.status_json();
     let detail = &report.check("cached-token").unwrap().detail;
     assert!(detail.starts_with("fresh for 1 more minute;"), "{detail}");
 }
@@ -367,7 +356,7 @@ fn status_reports_cached_token_expiry_without_the_token() {
     let layout = env.layout();
     std::fs::remove_file(layout.cache_token).unwrap();
     std::fs::remove_file(layout.cache_expiry).unwrap();
-    let (_, report) = status(&env);
+    let (_, report) = env.status_json();
     assert_eq!(level(&report, "cached-token"), Level::Warn, "no token yet");
     assert!(env.fill().status.success());
     let out = env
@@ -394,11 +383,11 @@ fn status_fails_when_the_supervisor_is_gone_or_the_pid_reused() {
         .unwrap();
     }
     assert!(wait_for(Duration::from_secs(5), || supervisors(&env.home).is_empty()));
-    let (code, report) = status(&env);
+    let (code, report) = env.status_json();
     assert_eq!((code, level(&report, "daemon")), (1, Level::Fail));
     // A live process that is not ours, named by the PID file.
     std::fs::write(env.layout().pid_file, format!("{}\n", std::process::id())).unwrap();
-    let (code, report) = status(&env);
+    let (code, report) = env.status_json();
     assert_eq!((code, level(&report, "daemon")), (1, Level::Fail));
     assert!(report.check("daemon").unwrap().detail.contains("reused"));
 }
@@ -412,7 +401,7 @@ fn status_warns_on_a_recent_refresh_error() {
          [molecule-gh-token-refresh] 2026-11-26T11:00:00Z refresh failed (exit 1); retry in 30s\n",
     )
     .unwrap();
-    let (_, report) = status(&env);
+    let (_, report) = env.status_json();
     let check = report.check("last-refresh").unwrap();
     assert_eq!(check.level, Level::Warn);
     assert!(
@@ -426,7 +415,7 @@ fn status_warns_on_a_recent_refresh_error() {
 fn status_warns_on_env_tokens_and_missing_gh() {
     let (mut env, _guard) = installed();
     env.set("GH_TOKEN", token(15));
-    let (_, report) = status(&env);
+    let (_, report) = env.status_json();
     assert_eq!(level(&report, "env-token"), Level::Warn);
     std::fs::remove_file(env.bin.join("gh")).unwrap();
     let mut c = env.bin();

@@ -9,7 +9,7 @@
 //! both on 127.0.0.1.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use base64::Engine;
 use molecule_credential_helper::report::InstallReport;
@@ -21,7 +21,8 @@ use crate::support::connect_proxy::ConnectProxy;
 use crate::support::procs::SupervisorGuard;
 use crate::support::tls_front::TlsFront;
 use crate::support::{
-    password, repo_script, stderr, stdout, RefusedPort, TestCommand, TestEnv, TestEnvBuilder,
+    bare, bare_fill, password, repo_script, stderr, stdout, RefusedPort, TestCommand, TestEnv,
+    TestEnvBuilder,
 };
 
 /// The proxy's credentials: they must reach the proxy and nothing else.
@@ -86,26 +87,6 @@ impl World {
             ("CONFIGS_DIR", self.env.configs.display().to_string()),
         ]
     }
-}
-
-/// A shell as `docker exec`, cron or an IDE terminal gives (`env -i`):
-/// HOME and PATH, none of the runtime's variables.
-fn bare(env: &TestEnv, program: impl AsRef<std::ffi::OsStr>) -> TestCommand {
-    let mut cmd = Command::new(program);
-    cmd.env_clear()
-        .env("HOME", &env.home)
-        .env("PATH", &env.env["PATH"])
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .current_dir(env.dir.path());
-    TestCommand::wrap(cmd)
-}
-
-fn bare_fill(env: &TestEnv) -> Output {
-    bare(env, "git")
-        .args(["credential", "fill"])
-        .stdin("protocol=https\nhost=github.com\npath=o/r.git\n\n")
-        .output()
 }
 
 /// The repo's helper answering `get` in a bare shell.

@@ -5,7 +5,7 @@
 //! by GitHub's audit-log fingerprint.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
 use molecule_credential_helper::report::InstallReport;
 use molecule_credential_helper::settings::Source;
@@ -13,27 +13,9 @@ use molecule_credential_helper::status::{Level, StatusReport};
 use molecule_credential_helper::testing::FakeProcess;
 
 use crate::support::procs::SupervisorGuard;
-use crate::support::{password, path_with, stderr, stdout, token, TestCommand, TestEnv};
-
-/// A shell as `docker exec`, cron or an IDE terminal gives: HOME and PATH,
-/// none of the runtime's variables.
-fn bare(env: &TestEnv, program: impl AsRef<std::ffi::OsStr>) -> TestCommand {
-    let mut cmd = Command::new(program);
-    cmd.env_clear()
-        .env("HOME", &env.home)
-        .env("PATH", &env.env["PATH"])
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .current_dir(env.dir.path());
-    TestCommand::wrap(cmd)
-}
-
-fn bare_fill(env: &TestEnv) -> Output {
-    let mut c = bare(env, "git");
-    c.args(["credential", "fill"])
-        .stdin("protocol=https\nhost=github.com\npath=o/r.git\n\n");
-    c.output()
-}
+use crate::support::{
+    bare, bare_fill, password, path_with, stderr, stdout, token, TestCommand, TestEnv,
+};
 
 fn install_json(cmd: &mut TestCommand, home: &Path) -> InstallReport {
     let out = cmd.args(["install", "--json", "--home"]).arg(home).output();

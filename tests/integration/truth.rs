@@ -8,7 +8,7 @@
 //! Each row shows together: status's verdict and exit code, install's
 //! problems, and the helper's failure line.
 
-use molecule_credential_helper::status::{Level, StatusReport};
+use molecule_credential_helper::status::Level;
 use molecule_credential_helper::testing::FakeMode;
 use molecule_credential_helper::InstallReport;
 use rstest::rstest;
@@ -20,18 +20,6 @@ fn strict_install(env: &TestEnv) -> (i32, InstallReport) {
     let out = env
         .bin()
         .args(["install", "--strict", "--json", "--home"])
-        .arg(&env.home)
-        .output();
-    let report = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}{}", stdout(&out), stderr(&out)));
-    (out.status.code().unwrap_or(-1), report)
-}
-
-/// `status --json` (no probe): exit code and report.
-fn status(env: &TestEnv) -> (i32, StatusReport) {
-    let out = env
-        .bin()
-        .args(["status", "--json", "--home"])
         .arg(&env.home)
         .output();
     let report = serde_json::from_slice(&out.stdout)
@@ -109,7 +97,7 @@ fn git_gets_no_token_and_status_install_and_git_name_the_same_fix(
     }
 
     // status, no probe: fails, naming the class and the same fix.
-    let (code, st) = status(&env);
+    let (code, st) = env.status_json();
     assert_eq!(code, 1, "{st}");
     let platform = st.check("platform").expect("a platform check");
     assert_eq!(platform.level, Level::Fail, "{platform:?}");
@@ -164,7 +152,7 @@ fn serving_the_cached_token_through_failures_is_a_warning_with_its_end() {
     let (code, report) = strict_install(&env);
     assert_eq!(code, 0, "{report}");
     assert!(report.problems.is_empty(), "{report}");
-    let (code, st) = status(&env);
+    let (code, st) = env.status_json();
     assert_eq!(code, 0, "{st}");
     let platform = st.check("platform").unwrap();
     assert_eq!(platform.level, Level::Warn, "{platform:?}");
@@ -190,7 +178,7 @@ fn a_daemon_that_stopped_refreshing_fails_status_and_is_an_install_problem() {
     let (_, first) = strict_install(&env);
     assert!(first.failed_steps().is_empty(), "{first}");
     let supervisor = env.supervisor_pid();
-    let (code, st) = status(&env);
+    let (code, st) = env.status_json();
     assert_eq!(st.check("last-refresh").unwrap().level, Level::Warn, "{st}");
     assert_eq!(code, 0, "{st}");
     // Its log, as a daemon stuck since two hours ago leaves it.
@@ -204,7 +192,7 @@ fn a_daemon_that_stopped_refreshing_fails_status_and_is_an_install_problem() {
         ),
     )
     .unwrap();
-    let (code, st) = status(&env);
+    let (code, st) = env.status_json();
     assert_eq!(code, 1, "{st}");
     let last = st.check("last-refresh").unwrap();
     assert_eq!(last.level, Level::Fail, "{last:?}");

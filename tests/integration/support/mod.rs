@@ -488,8 +488,6 @@ impl TestEnv {
             .collect()
     }
 
-    /// Writes the cache's two files as given (None: absent), in a cache dir
-    /// of mode 0700, as a hand-made or damaged cache.
     /// `status --json --home` in this test's environment: exit code and report.
     pub fn status_json(&self) -> (i32, molecule_credential_helper::status::StatusReport) {
         let out = self
@@ -511,6 +509,8 @@ impl TestEnv {
             .expect("a PID")
     }
 
+    /// Writes the cache's two files as given (None: absent), in a cache dir
+    /// of mode 0700, as a hand-made or damaged cache.
     pub fn write_cache(&self, token_file: Option<&str>, expiry_file: Option<&str>) {
         let l = self.layout();
         std::fs::create_dir_all(&l.cache_dir).expect("cache dir");
@@ -847,4 +847,25 @@ impl RefusedPort {
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
+}
+
+/// A shell as `docker exec`, cron or an IDE terminal gives (`env -i`):
+/// HOME and PATH, none of the runtime's variables.
+pub fn bare(env: &TestEnv, program: impl AsRef<std::ffi::OsStr>) -> TestCommand {
+    let mut cmd = Command::new(program);
+    cmd.env_clear()
+        .env("HOME", &env.home)
+        .env("PATH", &env.env["PATH"])
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .current_dir(env.dir.path());
+    TestCommand::wrap(cmd)
+}
+
+/// `git credential fill` for github.com from such a [`bare`] shell.
+pub fn bare_fill(env: &TestEnv) -> Output {
+    bare(env, "git")
+        .args(["credential", "fill"])
+        .stdin("protocol=https\nhost=github.com\npath=o/r.git\n\n")
+        .output()
 }
