@@ -32,23 +32,13 @@ pub fn contents(name: &str) -> &'static [u8] {
 }
 
 /// `bash -p -c <embedded helper> molecule-git-token-helper.sh ARGS…`:
-/// what status, install and the contract run, never the extracted file,
-/// which the home's owner can edit (root's `status --probe` must not run a
-/// user's code). `-p`: no `$BASH_ENV`, no imported functions, as git runs
-/// it. In argv, not on stdin: bash reads a script from a pipe a byte at a
-/// time (~35,000 reads for this one), which cost install most of its time.
+/// what status, install, the contract, `token` and gh's detached login
+/// run, never the extracted file, which the home's owner can edit (root's
+/// `status --probe` must not run a user's code). `-p`: no `$BASH_ENV`, no
+/// imported functions, as git runs it. In argv, not on stdin: bash reads a
+/// script from a pipe a byte at a time (~35,000 reads for this one), and
+/// stdin stays free for a request or a token. The script holds no secret.
 pub fn embedded_helper(
-    config: &crate::Config,
-    bash: &std::path::Path,
-    args: &[&str],
-) -> crate::os::CommandSpec {
-    embedded_helper_inline(config, bash, args)
-}
-
-/// `bash -p -c <embedded helper> molecule-git-token-helper.sh ARGS…`: the
-/// embedded helper for a detached run whose stdin carries a token (the
-/// script travels in argv; it holds no secret).
-pub fn embedded_helper_inline(
     config: &crate::Config,
     bash: &std::path::Path,
     args: &[&str],

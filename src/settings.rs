@@ -313,8 +313,8 @@ fn run_helper<S: Spawner>(
     )
 }
 
-/// Runs the embedded helper (`bash -p -s ARGS…`, the script on stdin:
-/// never a file someone could have edited) with `config`'s environment,
+/// Runs the embedded helper (`bash -p -c <script> … ARGS…`: never a file
+/// someone could have edited) with `config`'s environment,
 /// killed after `timeout`. `args[0]` is the action.
 pub(crate) fn run_helper_with<S: Spawner>(
     spawner: &S,

@@ -83,7 +83,7 @@ fn answer<S: Spawner>(
 ) -> Result<CurrentToken, String> {
     // The request on stdin (as git sends it), so the script goes in argv.
     let timeout = config.seconds("TOKEN_FETCH_TIMEOUT_SEC", 10) + 20;
-    let cmd = crate::scripts::embedded_helper_inline(config, bash, &["get"])
+    let cmd = crate::scripts::embedded_helper(config, bash, &["get"])
         .stdin(Secret::new(
             format!("protocol=https\nhost={host}\n\n").into_bytes(),
         ))

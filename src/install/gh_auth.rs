@@ -166,9 +166,8 @@ impl<F: Fs, S: Spawner, P: ProcTable, W: Which> Login<'_, F, S, P, W> {
         let layout = &self.config.layout;
         // The embedded helper, not the extracted file (the home's owner can
         // edit that one); the token on stdin.
-        let mut cmd =
-            crate::scripts::embedded_helper_inline(self.config, &bash, &["_login_gh_stdin"])
-                .stdin(Secret::new(format!("{}\n", token.expose()).into_bytes()));
+        let mut cmd = crate::scripts::embedded_helper(self.config, &bash, &["_login_gh_stdin"])
+            .stdin(Secret::new(format!("{}\n", token.expose()).into_bytes()));
         // gh refuses --with-token while either is set, and would prefer them anyway.
         for var in crate::config::ENV_TOKEN_VARS {
             cmd = cmd.env_remove(var);
