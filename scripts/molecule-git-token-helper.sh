@@ -968,7 +968,7 @@ read_reply_json() {
 # Fetches a token from the platform. On success sets FETCHED_TOKEN,
 # FETCHED_EXPIRES_AT (may be empty) and FETCHED_CACHE_EXPIRY; on failure
 # sets FAIL_REASON and returns 1.
-FETCHED_TOKEN='' FETCHED_EXPIRES_AT='' FETCHED_CACHE_EXPIRY='' FAIL_REASON='' MISCONFIGURED='' FAIL_CLASS='' FAIL_RECORD_CLASS=''
+FETCHED_TOKEN='' FETCHED_EXPIRES_AT='' FETCHED_CACHE_EXPIRY='' FAIL_REASON='' MISCONFIGURED='' FAIL_CLASS='' FAIL_RECORD_CLASS='' FAIL_RECORD_FIX=''
 fetch_from_platform() {
     local url resp code body rc
     # A token is cached for the host it serves: with none, none is fetched.
@@ -1141,7 +1141,7 @@ read_failure_file() {
     failure_key
     [[ -n $at && ${#at} -le 12 && $at != *[!0-9]* && ${f[3]-} == "$REPLY" ]] || return 1
     [[ -n $first && ${#first} -le 12 && $first != *[!0-9]* ]] || first=$at
-    FAIL_AT=$((10#$at)) FAIL_WHY=${f[1]-} FAIL_FIRST=$((10#$first))
+    FAIL_AT=$((10#$at)) FAIL_WHY=${f[1]-} FAIL_FIRST=$((10#$first)) FAIL_RECORD_FIX=${f[5]-}
     case ${f[4]-} in
         settings | bearer | not-found | transient | tls | reply) FAIL_RECORD_CLASS=${f[4]} ;;
         *) FAIL_RECORD_CLASS=reply ;;
@@ -1175,7 +1175,13 @@ failure_fix() {
         settings) FAIL_FIX="fix the setting named above (\`molecule-credential-helper status\` lists each setting and where it came from)" ;;
         bearer) FAIL_FIX="the platform refused the bearer in ${CONFIGS_DIR//[[:cntrl:]]/}/.auth_token: put this workspace's current platform token there" ;;
         not-found) FAIL_FIX="the platform has no GitHub App configured${workspace:+, or does not know WORKSPACE_ID \"$workspace\"}: configure the GitHub App on the platform${workspace:+, or fix WORKSPACE_ID}" ;;
-        transient) FAIL_FIX="the platform is unreachable or failing, and it may come back: git and the daemon keep retrying; if it lasts, check PLATFORM_URL and the network" ;;
+        transient)
+            if [[ -n $PROXY_IN_USE ]]; then
+                FAIL_FIX="the platform is unreachable through the proxy in ${SETTING_VAR[$PROXY_IN_USE]:-$PROXY_IN_USE}, or failing, and it may come back: git and the daemon keep retrying; if it lasts, check that proxy (its address and password), PLATFORM_URL and the network"
+            else
+                FAIL_FIX="the platform is unreachable or failing, and it may come back: git and the daemon keep retrying; if it lasts, check PLATFORM_URL and the network (a platform reached only through a proxy needs HTTPS_PROXY, or HTTP_PROXY for an http one)"
+            fi
+            ;;
         tls) FAIL_FIX="TLS with the platform failed: if its certificate comes from a private CA, set PLATFORM_CA_FILE to that CA's PEM bundle; otherwise check PLATFORM_URL" ;;
         *) FAIL_FIX="the platform's answer is not a token: check that PLATFORM_URL is the Molecule platform's address" ;;
     esac
@@ -1202,7 +1208,10 @@ recent_failure() {
     printable "$FAIL_WHY"
     FAIL_REASON="$REPLY (another fetch's result, $((NOW - FAIL_AT))s ago)"
     FAIL_SINCE=$FAIL_FIRST FAIL_CLASS=$FAIL_RECORD_CLASS
-    failure_fix
+    # The fix the fetch that failed named (it knew its proxy), else anew.
+    printable "$FAIL_RECORD_FIX" 1000
+    FAIL_FIX=$REPLY
+    [[ -n $FAIL_FIX ]] || failure_fix
 }
 
 # Opens the lock file as LOCK_FD without following a link: an existing one

@@ -8,12 +8,17 @@
 //! Each row shows together: status's verdict and exit code, install's
 //! problems, and the helper's failure line.
 
-use molecule_credential_helper::status::Level;
+use molecule_credential_helper::status::{Level, StatusReport};
 use molecule_credential_helper::testing::FakeMode;
 use molecule_credential_helper::InstallReport;
 use rstest::rstest;
 
-use crate::support::{stderr, stdout, token, SupervisorGuard, TestEnv, TestEnvBuilder};
+use crate::support::connect_proxy::ConnectProxy;
+use crate::support::tls_front::TlsFront;
+use crate::support::{
+    bare, bare_fill, password, stderr, stdout, token, RefusedPort, SupervisorGuard, TestEnv,
+    TestEnvBuilder,
+};
 
 /// `install --strict --json`: exit code and report.
 fn strict_install(env: &TestEnv) -> (i32, InstallReport) {
@@ -126,6 +131,115 @@ fn git_gets_no_token_and_status_install_and_git_name_the_same_fix(
         ),
         install_fix
     );
+}
+
+/// `status --json` from a shell with an empty environment (`docker exec`):
+/// exit code and report.
+fn bare_status(env: &TestEnv) -> (i32, StatusReport) {
+    let out = bare(env, env!("CARGO_BIN_EXE_molecule-credential-helper"))
+        .args(["status", "--json", "--home"])
+        .arg(&env.home)
+        .output();
+    let report = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}{}", stdout(&out), stderr(&out)));
+    (out.status.code().unwrap_or(-1), report)
+}
+
+/// A platform reached only through a proxy (an https platform with a
+/// private CA whose host name only the proxy resolves), the proxy given to
+/// install in the runtime's environment, down, or never given. Everything
+/// after install runs in a shell with an empty environment, as
+/// `docker exec` gives: the proxy must come from the saved settings.
+/// - given: install --strict exits 0 with no problem; status passes its
+///   platform check (exit 0); git gets the platform's token through the
+///   proxy.
+/// - down or never given: git gets no token; install --strict (exit 1),
+///   status (fail, exit 1) and git's failure line name the same transient
+///   fix, which says where to look: that proxy, or HTTPS_PROXY. Nothing
+///   reaches the platform around the proxy.
+#[rstest]
+#[case::proxy_given("given", "")]
+#[case::proxy_down("down", "unreachable through the proxy in HTTPS_PROXY")]
+#[case::proxy_never_given("never given", "needs HTTPS_PROXY")]
+fn a_platform_reached_only_through_a_proxy(#[case] proxy: &str, #[case] fix_says: &str) {
+    // No gh: the first daemon fetches nothing, so each fetch is the test's.
+    let mut env = TestEnv::builder()
+        .without_gh()
+        .var("TOKEN_REFRESH_INITIAL_DELAY_SEC", "3600")
+        .var("TOKEN_FETCH_TIMEOUT_SEC", "3")
+        .build();
+    env.unset("GH_TOKEN");
+    env.unset("GITHUB_TOKEN");
+    let front = TlsFront::start(env.platform().addr(), &env.dir.path().join("ca.pem"));
+    let relay = ConnectProxy::start();
+    let down = RefusedPort::new();
+    env.set("PLATFORM_URL", &front.proxy_only_url());
+    env.set("PLATFORM_CA_FILE", &front.ca_pem.display().to_string());
+    match proxy {
+        "given" => env.set("HTTPS_PROXY", &relay.url(Some("agent:pr0xy-9f3e71"))),
+        "down" => env.set("HTTPS_PROXY", &down.url()),
+        _ => {}
+    }
+    let _guard = SupervisorGuard::new(&env.home);
+    let (code, report) = strict_install(&env);
+    assert!(report.failed_steps().is_empty(), "{report}");
+
+    if proxy == "given" {
+        assert_eq!(code, 0, "{report}");
+        assert!(report.problems.is_empty(), "{report}");
+        let (code, st) = bare_status(&env);
+        assert_eq!(code, 0, "{st}");
+        let platform = st.check("platform").expect("a platform check");
+        assert_eq!(platform.level, Level::Ok, "{platform:?}");
+        // git, the cache dropped: the platform's token, through the proxy.
+        for file in [env.layout().cache_token, env.layout().cache_expiry] {
+            std::fs::remove_file(file).unwrap();
+        }
+        let out = bare_fill(&env);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let issued = env.issued_tokens();
+        assert_eq!(password(&out).as_deref(), issued.last().map(String::as_str));
+        assert_eq!(relay.connects().len(), 2, "{:?}", relay.heads());
+        assert_eq!(front.connections(), 2);
+        return;
+    }
+
+    assert_eq!(code, 1, "{report}");
+    let problem = report
+        .problems
+        .iter()
+        .find(|p| p.starts_with("platform: "))
+        .unwrap_or_else(|| panic!("no platform problem: {report}"));
+    let install_fix = fix_in(problem, "transient", None).to_string();
+    assert!(install_fix.contains(fix_says), "{problem}");
+
+    let (code, st) = bare_status(&env);
+    assert_eq!(code, 1, "{st}");
+    let platform = st.check("platform").expect("a platform check");
+    assert_eq!(platform.level, Level::Fail, "{platform:?}");
+    assert!(
+        platform.detail.contains("git gets no platform token"),
+        "{platform:?}"
+    );
+    assert_eq!(fix_in(&platform.detail, "transient", None), install_fix);
+
+    let out = bare_fill(&env);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    let line = err
+        .lines()
+        .find(|l| l.contains("no GitHub token"))
+        .unwrap_or_else(|| panic!("{err}"));
+    assert_eq!(
+        fix_in(
+            line,
+            "transient",
+            Some("; `molecule-credential-helper status` says the same")
+        ),
+        install_fix
+    );
+    assert_eq!(front.connections(), 0, "went around the proxy");
+    assert!(env.issued_tokens().is_empty());
 }
 
 /// A valid token cached while the platform fails: git is served it, status

@@ -1,5 +1,6 @@
 //! A CONNECT proxy on 127.0.0.1, for tests only: it reads one request head
 //! (at most 8 KiB), records it, and for `CONNECT host:port` to 127.0.0.1
+//! (or to [`PROXY_ONLY_HOST`], which it alone resolves, to 127.0.0.1)
 //! answers `200` and copies bytes both ways until either side closes.
 //! Anything else gets a `405` and the connection closed. No
 //! authentication: the head (with any `Proxy-Authorization`) is recorded
@@ -14,6 +15,11 @@ use std::time::Duration;
 
 /// The most of a request head read.
 const HEAD_LIMIT: usize = 8192;
+
+/// A platform host only the proxy knows: `.invalid` never resolves in DNS
+/// (RFC 6761), so a fetch that goes around the proxy fails, as it does
+/// where the platform is reachable only through one.
+pub const PROXY_ONLY_HOST: &str = "platform.molecule.invalid";
 
 pub struct ConnectProxy {
     pub addr: SocketAddr,
@@ -102,8 +108,12 @@ fn tunnel(mut client: TcpStream, recorded: &Mutex<Vec<String>>) -> std::io::Resu
     let head = read_head(&mut client)?;
     recorded.lock().unwrap().push(head.clone());
     let mut words = head.split_whitespace();
+    let proxy_only = format!("{PROXY_ONLY_HOST}:");
     let target = match (words.next(), words.next()) {
         (Some("CONNECT"), Some(target)) if target.starts_with("127.0.0.1:") => target.to_string(),
+        (Some("CONNECT"), Some(target)) if target.starts_with(&proxy_only) => {
+            target.replacen(&proxy_only, "127.0.0.1:", 1)
+        }
         _ => {
             client.write_all(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")?;
             return Ok(());

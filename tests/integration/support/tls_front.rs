@@ -1,5 +1,6 @@
 //! An https platform for tests: TLS on 127.0.0.1 (rustls; a certificate
-//! for `127.0.0.1` and `localhost` from a CA made for the test with rcgen)
+//! for `127.0.0.1`, `localhost` and the proxy-only name from a CA made for
+//! the test with rcgen)
 //! in front of a plain fake platform. Each connection's request head (the
 //! helper's GET has no body; at most 16 KiB) goes to the platform over
 //! TCP, and its whole reply (it closes after one) comes back over TLS.
@@ -61,6 +62,16 @@ impl TlsFront {
         format!("https://{}", self.addr)
     }
 
+    /// `https://PROXY_ONLY_HOST:PORT`: reachable only through the
+    /// [`ConnectProxy`](super::connect_proxy::ConnectProxy).
+    pub fn proxy_only_url(&self) -> String {
+        format!(
+            "https://{}:{}",
+            super::connect_proxy::PROXY_ONLY_HOST,
+            self.addr.port()
+        )
+    }
+
     /// TCP connections accepted (a TLS handshake that failed counts too).
     pub fn connections(&self) -> usize {
         self.connections.load(Ordering::SeqCst)
@@ -104,11 +115,16 @@ fn serve(
 }
 
 /// A CA made for this front, and a server certificate it signed for
-/// `127.0.0.1` and `localhost`; the CA's PEM is written to `ca_pem`.
+/// `127.0.0.1`, `localhost` and the proxy-only name; the CA's PEM is
+/// written to `ca_pem`.
 fn server_config(ca_pem: &Path) -> Arc<rustls::ServerConfig> {
     molecule_credential_helper::fake_github::tls::server_config_for(
         ca_pem,
-        &["127.0.0.1", "localhost"],
+        &[
+            "127.0.0.1",
+            "localhost",
+            super::connect_proxy::PROXY_ONLY_HOST,
+        ],
         "platform.test",
     )
     .expect("the test CA and server certificate")
