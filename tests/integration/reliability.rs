@@ -170,7 +170,12 @@ fn cache_dir_that_is_a_file_fails_its_step_and_git_still_gets_tokens() {
     std::fs::write(env.layout().cache_dir, "not a dir").unwrap();
     let report = env.installer().install();
     assert_eq!(report.failed_steps(), vec![Step::TokenCache], "{report}");
-    env.assert_answered_first_platform_token(&env.fill());
+    // Nothing is cached, so every fetch mints a token, and the first
+    // daemon's gh login may fetch before or after git does: git's is one
+    // the platform issued.
+    let out = env.fill();
+    let got = password(&out).unwrap_or_else(|| panic!("{}", stderr(&out)));
+    assert!(env.issued_tokens().contains(&got), "not a platform token");
 }
 
 #[test]
