@@ -764,6 +764,23 @@ fetch_failure() {
     esac
 }
 
+# curl's -w trailer, whole: size, status, the proxy's CONNECT answer.
+readonly TRAILER_RE='^[0-9]{1,9} [0-9]{3} [0-9]{3}$'
+
+# The proxy in use answered CODE to METHOD (CONNECT, or an http
+# platform's GET): 407 means its credentials (a setting) were refused, a
+# permanent failure; any other answer, the proxy's trouble, may pass.
+proxy_refused() {
+    local var=${SETTING_VAR[$PROXY_IN_USE]:-$PROXY_IN_USE}
+    if [[ $1 == 407 ]]; then
+        FAIL_REASON="platform fetch failed: the proxy in $var refused its credentials (HTTP 407 to $2): the user:password in $var is wrong or missing"
+        FAIL_CLASS=settings
+    else
+        FAIL_REASON="platform fetch failed: the proxy in $var answered HTTP $1 to $2"
+        FAIL_CLASS=transient
+    fi
+}
+
 # --- the HTTP client: curl ---------------------------------------------------
 # curl is the one HTTP client, for http and https alike: every image has
 # it, and HTTP framing (lengths, chunks, duplicate headers) is no job for a
@@ -783,10 +800,11 @@ http_get() {
     url=${url//\\/\\\\} bearer=${bearer//\\/\\\\}
     url=${url//\"/\\\"} bearer=${bearer//\"/\\\"}
     local config="url = \"$url\""$'\n'"header = \"Authorization: Bearer $bearer\""$'\n'$CURL_TRANSPORT
-    # The -w trailer (a newline, up to 5 digits, a space, 3 digits) is read
-    # with the body: a body of exactly MAX_REPLY_BYTES still fits, and one
-    # byte more reaches the limit.
-    local limit=$((MAX_REPLY_BYTES + 11)) rc
+    # The -w trailer (a newline, up to 5 digits, a space, 3 digits: the
+    # status, a space, 3 digits: a proxy's answer to CONNECT, 000 for none)
+    # is read with the body: a body of exactly MAX_REPLY_BYTES still fits,
+    # and one byte more reaches the limit.
+    local limit=$((MAX_REPLY_BYTES + 15)) rc
     # The body comes through a pipe, not a file: a full disk must not stop
     # a fetch (the cache write then fails, and the token is still served).
     {
@@ -796,7 +814,7 @@ http_get() {
             curl -q -sS -K - --max-time "$TOKEN_FETCH_TIMEOUT_SEC" --connect-timeout "$TOKEN_FETCH_TIMEOUT_SEC" \
                 --max-filesize "$MAX_REPLY_BYTES" --max-redirs 0 --proto =http,https \
                 -A "molecule-git-token-helper/${HELPER_ACTION:-}" \
-                -H 'Accept: application/json' -w $'\n%{size_download} %{http_code}' <<<"$config" 2>/dev/null |
+                -H 'Accept: application/json' -w $'\n%{size_download} %{http_code} %{http_connect}' <<<"$config" 2>/dev/null |
                 {
                     LC_ALL=C
                     IFS= read -r -d '' -N "$limit" cut
@@ -1013,6 +1031,12 @@ fetch_from_platform() {
     http_get "$url" "$bearer"
     rc=$?
     resp=$REPLY
+    # The trailer: the body's size, the status, the proxy's CONNECT answer.
+    code=${resp##*$'\n'}
+    body=${resp%$'\n'*}
+    local size=${code%% *} connect=''
+    [[ $rc != 63 && $code =~ $TRAILER_RE ]] && connect=${code##* }
+    code=${code#* } && code=${code%% *}
     if ((rc != 0)); then
         fetch_failure "$rc"
         FAIL_REASON="platform fetch failed: $REPLY"
@@ -1020,15 +1044,12 @@ fetch_from_platform() {
             6 | 7 | 28 | 18 | 52 | 56 | 5) FAIL_CLASS=transient ;;
             35 | 60 | 51 | 58 | 59 | 77 | 83 | 90 | 91) FAIL_CLASS=tls ;;
         esac
+        [[ -n $PROXY_IN_USE && $connect == [1-9]?? && $connect != 2?? ]] && proxy_refused "$connect" CONNECT
         [[ -z $PROXY_IN_USE ]] || { shown "$PROXY_IN_USE" && FAIL_REASON+=" (with ${SETTING_VAR[$PROXY_IN_USE]:-$PROXY_IN_USE}=$REPLY)"; }
         return 1
     fi
-    code=${resp##*$'\n'}
-    body=${resp%$'\n'*}
     # curl's own count of the body's bytes: bash drops NUL bytes as it
     # reads, and a body that held one is no JSON text.
-    local size=${code%% *}
-    code=${code#* }
     if [[ $size != *[!0-9]* && -n $size && ${#size} -le 9 ]] && ((10#$size != ${#body})); then
         FAIL_REASON="platform fetch failed: the reply holds a NUL byte"
         return 1
@@ -1042,6 +1063,11 @@ fetch_from_platform() {
         printable "$code"
         FAIL_REASON="platform fetch failed: HTTP $REPLY"
         [[ $code == 3?? ]] && FAIL_REASON+=" (a redirect; not followed)"
+        if [[ $code == 407 && -n $PROXY_IN_USE ]]; then
+            proxy_refused 407 GET
+            shown "$PROXY_IN_USE" && FAIL_REASON+=" (with ${SETTING_VAR[$PROXY_IN_USE]:-$PROXY_IN_USE}=$REPLY)"
+            return 1
+        fi
         # The platform's own words, quoted and labelled as its: an agent
         # reading git's stderr must tell data ("run curl … | sh") from our
         # advice. No quote inside can end the quotation early.

@@ -361,7 +361,7 @@ fn a_setting_that_is_not_whole_seconds_falls_back_to_its_default_with_a_log_line
     let env = builder.var(var, value).build();
     let daemon = Running::start(&env, &[]);
     assert!(
-        daemon.wait_log(Duration::from_secs(10), then),
+        daemon.wait_log(Duration::from_secs(30), then),
         "{}",
         daemon.log()
     );

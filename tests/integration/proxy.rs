@@ -549,3 +549,48 @@ fn the_contract_world_is_not_judged_by_the_ci_proxies() {
     let left = crate::support::procs::processes_matching(&tmp.to_string_lossy());
     assert!(left.is_empty(), "{left:?}");
 }
+
+/// A proxy that refuses its credentials (407: to CONNECT for an https
+/// platform, to the request itself for an http one) fails the fetch as a
+/// settings failure, naming the variable with its password redacted:
+/// retrying cannot mend a wrong password, so the daemon waits its longest.
+#[rstest::rstest]
+#[case::https_platform_connect(true)]
+#[case::http_platform_get(false)]
+fn a_proxy_refusing_its_credentials_is_a_settings_failure(#[case] https: bool) {
+    let mut w = World::new(TestEnv::builder());
+    let relay = ConnectProxy::requiring(&userinfo());
+    let wrong = relay.url(Some("agent:an-old-pr0xy"));
+    if https {
+        w.env.set("HTTPS_PROXY", &wrong);
+        w.env.set("PLATFORM_CA_FILE", &w.ca());
+    } else {
+        w.env.set("PLATFORM_URL", &w.env.platform().url());
+        w.env.set("HTTP_PROXY", &wrong);
+    }
+    let out = w.env.bundled_helper("_fetch_token").fails();
+    let err = stderr(&out);
+    let (var, method) = if https {
+        ("HTTPS_PROXY", "CONNECT")
+    } else {
+        ("HTTP_PROXY", "GET")
+    };
+    assert!(
+        err.contains(&format!(
+            "the proxy in {var} refused its credentials (HTTP 407 to {method})"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("(with {var}=http://***@{})", relay.addr)),
+        "{err}"
+    );
+    assert!(!err.contains("pr0xy"), "{err}");
+    assert_eq!(relay.heads().len(), 1);
+    assert_eq!(w.front.connections(), 0);
+    assert_eq!(w.env.platform().requests(), 0);
+    let record =
+        std::fs::read_to_string(w.env.layout().cache_dir.join(".last_fetch_failure")).unwrap();
+    assert_eq!(record.lines().nth(4), Some("settings"), "{record}");
+    assert!(!record.contains("pr0xy"), "{record}");
+}

@@ -153,15 +153,38 @@ fn bare_status(env: &TestEnv) -> (i32, StatusReport) {
 /// - given: install --strict exits 0 with no problem; status passes its
 ///   platform check (exit 0); git gets the platform's token through the
 ///   proxy.
-/// - down or never given: git gets no token; install --strict (exit 1),
-///   status (fail, exit 1) and git's failure line name the same transient
-///   fix, which says where to look: that proxy, or HTTPS_PROXY. Nothing
-///   reaches the platform around the proxy.
+/// - down, never given, or given with a password the proxy refuses: git
+///   gets no token; install --strict (exit 1), status (fail, exit 1) and
+///   git's failure line name the same class and fix, which says where to
+///   look: that proxy, HTTPS_PROXY, or its password (a refused password
+///   is a settings failure: retrying cannot mend it). Nothing reaches the
+///   platform around the proxy.
 #[rstest]
-#[case::proxy_given("given", "")]
-#[case::proxy_down("down", "unreachable through the proxy in HTTPS_PROXY")]
-#[case::proxy_never_given("never given", "needs HTTPS_PROXY")]
-fn a_platform_reached_only_through_a_proxy(#[case] proxy: &str, #[case] fix_says: &str) {
+#[case::proxy_given("given", "", "", "")]
+#[case::proxy_down(
+    "down",
+    "transient",
+    "connection refused (with HTTPS_PROXY=http://127.0.0.1:",
+    "unreachable through the proxy in HTTPS_PROXY"
+)]
+#[case::proxy_never_given(
+    "never given",
+    "transient",
+    "cannot resolve the platform host",
+    "needs HTTPS_PROXY"
+)]
+#[case::proxy_refuses_the_password(
+    "wrong password",
+    "settings",
+    "the proxy in HTTPS_PROXY refused its credentials (HTTP 407 to CONNECT)",
+    "fix the setting named above"
+)]
+fn a_platform_reached_only_through_a_proxy(
+    #[case] proxy: &str,
+    #[case] class: &str,
+    #[case] why_says: &str,
+    #[case] fix_says: &str,
+) {
     // No gh: the first daemon fetches nothing, so each fetch is the test's.
     let mut env = TestEnv::builder()
         .without_gh()
@@ -171,12 +194,13 @@ fn a_platform_reached_only_through_a_proxy(#[case] proxy: &str, #[case] fix_says
     env.unset("GH_TOKEN");
     env.unset("GITHUB_TOKEN");
     let front = TlsFront::start(env.platform().addr(), &env.dir.path().join("ca.pem"));
-    let relay = ConnectProxy::start();
+    let relay = ConnectProxy::requiring("agent:pr0xy-9f3e71");
     let down = RefusedPort::new();
     env.set("PLATFORM_URL", &front.proxy_only_url());
     env.set("PLATFORM_CA_FILE", &front.ca_pem.display().to_string());
     match proxy {
         "given" => env.set("HTTPS_PROXY", &relay.url(Some("agent:pr0xy-9f3e71"))),
+        "wrong password" => env.set("HTTPS_PROXY", &relay.url(Some("agent:pr0xy-old"))),
         "down" => env.set("HTTPS_PROXY", &down.url()),
         _ => {}
     }
@@ -210,8 +234,9 @@ fn a_platform_reached_only_through_a_proxy(#[case] proxy: &str, #[case] fix_says
         .iter()
         .find(|p| p.starts_with("platform: "))
         .unwrap_or_else(|| panic!("no platform problem: {report}"));
-    let install_fix = fix_in(problem, "transient", None).to_string();
+    let install_fix = fix_in(problem, class, None).to_string();
     assert!(install_fix.contains(fix_says), "{problem}");
+    assert!(problem.contains(why_says), "{problem}");
 
     let (code, st) = bare_status(&env);
     assert_eq!(code, 1, "{st}");
@@ -221,7 +246,8 @@ fn a_platform_reached_only_through_a_proxy(#[case] proxy: &str, #[case] fix_says
         platform.detail.contains("git gets no platform token"),
         "{platform:?}"
     );
-    assert_eq!(fix_in(&platform.detail, "transient", None), install_fix);
+    assert!(platform.detail.contains(why_says), "{platform:?}");
+    assert_eq!(fix_in(&platform.detail, class, None), install_fix);
 
     let out = bare_fill(&env);
     assert!(!out.status.success());
@@ -233,13 +259,17 @@ fn a_platform_reached_only_through_a_proxy(#[case] proxy: &str, #[case] fix_says
     assert_eq!(
         fix_in(
             line,
-            "transient",
+            class,
             Some("; `molecule-credential-helper status` says the same")
         ),
         install_fix
     );
+    assert!(line.contains(why_says), "{line}");
     assert_eq!(front.connections(), 0, "went around the proxy");
     assert!(env.issued_tokens().is_empty());
+    for shown in [problem.as_str(), &platform.detail, &err] {
+        assert!(!shown.contains("pr0xy"), "a proxy password shown: {shown}");
+    }
 }
 
 /// A valid token cached while the platform fails: git is served it, status

@@ -2,9 +2,10 @@
 //! (at most 8 KiB), records it, and for `CONNECT host:port` to 127.0.0.1
 //! (or to [`PROXY_ONLY_HOST`], which it alone resolves, to 127.0.0.1)
 //! answers `200` and copies bytes both ways until either side closes.
-//! Anything else gets a `405` and the connection closed. No
-//! authentication: the head (with any `Proxy-Authorization`) is recorded
-//! for the test to check. Its threads stop when it drops.
+//! Anything else gets a `405` and the connection closed. The head (with
+//! any `Proxy-Authorization`) is recorded for the test to check; one
+//! started with [`ConnectProxy::requiring`] answers `407` to any request
+//! without those credentials. Its threads stop when it drops.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -30,6 +31,20 @@ pub struct ConnectProxy {
 
 impl ConnectProxy {
     pub fn start() -> ConnectProxy {
+        ConnectProxy::serve(None)
+    }
+
+    /// A proxy that wants `user:password` (Basic), as a company's does.
+    pub fn requiring(userinfo: &str) -> ConnectProxy {
+        use base64::Engine;
+        let encoded = base64::engine::general_purpose::STANDARD.encode(userinfo);
+        ConnectProxy::serve(Some(format!(
+            "\r\nProxy-Authorization: Basic {encoded}\r\n"
+        )))
+    }
+
+    fn serve(credentials: Option<String>) -> ConnectProxy {
+        let credentials = Arc::new(credentials);
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
         let addr = listener.local_addr().expect("proxy address");
         let heads = Arc::new(Mutex::new(Vec::new()));
@@ -41,9 +56,9 @@ impl ConnectProxy {
                     break;
                 }
                 let Ok(stream) = stream else { continue };
-                let recorded = recorded.clone();
+                let (recorded, credentials) = (recorded.clone(), credentials.clone());
                 std::thread::spawn(move || {
-                    let _ = tunnel(stream, &recorded);
+                    let _ = tunnel(stream, &recorded, credentials.as_deref());
                 });
             }
         });
@@ -103,10 +118,20 @@ fn read_head(stream: &mut TcpStream) -> std::io::Result<String> {
     Ok(String::from_utf8_lossy(&head).into_owned())
 }
 
-fn tunnel(mut client: TcpStream, recorded: &Mutex<Vec<String>>) -> std::io::Result<()> {
+fn tunnel(
+    mut client: TcpStream,
+    recorded: &Mutex<Vec<String>>,
+    credentials: Option<&str>,
+) -> std::io::Result<()> {
     client.set_read_timeout(Some(Duration::from_secs(30)))?;
     let head = read_head(&mut client)?;
     recorded.lock().unwrap().push(head.clone());
+    if credentials.is_some_and(|wanted| !head.contains(wanted)) {
+        client.write_all(
+            b"HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"test\"\r\nContent-Length: 0\r\n\r\n",
+        )?;
+        return Ok(());
+    }
     let mut words = head.split_whitespace();
     let proxy_only = format!("{PROXY_ONLY_HOST}:");
     let target = match (words.next(), words.next()) {
