@@ -298,10 +298,16 @@ shown() {
 
 # A URL with everything between `://` and its last `@` replaced by `***`:
 # a password may hold an unencoded `/`, `?` or `#`, so no earlier `@` is
-# trusted to end it (a path with an `@` then hides the host too). Sets REPLY.
+# trusted to end it (a path with an `@` then hides the host too). A value
+# without a scheme (`user:password@proxy:3128`, the mistake a proxy
+# setting is refused for) loses everything before its last `@`. Sets REPLY.
 redacted() {
     local url=$1
-    [[ $url =~ ^([A-Za-z][A-Za-z0-9+.-]*://)(.*)@([^@]*)$ ]] && url="${BASH_REMATCH[1]}***@${BASH_REMATCH[3]}"
+    if [[ $url =~ ^([A-Za-z][A-Za-z0-9+.-]*://)(.*)@([^@]*)$ ]]; then
+        url="${BASH_REMATCH[1]}***@${BASH_REMATCH[3]}"
+    elif [[ $url == *@* ]]; then
+        url="***@${url##*@}"
+    fi
     REPLY=$url
 }
 

@@ -356,13 +356,23 @@ fn parse_setting(line: &str) -> Option<Setting> {
         name: name.into(),
         source,
         // The helper redacted URLs already; this holds if it ever did not.
-        value: crate::secret::redact_credentials(
+        value: redact_value(
             &value
                 .chars()
                 .filter(|c| !c.is_control())
                 .collect::<String>(),
         ),
     })
+}
+
+/// A setting's value with its credentials unreadable: a URL's userinfo,
+/// and for a value without a scheme (`user:password@proxy:3128`),
+/// everything before its last `@`.
+fn redact_value(value: &str) -> String {
+    match value.rfind('@') {
+        Some(at) if !value.contains("://") => format!("***{}", &value[at..]),
+        _ => crate::secret::redact_credentials(value),
+    }
 }
 
 #[cfg(test)]
@@ -466,6 +476,15 @@ mod tests {
                 value: "http://***@h:1".into()
             })
         );
+        for (raw, shown) in [
+            ("http://u:pw@h:1", "http://***@h:1"),
+            ("u:pw@proxy:3128", "***@proxy:3128"),
+            ("a@b@proxy:3128", "***@proxy:3128"),
+            ("/etc/ca.pem", "/etc/ca.pem"),
+        ] {
+            let line = format!("HTTPS_PROXY\tenv\t{raw}");
+            assert_eq!(parse_setting(&line).unwrap().value, shown, "{raw}");
+        }
         assert_eq!(parse_setting("EVIL\tenv\tx"), None);
         assert_eq!(parse_setting("PLATFORM_URL\tsomewhere\tx"), None);
         assert_eq!(parse_setting("PLATFORM_URL"), None);

@@ -392,6 +392,7 @@ fn a_proxy_password_never_reaches_argv() {
 /// it, and git sends no request (the https platform needs each of these).
 #[rstest::rstest]
 #[case::proxy_without_scheme("HTTPS_PROXY", "127.0.0.1:3128")]
+#[case::proxy_without_scheme_with_a_password("HTTPS_PROXY", "agent:pr0xy-9f3e71@127.0.0.1:3128")]
 #[case::proxy_with_a_path("HTTPS_PROXY", "http://agent:pr0xy-9f3e71@127.0.0.1:3128/x")]
 #[case::proxy_scheme("HTTPS_PROXY", "ftp://127.0.0.1:3128")]
 #[case::proxy_port("HTTPS_PROXY", "http://127.0.0.1:70000")]
@@ -441,6 +442,8 @@ fn a_bad_proxy_or_ca_setting_is_named_wherever_it_comes_from(
     assert!(check.detail.contains("(from install)"), "{check:?}");
     assert!(check.detail.contains("; fix: "), "{check:?}");
     assert!(!check.detail.contains(PROXY_PASSWORD), "{check:?}");
+    let listed = serde_json::to_string(&report.settings).unwrap();
+    assert!(!listed.contains(PROXY_PASSWORD), "{listed}");
     let out = bare_get(&w.env);
     assert!(!out.status.success(), "{}", stdout(&out));
     assert!(
@@ -449,6 +452,9 @@ fn a_bad_proxy_or_ca_setting_is_named_wherever_it_comes_from(
         stderr(&out)
     );
     assert!(!stderr(&out).contains(PROXY_PASSWORD), "{}", stderr(&out));
+    let record = std::fs::read_to_string(w.env.layout().cache_dir.join(".last_fetch_failure"))
+        .unwrap_or_default();
+    assert!(!record.contains(PROXY_PASSWORD), "{record}");
     assert!(w.proxy.heads().is_empty());
     assert_eq!(w.front.connections(), 0);
     assert!(!w.env.dir.path().join("pwned").exists());
