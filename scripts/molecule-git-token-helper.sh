@@ -1189,7 +1189,7 @@ note_failure() {
     FAIL_SINCE=$NOW
     ours_or_absent "$FAILURE_FILE" && cache_dir_private || return 0
     read_failure_file && FAIL_SINCE=$FAIL_FIRST
-    printable "${FAIL_REASON:-platform fetch failed}"
+    printable "${FAIL_REASON:-platform fetch failed}" 600
     local why=$REPLY
     failure_key
     printf '%s\n%s\n%s\n%s\n%s\n%s\n' "$NOW" "$why" "$FAIL_SINCE" "$REPLY" "$FAIL_CLASS" "$FAIL_FIX" 2>/dev/null >"$FAILURE_FILE"
@@ -1225,19 +1225,31 @@ permanent_failure() {
 }
 
 # What a failure record is about: the request's URL (userinfo redacted),
-# workspace and bearer directory, whole. Sets REPLY.
+# workspace and bearer directory, whole, and the proxies and CA it went
+# with (redacted): a shell with another proxy is not told this one's
+# outage. Sets REPLY.
 failure_key() {
+    local name key
     redacted "$PLATFORM_URL"
-    REPLY="${REPLY//[[:cntrl:]]/} ${WORKSPACE_ID:-} ${CONFIGS_DIR//[[:cntrl:]]/}"
+    key="${REPLY//[[:cntrl:]]/} ${WORKSPACE_ID:-} ${CONFIGS_DIR//[[:cntrl:]]/}"
+    for name in HTTPS_PROXY HTTP_PROXY NO_PROXY PLATFORM_CA_FILE; do
+        [[ -n ${!name:-} ]] || continue
+        redacted "${!name}"
+        key+=" $name=${REPLY//[[:cntrl:]]/}"
+    done
+    REPLY=$key
 }
 
 # Whether a fetch of this URL failed less than TOKEN_FETCH_TIMEOUT_SEC ago;
 # sets FAIL_REASON to its reason and FAIL_SINCE to when the outage began.
 recent_failure() {
     read_failure_file || return 1
+    # A settings failure is each caller's own (its settings may differ:
+    # fixed since, or set in its shell): it judges them itself.
+    [[ $FAIL_RECORD_CLASS != settings ]] || return 1
     now
     ((NOW - FAIL_AT < TOKEN_FETCH_TIMEOUT_SEC)) || return 1
-    printable "$FAIL_WHY"
+    printable "$FAIL_WHY" 600
     FAIL_REASON="$REPLY (another fetch's result, $((NOW - FAIL_AT))s ago)"
     FAIL_SINCE=$FAIL_FIRST FAIL_CLASS=$FAIL_RECORD_CLASS
     # The fix the fetch that failed named (it knew its proxy), else anew.

@@ -122,6 +122,9 @@ pub enum FetchState {
     Failing(FetchFailure),
 }
 
+/// The helper's record of the last failed fetch, in the cache dir.
+pub const FAILURE_RECORD: &str = ".last_fetch_failure";
+
 /// Reads the cache and the failure record of `config`'s home.
 pub fn read<F: Fs>(fs: &F, config: &Config) -> FetchState {
     let Some(failure) = read_failure(fs, config) else {
@@ -155,7 +158,7 @@ pub fn served_until(cached: &CachedToken, config: &Config) -> Option<u64> {
 /// The helper's record of the last failed fetch, when there is one: a
 /// regular file of ours, whole lines, numbers that are numbers.
 pub fn read_failure<F: Fs>(fs: &F, config: &Config) -> Option<FetchFailure> {
-    let path = config.layout.cache_dir.join(".last_fetch_failure");
+    let path = config.layout.cache_dir.join(FAILURE_RECORD);
     let meta = fs.metadata(&path).ok()?;
     if meta.kind != FileKind::File || meta.uid != config.uid {
         return None;

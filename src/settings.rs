@@ -109,6 +109,11 @@ pub const TOKEN_KEYS: [&str; 4] = [
     "GITHUB_SERVER_URL",
 ];
 
+/// The keys that change how the platform is reached, not what it issues:
+/// a change leaves the cached token, and drops the record of the last
+/// failed fetch (it was the old way's).
+pub const REACH_KEYS: [&str; 4] = ["HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "PLATFORM_CA_FILE"];
+
 /// The settings to save, from install's environment over what was saved
 /// before (`saved`, the file's text): a key set in the environment wins
 /// (set to the empty string, it is removed: back to the default); a key
@@ -124,6 +129,8 @@ pub struct Saved {
     pub refused: Vec<&'static str>,
     /// Token keys ([`TOKEN_KEYS`]) whose value differs from the saved one.
     pub token_keys_changed: Vec<&'static str>,
+    /// Reach keys ([`REACH_KEYS`]) whose value differs from the saved one.
+    pub reach_keys_changed: Vec<&'static str>,
 }
 
 /// The `KEY=value` pairs of a settings file's text (keys from the list
@@ -185,6 +192,9 @@ pub fn render(config: &Config, saved: &str) -> Saved {
         };
         if TOKEN_KEYS.contains(&key) && !same(value.as_deref(), before(key)) {
             out.token_keys_changed.push(key);
+        }
+        if REACH_KEYS.contains(&key) && value.as_deref() != before(key) {
+            out.reach_keys_changed.push(key);
         }
         if let Some(value) = value {
             out.text.push_str(&format!("{key}={value}\n"));
@@ -418,6 +428,7 @@ mod tests {
         let again = render(&config, &out.text);
         assert_eq!(again.text, out.text);
         assert!(again.token_keys_changed.is_empty());
+        assert!(again.reach_keys_changed.is_empty());
     }
 
     #[test]

@@ -118,12 +118,15 @@ impl<F: Fs, S: Spawner, P: ProcTable, W: Which> Installer<F, S, P, W> {
             report.problems.extend(problems);
         }
 
-        let changed: &[&str] = if settings_saved {
-            &settings.token_keys_changed
+        let (changed, reach_changed): (&[&str], bool) = if settings_saved {
+            (
+                &settings.token_keys_changed,
+                !settings.reach_keys_changed.is_empty(),
+            )
         } else {
-            &[]
+            (&[], false)
         };
-        let cache = token_cache::run(&self.fs, layout, self.config.uid, changed);
+        let cache = token_cache::run(&self.fs, layout, self.config.uid, changed, reach_changed);
         report.steps.push(StepReport {
             step: Step::TokenCache,
             outcome: cache,

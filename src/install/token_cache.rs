@@ -3,6 +3,7 @@
 use std::io;
 
 use crate::config::Layout;
+use crate::fetch_state::FAILURE_RECORD;
 use crate::os::{FileKind, Fs};
 use crate::report::Outcome;
 
@@ -12,10 +13,24 @@ pub(crate) const CACHE_DIR_MODE: u32 = 0o700;
 
 /// The cache dir's step; with `settings_changed` (the token keys that
 /// changed), a cached token that belongs to the old settings is dropped, so
-/// the next git call fetches one with the new.
-pub(crate) fn run<F: Fs>(fs: &F, layout: &Layout, uid: u32, settings_changed: &[&str]) -> Outcome {
+/// the next git call fetches one with the new. With `reach_changed` (a
+/// proxy or CA changed), the token stays and only the last failure's
+/// record goes: it was the old way's, and its fix may no longer apply.
+pub(crate) fn run<F: Fs>(
+    fs: &F,
+    layout: &Layout,
+    uid: u32,
+    settings_changed: &[&str],
+    reach_changed: bool,
+) -> Outcome {
     let outcome = prepare(fs, layout, uid);
-    if settings_changed.is_empty() || outcome.is_failed() {
+    if outcome.is_failed() {
+        return outcome;
+    }
+    if settings_changed.is_empty() {
+        if reach_changed {
+            let _ = fs.remove_file(&layout.cache_dir.join(FAILURE_RECORD));
+        }
         return outcome;
     }
     let mut dropped = false;
@@ -28,7 +43,7 @@ pub(crate) fn run<F: Fs>(fs: &F, layout: &Layout, uid: u32, settings_changed: &[
     }
     // The last failure was the old settings' (its record names the old
     // request): status must not report it for the new ones.
-    let _ = fs.remove_file(&layout.cache_dir.join(".last_fetch_failure"));
+    let _ = fs.remove_file(&layout.cache_dir.join(FAILURE_RECORD));
     if !dropped {
         return outcome;
     }

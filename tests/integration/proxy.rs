@@ -455,6 +455,12 @@ fn a_bad_proxy_or_ca_setting_is_named_wherever_it_comes_from(
     let record = std::fs::read_to_string(w.env.layout().cache_dir.join(".last_fetch_failure"))
         .unwrap_or_default();
     assert!(!record.contains(PROXY_PASSWORD), "{record}");
+    // status's platform check names the whole problem, not its first 200
+    // characters.
+    let report = status_json(&mut bare(&w.env, bin()), &w.env.home);
+    let platform = report.check("platform").unwrap();
+    assert_eq!(platform.level, Level::Fail, "{platform:?}");
+    assert!(platform.detail.contains(&check.detail), "{platform:?}");
     assert!(w.proxy.heads().is_empty());
     assert_eq!(w.front.connections(), 0);
     assert!(!w.env.dir.path().join("pwned").exists());
@@ -599,4 +605,106 @@ fn a_proxy_refusing_its_credentials_is_a_settings_failure(#[case] https: bool) {
         std::fs::read_to_string(w.env.layout().cache_dir.join(".last_fetch_failure")).unwrap();
     assert_eq!(record.lines().nth(4), Some("settings"), "{record}");
     assert!(!record.contains("pr0xy"), "{record}");
+}
+
+/// A shell's failure is not another shell's answer: within the fetch
+/// timeout, waiters are told the last failure instead of asking again, but
+/// only one of the same request and the same proxies (a shell that sets its
+/// own proxy is another way to the platform), and never a settings failure
+/// (each caller judges its own settings). Shell A's proxy is set in its
+/// environment; shell B takes the good one from the saved file, just
+/// after A failed.
+#[rstest::rstest]
+#[case::a_proxy_out_of_shape("127.0.0.1:3128", "settings failure")]
+#[case::a_proxy_that_is_down("http://127.0.0.1:{down}", "transient failure")]
+fn another_shells_failure_is_not_this_shells_answer(#[case] a_proxy: &str, #[case] a_says: &str) {
+    let w = World::new(TestEnv::builder());
+    let down = RefusedPort::new();
+    let mut pairs = w.base_settings();
+    pairs.push(("HTTPS_PROXY", w.proxy_url()));
+    pairs.push(("PLATFORM_CA_FILE", w.ca()));
+    let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    w.save_settings(&pairs);
+    let get = |proxy: Option<&str>| {
+        let mut c = bare(&w.env, "bash");
+        c.arg(repo_script("molecule-git-token-helper.sh"))
+            .arg("get");
+        if let Some(proxy) = proxy {
+            c.env("https_proxy", proxy);
+        }
+        c.stdin("protocol=https\nhost=github.com\n\n").output()
+    };
+    let a = get(Some(&a_proxy.replace("{down}", &down.port.to_string())));
+    assert!(!a.status.success());
+    assert!(stderr(&a).contains(a_says), "{}", stderr(&a));
+    let b = get(None);
+    assert!(b.status.success(), "{}", stderr(&b));
+    assert_eq!(
+        password(&b).as_deref(),
+        w.env.issued_tokens().last().map(String::as_str)
+    );
+}
+
+/// Re-install with another proxy or CA keeps the cached token (the same
+/// platform issued it) and drops the record of the last failed fetch: it
+/// was the old way's, and status must not name its fix for the new one.
+/// Re-install with nothing changed keeps the record.
+#[test]
+fn reinstall_with_another_proxy_drops_the_failure_record_and_keeps_the_token() {
+    let mut w = World::new(TestEnv::builder().without_gh());
+    let _guard = SupervisorGuard::new(&w.env.home);
+    let ca = w.ca();
+    w.env.set("PLATFORM_CA_FILE", &ca);
+    w.env.set("HTTPS_PROXY", &w.proxy_url());
+    assert!(install(&w.env).failed_steps().is_empty());
+    let now = molecule_credential_helper::clock::now_epoch();
+    w.env.seed_cache(crate::support::token(5), now + 600);
+    let record = w.env.layout().cache_dir.join(".last_fetch_failure");
+    let write_record = || {
+        std::fs::write(
+            &record,
+            format!(
+                "{now}\nplatform fetch failed: connection refused\n{now}\nkey\ntransient\nfix\n"
+            ),
+        )
+        .unwrap()
+    };
+    write_record();
+    assert!(install(&w.env).failed_steps().is_empty());
+    assert!(record.exists(), "nothing changed, yet the record went");
+    w.env.set("HTTPS_PROXY", &w.proxy.url(None));
+    let report = install(&w.env);
+    assert!(report.failed_steps().is_empty(), "{report}");
+    assert!(
+        !record.exists(),
+        "the old proxy's failure is still recorded"
+    );
+    let cached = std::fs::read_to_string(w.env.layout().cache_token).unwrap();
+    assert!(cached.contains(crate::support::token(5)), "{cached}");
+    write_record();
+    w.env.set("PLATFORM_CA_FILE", "");
+    assert!(install(&w.env).failed_steps().is_empty());
+    assert!(!record.exists(), "the old CA's failure is still recorded");
+}
+
+/// A settings failure is never another caller's answer, even for the same
+/// request: the CA file was missing, is put in place, and the next git
+/// call (within the fetch timeout) judges the settings anew and fetches.
+#[test]
+fn a_settings_failure_is_judged_anew_by_the_next_caller() {
+    let w = World::new(TestEnv::builder());
+    let ca = w.env.dir.path().join("later/ca.pem");
+    let mut pairs = w.base_settings();
+    pairs.push(("HTTPS_PROXY", w.proxy_url()));
+    pairs.push(("PLATFORM_CA_FILE", ca.display().to_string()));
+    let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    w.save_settings(&pairs);
+    let first = bare_get(&w.env);
+    assert!(!first.status.success());
+    assert!(stderr(&first).contains("is missing"), "{}", stderr(&first));
+    std::fs::create_dir_all(ca.parent().unwrap()).unwrap();
+    std::fs::copy(&w.front.ca_pem, &ca).unwrap();
+    let next = bare_get(&w.env);
+    assert!(next.status.success(), "{}", stderr(&next));
+    assert_eq!(w.env.platform().requests(), 1);
 }
