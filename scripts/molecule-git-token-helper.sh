@@ -1481,8 +1481,15 @@ gh_login() {
     fi
     local -a bound=()
     command -v timeout >/dev/null && bound=(timeout -k 2 "$GH_LOGIN_TIMEOUT_SEC")
-    out=$(printf '%s\n' "$token" | without_lock env -u GH_TOKEN -u GITHUB_TOKEN "${bound[@]}" \
-        gh auth login --hostname "$SERVED_HOST" --with-token 2>&1 >/dev/null)
+    out=$(
+        # gh goes out through the proxies the settings name, as the
+        # runtime's processes did: the daemon's environment holds none.
+        for name in HTTPS_PROXY HTTP_PROXY NO_PROXY; do
+            [[ -z ${!name:-} ]] || export "${name?}"
+        done
+        printf '%s\n' "$token" | without_lock env -u GH_TOKEN -u GITHUB_TOKEN "${bound[@]}" \
+            gh auth login --hostname "$SERVED_HOST" --with-token 2>&1 >/dev/null
+    )
     rc=$?
     [[ -z $GH_LOCK_FD ]] || { exec {GH_LOCK_FD}>&- && GH_LOCK_FD=''; }
     if ((rc == 0)); then

@@ -83,7 +83,7 @@ impl fmt::Display for StatusReport {
                 Level::Warn => "warn",
                 Level::Fail => "fail",
             };
-            writeln!(f, "{level:<4} {:<13} {}", c.name, c.detail)?;
+            writeln!(f, "{level:<4} {:<18} {}", c.name, c.detail)?;
             if c.name == "settings" {
                 for setting in &self.settings {
                     let source = match setting.source {

@@ -170,6 +170,15 @@ fn a_bare_shell_gets_the_platform_token_through_the_proxy_trusting_the_private_c
     let log = std::fs::read_to_string(w.env.layout().log_file).unwrap();
     assert!(log.contains("install had none to give it"), "{log}");
     assert_eq!(w.proxy.connects(), [w.connect_line()], "{log}");
+    // gh went out through the saved proxy too (the daemon's environment
+    // has none): GitHub may be reachable only through it.
+    assert!(
+        w.env
+            .gh_shim_log()
+            .contains("proxies=HTTPS_PROXY NO_PROXY\n"),
+        "{}",
+        w.env.gh_shim_log()
+    );
 
     // git in a bare shell, the cache dropped first: one more CONNECT.
     for file in [w.env.layout().cache_token, w.env.layout().cache_expiry] {
