@@ -80,17 +80,13 @@ fn git_gets_no_token_and_status_install_and_git_name_the_same_fix(
 ) {
     let env = broken(class);
     let _guard = SupervisorGuard::new(&env.home);
-    // install --strict asks once, as git would: a problem, exit 1.
+    // install --strict asks once, as git would: a problem, exit 1; status,
+    // no probe, fails; git's own view: the helper's failure line. All name
+    // the same fix.
     let (code, report) = strict_install(&env);
     assert_eq!(code, 1, "{report}");
-    assert!(report.failed_steps().is_empty(), "{report}");
-    let problem = report
-        .problems
-        .iter()
-        .find(|p| p.starts_with("platform: "))
-        .unwrap_or_else(|| panic!("no platform problem: {report}"));
-    let install_fix = fix_in(problem, class, None).to_string();
-    assert!(install_fix.contains(fix_says), "{problem}");
+    let said = Said::check(&report, env.status_json(), &env.direct_get(), class);
+    assert!(said.fix.contains(fix_says), "{}", said.problem);
     if class == "settings" {
         assert!(
             report
@@ -100,37 +96,73 @@ fn git_gets_no_token_and_status_install_and_git_name_the_same_fix(
             "{report}"
         );
     }
-
-    // status, no probe: fails, naming the class and the same fix.
-    let (code, st) = env.status_json();
-    assert_eq!(code, 1, "{st}");
-    let platform = st.check("platform").expect("a platform check");
-    assert_eq!(platform.level, Level::Fail, "{platform:?}");
-    assert!(
-        platform.detail.contains("git gets no platform token"),
-        "{platform:?}"
-    );
-    assert_eq!(fix_in(&platform.detail, class, None), install_fix);
     if class == "transient" {
-        assert!(platform.detail.contains("retrying"), "{platform:?}");
+        assert!(said.status.contains("retrying"), "{}", said.status);
     }
+}
 
-    // git's own view: the helper's failure line names the same fix.
-    let out = env.direct_get();
-    assert!(!out.status.success());
-    let err = stderr(&out);
-    let line = err
-        .lines()
-        .find(|l| l.contains("no GitHub token"))
-        .unwrap_or_else(|| panic!("{err}"));
-    assert_eq!(
-        fix_in(
-            line,
-            class,
-            Some("; `molecule-credential-helper status` says the same")
-        ),
-        install_fix
-    );
+/// What install, status and git said of one failed fetch.
+struct Said {
+    /// install's `platform: ` problem.
+    problem: String,
+    /// status's `platform` check.
+    status: String,
+    /// The helper's failure line on git's stderr, and all of its stderr.
+    git_line: String,
+    git_stderr: String,
+    /// The fix all three name.
+    fix: String,
+}
+
+impl Said {
+    /// Asserts that install's report has a platform problem (and no failed
+    /// step), that status fails its platform check (exit 1), that git got
+    /// no token, and that all three name `class` and the same fix.
+    fn check(
+        report: &InstallReport,
+        (code, st): (i32, StatusReport),
+        git: &std::process::Output,
+        class: &str,
+    ) -> Said {
+        assert!(report.failed_steps().is_empty(), "{report}");
+        let problem = report
+            .problems
+            .iter()
+            .find(|p| p.starts_with("platform: "))
+            .unwrap_or_else(|| panic!("no platform problem: {report}"))
+            .clone();
+        let fix = fix_in(&problem, class, None).to_string();
+        assert_eq!(code, 1, "{st}");
+        let platform = st.check("platform").expect("a platform check");
+        assert_eq!(platform.level, Level::Fail, "{platform:?}");
+        assert!(
+            platform.detail.contains("git gets no platform token"),
+            "{platform:?}"
+        );
+        assert_eq!(fix_in(&platform.detail, class, None), fix);
+        assert!(!git.status.success());
+        let git_stderr = stderr(git);
+        let git_line = git_stderr
+            .lines()
+            .find(|l| l.contains("no GitHub token"))
+            .unwrap_or_else(|| panic!("{git_stderr}"))
+            .to_string();
+        assert_eq!(
+            fix_in(
+                &git_line,
+                class,
+                Some("; `molecule-credential-helper status` says the same")
+            ),
+            fix
+        );
+        Said {
+            problem,
+            status: platform.detail.clone(),
+            git_line,
+            git_stderr,
+            fix,
+        }
+    }
 }
 
 /// `status --json` from a shell with an empty environment (`docker exec`):
@@ -229,45 +261,14 @@ fn a_platform_reached_only_through_a_proxy(
     }
 
     assert_eq!(code, 1, "{report}");
-    let problem = report
-        .problems
-        .iter()
-        .find(|p| p.starts_with("platform: "))
-        .unwrap_or_else(|| panic!("no platform problem: {report}"));
-    let install_fix = fix_in(problem, class, None).to_string();
-    assert!(install_fix.contains(fix_says), "{problem}");
-    assert!(problem.contains(why_says), "{problem}");
-
-    let (code, st) = bare_status(&env);
-    assert_eq!(code, 1, "{st}");
-    let platform = st.check("platform").expect("a platform check");
-    assert_eq!(platform.level, Level::Fail, "{platform:?}");
-    assert!(
-        platform.detail.contains("git gets no platform token"),
-        "{platform:?}"
-    );
-    assert!(platform.detail.contains(why_says), "{platform:?}");
-    assert_eq!(fix_in(&platform.detail, class, None), install_fix);
-
-    let out = bare_fill(&env);
-    assert!(!out.status.success());
-    let err = stderr(&out);
-    let line = err
-        .lines()
-        .find(|l| l.contains("no GitHub token"))
-        .unwrap_or_else(|| panic!("{err}"));
-    assert_eq!(
-        fix_in(
-            line,
-            class,
-            Some("; `molecule-credential-helper status` says the same")
-        ),
-        install_fix
-    );
-    assert!(line.contains(why_says), "{line}");
+    let said = Said::check(&report, bare_status(&env), &bare_fill(&env), class);
+    assert!(said.fix.contains(fix_says), "{}", said.problem);
+    for shown in [&said.problem, &said.status, &said.git_line] {
+        assert!(shown.contains(why_says), "{shown}");
+    }
     assert_eq!(front.connections(), 0, "went around the proxy");
     assert!(env.issued_tokens().is_empty());
-    for shown in [problem.as_str(), &platform.detail, &err] {
+    for shown in [&said.problem, &said.status, &said.git_stderr] {
         assert!(!shown.contains("pr0xy"), "a proxy password shown: {shown}");
     }
 }
