@@ -770,6 +770,20 @@ fetch_failure() {
     esac
 }
 
+# Names in FAIL_REASON the proxy a failed call went through: ours, or
+# curl's own fallback ALL_PROXY from this process's environment (never
+# saved, so named where it acts).
+with_proxy_named() {
+    if [[ -n $PROXY_IN_USE ]]; then
+        shown "$PROXY_IN_USE"
+        FAIL_REASON+=" (with ${SETTING_VAR[$PROXY_IN_USE]:-$PROXY_IN_USE}=$REPLY)"
+    elif [[ -n ${all_proxy:-${ALL_PROXY:-}} ]]; then
+        redacted "${all_proxy:-${ALL_PROXY:-}}"
+        printable "${REPLY:0:120}"
+        FAIL_REASON+=" (with curl's ALL_PROXY=$REPLY from the environment)"
+    fi
+}
+
 # curl's -w trailer, whole: size, status, the proxy's CONNECT answer.
 readonly TRAILER_RE='^[0-9]{1,9} [0-9]{3} [0-9]{3}$'
 
@@ -805,7 +819,9 @@ http_get() {
     local url=$1 bearer=$2 LC_ALL=C
     url=${url//\\/\\\\} bearer=${bearer//\\/\\\\}
     url=${url//\"/\\\"} bearer=${bearer//\"/\\\"}
-    local config="url = \"$url\""$'\n'"header = \"Authorization: Bearer $bearer\""$'\n'$CURL_TRANSPORT
+    # globoff: `[1-5]` or `{a,b}` in PLATFORM_URL is text, not five
+    # requests each carrying the bearer.
+    local config="globoff"$'\n'"url = \"$url\""$'\n'"header = \"Authorization: Bearer $bearer\""$'\n'$CURL_TRANSPORT
     # The -w trailer (a newline, up to 5 digits, a space, 3 digits: the
     # status, a space, 3 digits: a proxy's answer to CONNECT, 000 for none)
     # is read with the body: a body of exactly MAX_REPLY_BYTES still fits,
@@ -1051,7 +1067,7 @@ fetch_from_platform() {
             35 | 60 | 51 | 58 | 59 | 77 | 83 | 90 | 91) FAIL_CLASS=tls ;;
         esac
         [[ -n $PROXY_IN_USE && $connect == [1-9]?? && $connect != 2?? ]] && proxy_refused "$connect" CONNECT
-        [[ -z $PROXY_IN_USE ]] || { shown "$PROXY_IN_USE" && FAIL_REASON+=" (with ${SETTING_VAR[$PROXY_IN_USE]:-$PROXY_IN_USE}=$REPLY)"; }
+        with_proxy_named
         return 1
     fi
     # curl's own count of the body's bytes: bash drops NUL bytes as it
@@ -1071,7 +1087,7 @@ fetch_from_platform() {
         [[ $code == 3?? ]] && FAIL_REASON+=" (a redirect; not followed)"
         if [[ $code == 407 && -n $PROXY_IN_USE ]]; then
             proxy_refused 407 GET
-            shown "$PROXY_IN_USE" && FAIL_REASON+=" (with ${SETTING_VAR[$PROXY_IN_USE]:-$PROXY_IN_USE}=$REPLY)"
+            with_proxy_named
             return 1
         fi
         # The platform's own words, quoted and labelled as its: an agent
@@ -1081,6 +1097,8 @@ fetch_from_platform() {
             printable "$JSON_error"
             FAIL_REASON+="; platform said: \"${REPLY//\"/\'}\""
         fi
+        # Through a proxy (no tunnel), the answer may be the proxy's own.
+        [[ $connect == 2?? ]] || with_proxy_named
         return 1
     fi
     if ! read_reply_json "$body"; then

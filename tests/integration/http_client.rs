@@ -92,6 +92,69 @@ fn the_request_is_http_1_1_with_host_bearer_accept_and_agent() {
     }
 }
 
+/// curl's URL globbing is off: `[1-3]` and `{a,b}` in PLATFORM_URL are
+/// text, one request of that path (globbing made one request per match,
+/// each with the bearer).
+#[test]
+fn brackets_and_braces_in_the_platform_url_are_one_request_of_that_path() {
+    let server = RawServer::start(ok_reply("").as_bytes(), Duration::ZERO);
+    let env = env_for(&format!("{}/x[1-3]/{{a,b}}", server.url()), 5);
+    let out = env.direct_get();
+    assert_eq!(
+        password(&out).as_deref(),
+        Some(token_of_raw_server()),
+        "{}",
+        stderr(&out)
+    );
+    let heads = server.heads();
+    assert_eq!(heads.len(), 1, "{heads:?}");
+    assert!(
+        heads[0].starts_with("GET /x[1-3]/{a,b}/admin/github-installation-token HTTP/1.1\r\n"),
+        "{heads:?}"
+    );
+}
+
+/// `ALL_PROXY` (curl's fallback, from the process's environment; no
+/// setting saves it) is named in a failure that went through it.
+#[test]
+fn a_failure_through_all_proxy_names_it() {
+    let mut env = env_for("http://127.0.0.2:9", 5);
+    let dead = crate::support::RefusedPort::new();
+    env.set(
+        "ALL_PROXY",
+        &format!("http://agent:pr0xy@127.0.0.1:{}", dead.port),
+    );
+    let out = env.bundled_helper("_fetch_token").output();
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains(&format!(
+            "connection refused (with curl's ALL_PROXY=http://***@127.0.0.1:{} from the environment)",
+            dead.port
+        )),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// 403, like 401, is the platform refusing the bearer.
+#[rstest]
+#[case::unauthorized("401 Unauthorized")]
+#[case::forbidden("403 Forbidden")]
+fn a_refused_bearer_is_a_bearer_failure(#[case] status: &str) {
+    let reply = format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\n\r\n");
+    let server = RawServer::start(reply.as_bytes(), Duration::ZERO);
+    let mut env = env_for(&server.url(), 5);
+    env.unset("GITHUB_TOKEN");
+    env.unset("GH_TOKEN");
+    let out = env.direct_get();
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("bearer failure, fix: the platform refused the bearer"),
+        "{}",
+        stderr(&out)
+    );
+}
+
 #[test]
 fn a_chunked_reply_is_reassembled() {
     let body = json_body();
