@@ -296,10 +296,7 @@ impl Config {
     /// A numeric variable: whole seconds as the scripts take them (1-9
     /// digits, nothing else), else `default`.
     pub fn seconds(&self, key: &str, default: u64) -> u64 {
-        self.var(key)
-            .filter(|v| (1..=9).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_digit()))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
+        self.var(key).and_then(whole_seconds).unwrap_or(default)
     }
 
     /// Adds a variable to the snapshot and to every child's environment.
@@ -334,6 +331,13 @@ impl Config {
             .map(str::to_string)
             .collect()
     }
+}
+
+/// Whole seconds as the scripts take them: 1-9 digits, nothing else.
+pub fn whole_seconds(value: &str) -> Option<u64> {
+    ((1..=9).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| value.parse().ok())
+        .flatten()
 }
 
 #[cfg(test)]

@@ -131,21 +131,26 @@ pub fn read<F: Fs>(fs: &F, config: &Config) -> FetchState {
         return FetchState::Clear;
     };
     let cached = crate::cache::read(fs, &config.layout);
-    match cached.and_then(|c| served_until(&c, config)) {
+    let min_remaining = min_remaining(fs, config);
+    match cached.and_then(|c| served_until(&c, config.now_epoch, min_remaining)) {
         Some(until) => FetchState::ServingThrough { failure, until },
         None => FetchState::Failing(failure),
     }
 }
 
+/// TOKEN_MIN_REMAINING_SEC as the helper takes it (the saved settings
+/// too): how long before its expiry a cached token stops being served.
+pub fn min_remaining<F: Fs>(fs: &F, config: &Config) -> u64 {
+    crate::settings::seconds(fs, config, "TOKEN_MIN_REMAINING_SEC", 60)
+}
+
 /// Until when git is served the cached token (epoch seconds): while the
-/// cache is fresh, and through a failure until TOKEN_MIN_REMAINING_SEC
-/// before the token's own expiry. `None` when it is not served now.
-pub fn served_until(cached: &CachedToken, config: &Config) -> Option<u64> {
-    let now = config.now_epoch;
+/// cache is fresh, and through a failure until `min_remaining` seconds
+/// before the token's own expiry. `None` when it is not served `now`.
+pub fn served_until(cached: &CachedToken, now: u64, min_remaining: u64) -> Option<u64> {
     if cached.token.is_none() || !cached.consistent {
         return None;
     }
-    let min_remaining = config.seconds("TOKEN_MIN_REMAINING_SEC", 60);
     let through = cached.expires_at.map(|at| at.saturating_sub(min_remaining));
     let fresh = cached.expiry.filter(|&e| e > now);
     [through, fresh]

@@ -244,6 +244,22 @@ pub fn read_saved<F: crate::os::Fs>(fs: &F, config: &Config) -> String {
     }
 }
 
+/// A numeric setting as the helper takes it: from the environment when
+/// the variable is set there (set to nothing: the default), else from the
+/// saved file, else `default`; whole seconds or `default`. So a `docker
+/// exec` shell's status judges with the numbers git uses.
+pub fn seconds<F: crate::os::Fs>(fs: &F, config: &Config, key: &str, default: u64) -> u64 {
+    if config.env.contains_key(key) {
+        return config.seconds(key, default);
+    }
+    parse_saved(&read_saved(fs, config))
+        .into_iter()
+        .rev()
+        .find(|(k, _)| *k == key)
+        .and_then(|(_, v)| crate::config::whole_seconds(&v))
+        .unwrap_or(default)
+}
+
 /// Where a setting's value came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

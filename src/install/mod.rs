@@ -266,7 +266,13 @@ impl<F: Fs, S: Spawner, P: ProcTable, W: Which> Installer<F, S, P, W> {
     fn fetch_problem(&self) -> Option<String> {
         let cached_serves = || {
             crate::cache::read(&self.fs, &self.config.layout)
-                .and_then(|c| crate::fetch_state::served_until(&c, &self.config))
+                .and_then(|c| {
+                    crate::fetch_state::served_until(
+                        &c,
+                        self.config.now_epoch,
+                        crate::fetch_state::min_remaining(&self.fs, &self.config),
+                    )
+                })
                 .is_some()
         };
         if self.config.check_platform && !cached_serves() {

@@ -592,7 +592,7 @@ fn cached_token<F: Fs>(fs: &F, config: &Config, log: &DaemonLog) -> Check {
     let minutes = |secs: u64| crate::report::count(secs / 60, "minute", "minutes");
     let more_minutes = |secs: u64| crate::report::count(secs / 60, "more minute", "more minutes");
     let accepted = cached.expires_at.map(|at| {
-        let min_remaining = config.seconds("TOKEN_MIN_REMAINING_SEC", 60);
+        let min_remaining = crate::fetch_state::min_remaining(fs, config);
         let left = at.saturating_sub(now);
         if left > min_remaining {
             format!("GitHub accepts it for {}", more_minutes(left))

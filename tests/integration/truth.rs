@@ -317,6 +317,43 @@ fn serving_the_cached_token_through_failures_is_a_warning_with_its_end() {
     assert!(platform.detail.contains("HTTP 500"), "{platform:?}");
 }
 
+/// status's serve-through rule is the helper's, with the helper's numbers:
+/// a cached token past its expiry, or within TOKEN_MIN_REMAINING_SEC of it
+/// as install saved that setting (a `docker exec` shell's status takes it
+/// from the file, as git does), is not served: git gets none, status fails.
+#[rstest]
+#[case::expired(-10, None)]
+#[case::within_the_saved_min_remaining(300, Some("600"))]
+fn a_cached_token_git_would_not_serve_is_not_served_through(
+    #[case] expires_in: i64,
+    #[case] saved_min_remaining: Option<&str>,
+) {
+    let mut builder = TestEnv::builder()
+        .platform_mode(FakeMode::Http500)
+        .var("TOKEN_REFRESH_INITIAL_DELAY_SEC", "3600");
+    if let Some(secs) = saved_min_remaining {
+        builder = builder.var("TOKEN_MIN_REMAINING_SEC", secs);
+    }
+    let mut env = builder.build();
+    env.unset("GH_TOKEN");
+    env.unset("GITHUB_TOKEN");
+    let _guard = SupervisorGuard::new(&env.home);
+    let (_, report) = strict_install(&env);
+    assert!(report.failed_steps().is_empty(), "{report}");
+    let now = molecule_credential_helper::clock::now_epoch();
+    let expires_at = now.checked_add_signed(expires_in).unwrap();
+    env.write_cache(
+        Some(&format!("{}\ng1\n", token(3))),
+        Some(&format!("{}\n{expires_at}\ng1\ngithub.com\n", now - 10)),
+    );
+    let out = bare_fill(&env);
+    assert!(!out.status.success(), "git was served: {}", stdout(&out));
+    let (code, st) = bare_status(&env);
+    assert_eq!(code, 1, "{st}");
+    let platform = st.check("platform").unwrap();
+    assert_eq!(platform.level, Level::Fail, "{platform:?}");
+}
+
 /// A daemon that has run for longer than a token's life without a
 /// refresh has stopped refreshing: status fails (exit 1) and install lists
 /// it as a problem, though the process is alive and the lock held.
