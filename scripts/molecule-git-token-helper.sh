@@ -1247,9 +1247,10 @@ permanent_failure() {
 # with (redacted): a shell with another proxy is not told this one's
 # outage. Sets REPLY.
 failure_key() {
-    local name key
+    local name key workspace=${WORKSPACE_ID:-}
     redacted "$PLATFORM_URL"
-    key="${REPLY//[[:cntrl:]]/} ${WORKSPACE_ID:-} ${CONFIGS_DIR//[[:cntrl:]]/}"
+    # One line whatever the values hold: the record's lines stay its own.
+    key="${REPLY//[[:cntrl:]]/} ${workspace//[[:cntrl:]]/} ${CONFIGS_DIR//[[:cntrl:]]/}"
     for name in HTTPS_PROXY HTTP_PROXY NO_PROXY PLATFORM_CA_FILE; do
         [[ -n ${!name:-} ]] || continue
         redacted "${!name}"

@@ -402,3 +402,25 @@ fn a_daemon_that_stopped_refreshing_fails_status_and_is_an_install_problem() {
         "{report}"
     );
 }
+
+/// The failure record's lines are its own: a WORKSPACE_ID with newlines
+/// (refused: a settings failure) cannot write the class or fix status
+/// reads.
+#[test]
+fn a_workspace_id_with_newlines_cannot_write_the_record_s_class_or_fix() {
+    let mut env = TestEnv::new();
+    env.unset("GH_TOKEN");
+    env.unset("GITHUB_TOKEN");
+    env.set("WORKSPACE_ID", "ws\ntransient\nnothing to fix, all good");
+    let out = env.direct_get();
+    assert!(!out.status.success());
+    let record =
+        std::fs::read_to_string(env.layout().cache_dir.join(".last_fetch_failure")).unwrap();
+    let lines: Vec<&str> = record.lines().collect();
+    assert_eq!(lines.len(), 6, "{record:?}");
+    assert_eq!(lines[4], "settings", "{record:?}");
+    assert!(
+        lines[5].starts_with("fix the setting named above"),
+        "{record:?}"
+    );
+}
