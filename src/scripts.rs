@@ -54,3 +54,22 @@ pub fn embedded_helper(
         ])
         .args(args.iter().copied())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// [`embedded_helper`] hands bash the whole helper as one argument, and
+    /// Linux refuses an argument over 131,072 bytes (MAX_ARG_STRLEN) with
+    /// "Argument list too long": every settings check, probe and gh login
+    /// would fail. A helper near that size must go back to a file or stdin.
+    #[test]
+    fn the_helper_fits_in_one_argument_with_room_to_grow() {
+        const MAX_ARG_STRLEN: usize = 131_072;
+        let size = contents(HELPER_SCRIPT).len();
+        assert!(
+            size < MAX_ARG_STRLEN * 9 / 10,
+            "the helper is {size} bytes: within 10% of MAX_ARG_STRLEN ({MAX_ARG_STRLEN})"
+        );
+    }
+}

@@ -69,7 +69,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the five install steps and print the report.
-    #[command(after_help = format!("Exit: 0 (fail-soft, whatever failed); with --strict 1 if a step failed; 2 bad arguments.\n\n{ENV_HELP}"))]
+    #[command(after_help = format!("Exit: 0 (fail-soft, whatever failed); with --strict 1 if a step failed or the report lists a problem; 2 bad arguments.\n\n{ENV_HELP}"))]
     Install(install::InstallArgs),
     /// Read-only health check of an install.
     #[command(after_help = format!("Exit: 0 healthy, 1 unhealthy, 2 bad arguments.\n\nJudges the settings git would use here: each variable below from the environment, else the settings saved at install, else its default (and GH_CONFIG_DIR for gh's hosts file). --probe also fetches once, as git would.\n\n{ENV_HELP}"))]

@@ -744,3 +744,49 @@ fn an_error_answer_through_a_forward_proxy_names_the_proxy() {
     assert_eq!(proxy.heads().len(), 1);
     assert_eq!(env.platform().requests(), 0);
 }
+
+/// Each proxy variable's password is redacted in status's settings list,
+/// text and JSON, whether it came from the saved file or the environment
+/// (either case).
+#[rstest::rstest]
+#[case::https_saved("HTTPS_PROXY", None)]
+#[case::http_saved("HTTP_PROXY", None)]
+#[case::https_env_lower("HTTPS_PROXY", Some("https_proxy"))]
+#[case::http_env_upper("HTTP_PROXY", Some("HTTP_PROXY"))]
+fn every_proxy_password_is_redacted_in_status(#[case] name: &str, #[case] env_var: Option<&str>) {
+    let w = World::new(TestEnv::builder());
+    let value = format!("http://{}@127.0.0.1:3128", userinfo());
+    let mut pairs = w.base_settings();
+    if env_var.is_none() {
+        pairs.push((name, value.clone()));
+    }
+    let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    w.save_settings(&pairs);
+    let run = |json: bool| {
+        let mut c = bare(&w.env, bin());
+        c.arg("status");
+        if json {
+            c.arg("--json");
+        }
+        c.arg("--home").arg(&w.env.home);
+        if let Some(var) = env_var {
+            c.env(var, &value);
+        }
+        stdout(&c.output())
+    };
+    let (text, json) = (run(false), run(true));
+    for shown in [&text, &json] {
+        assert!(!shown.contains(PROXY_PASSWORD), "{shown}");
+        assert!(shown.contains("http://***@127.0.0.1:3128"), "{shown}");
+    }
+    let report: StatusReport = serde_json::from_str(&json).unwrap();
+    let source = if env_var.is_some() {
+        Source::Env
+    } else {
+        Source::Install
+    };
+    assert_eq!(
+        setting(&report, name),
+        Some((source, "http://***@127.0.0.1:3128".into()))
+    );
+}
