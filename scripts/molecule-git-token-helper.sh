@@ -382,6 +382,30 @@ readonly PROXY_URL_RE='^(https?|socks4a?|socks5h?)://([^/?#@[:space:][:cntrl:]]+
 # ranges or `*`, comma-separated.
 readonly NO_PROXY_RE='^[]A-Za-z0-9.,:/*_ [-]+$'
 
+# Whether the CA file FILE can be trusted: whoever can change it can add a
+# CA and impersonate the platform. It must be root's or ours, writable by
+# neither group nor others, in a directory no one else can replace it in
+# (not writable by group or others, unless sticky). Else REPLY says why,
+# and the fix. (A link's target directory is not checked.)
+ca_file_trusted() {
+    local file=$1 dir=${1%/*}/ info mode owner dmode downer
+    info=$(exec stat -L -c '%a %u' -- "$file" "$dir" 2>/dev/null) || info=''
+    read -r mode owner dmode downer <<<"${info//$'\n'/ }"
+    if [[ -z $downer || $mode$owner$dmode$downer == *[!0-9]* ]]; then
+        REPLY="cannot be examined (stat failed); fix: make it and its directory readable by this user"
+    elif [[ $owner != 0 && $owner != "$EUID" ]]; then
+        REPLY="belongs to uid $owner, neither root nor this user (uid $EUID); fix: chown root it (its owner could add a CA and impersonate the platform)"
+    elif [[ ${mode: -2} == *[2367]* ]]; then
+        REPLY="is writable by group or others (mode 0$mode): they could add a CA and impersonate the platform; fix: chmod go-w it"
+    elif [[ ${dmode: -2} == *[2367]* && ! (${#dmode} == 4 && ${dmode:0:1} == [1357]) ]] ||
+        [[ $downer != 0 && $downer != "$EUID" ]]; then
+        REPLY="is in ${dir%/} (mode 0$dmode, uid $downer), where another user could replace it; fix: keep it in a directory of root's or this user's that only its owner can write, such as /etc/molecule"
+    else
+        return 0
+    fi
+    return 1
+}
+
 # Judges the proxy and CA settings for a call to PLATFORM_URL: one line per
 # bad value into TRANSPORT_PROBLEMS (naming the variable as it was set, and
 # the fix); curl's config lines into CURL_TRANSPORT (`proxy` for the
@@ -421,8 +445,8 @@ transport_settings() {
                 problem+=" is not readable by uid $EUID; fix: make it readable by this user (chmod a+r or chown the file)"
             elif [[ ! -s $value ]]; then
                 problem+=" is empty; fix: put the platform's CA certificate (PEM) in it"
-            elif mode=$(exec stat -L -c %a -- "$value" 2>/dev/null) && [[ $mode == *[2367] ]]; then
-                problem+=" is writable by others (mode 0$mode): anyone could add a CA and impersonate the platform; fix: chmod o-w it"
+            elif ! ca_file_trusted "$value"; then
+                problem+=" $REPLY"
             else
                 value=${value//\\/\\\\}
                 value="cacert = \"${value//\"/\\\"}\""

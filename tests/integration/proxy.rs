@@ -419,6 +419,10 @@ fn a_proxy_password_never_reaches_argv() {
 #[case::ca_directory("PLATFORM_CA_FILE", "{dir}")]
 #[case::ca_empty("PLATFORM_CA_FILE", "{dir}/empty.pem")]
 #[case::ca_world_writable("PLATFORM_CA_FILE", "{dir}/writable.pem")]
+#[case::ca_group_writable("PLATFORM_CA_FILE", "{dir}/group-writable.pem")]
+#[case::ca_writable_by_others_only("PLATFORM_CA_FILE", "{dir}/others-writable.pem")]
+#[case::ca_of_another_user("PLATFORM_CA_FILE", "{dir}/nobodys.pem")]
+#[case::ca_in_an_open_directory("PLATFORM_CA_FILE", "{dir}/open/ca.pem")]
 fn a_bad_proxy_or_ca_setting_is_named_wherever_it_comes_from(
     #[case] key: &str,
     #[case] value: &str,
@@ -427,13 +431,23 @@ fn a_bad_proxy_or_ca_setting_is_named_wherever_it_comes_from(
     let dir = w.env.dir.path().display().to_string();
     let value = value.replace("{dir}", &dir);
     std::fs::write(w.env.dir.path().join("empty.pem"), "").unwrap();
-    let writable: PathBuf = w.env.dir.path().join("writable.pem");
-    std::fs::copy(&w.front.ca_pem, &writable).unwrap();
-    std::fs::set_permissions(
-        &writable,
-        std::os::unix::fs::PermissionsExt::from_mode(0o666),
-    )
-    .unwrap();
+    // CA files anyone but root or this user could change.
+    let open = w.env.dir.path().join("open");
+    std::fs::create_dir(&open).unwrap();
+    for (name, mode) in [
+        ("writable.pem", 0o666),
+        ("group-writable.pem", 0o664),
+        ("others-writable.pem", 0o642),
+        ("nobodys.pem", 0o644),
+        ("open/ca.pem", 0o644),
+    ] {
+        let file: PathBuf = w.env.dir.path().join(name);
+        std::fs::copy(&w.front.ca_pem, &file).unwrap();
+        std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(mode))
+            .unwrap();
+    }
+    std::os::unix::fs::chown(w.env.dir.path().join("nobodys.pem"), Some(65534), None).unwrap();
+    std::fs::set_permissions(&open, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
     // A good proxy and CA besides the one bad value.
     let (proxy, ca) = (w.proxy_url(), w.ca());
     let mut pairs: Vec<(&str, String)> = w.base_settings();
