@@ -753,17 +753,33 @@ fn stalled<F: Fs, P: ProcTable>(
     let since = running_since(fs, procs, config, log)?;
     let now = config.now_epoch;
     let ok_since_start = log.last_ok_at.filter(|&at| at >= since);
-    let last = ok_since_start.unwrap_or(since);
-    if now.saturating_sub(last) <= TOKEN_LIFE_SECS {
+    let (last, allowed) = match ok_since_start {
+        Some(at) => (at, TOKEN_LIFE_SECS),
+        // Its first refresh comes after the initial delay and jitter (the
+        // helper's values, the saved ones too): a token's life after that.
+        None => {
+            let first = crate::settings::seconds(fs, config, "TOKEN_REFRESH_INITIAL_DELAY_SEC", 60)
+                + crate::settings::seconds(fs, config, "TOKEN_REFRESH_JITTER_SEC", 120);
+            (since, TOKEN_LIFE_SECS + first)
+        }
+    };
+    if now.saturating_sub(last) <= allowed {
         return None;
     }
     let what = match ok_since_start {
         Some(at) => format!("since {}", crate::clock::rfc3339_utc(at)),
         None => format!("since it started at {}", crate::clock::rfc3339_utc(since)),
     };
+    let minutes = now.saturating_sub(last) / 60;
+    // Trying and failing is the platform's trouble, not a stuck daemon.
+    let last_text = crate::clock::rfc3339_utc(last);
+    if let Some((at, error)) = log.last_error.as_ref().filter(|(at, _)| *at >= last_text) {
+        return Some(format!(
+            "the daemon has not refreshed {what}, {minutes} minutes, longer than a token's 60-minute life: every refresh failed (last at {at}: {error}); it keeps retrying: fix what the platform check names"
+        ));
+    }
     Some(format!(
-        "the daemon has not refreshed {what}, {} minutes, longer than a token's 60-minute life: it has stopped refreshing, and gh's login dies with its token; restart it: `kill -TERM -$(cat {})` then `molecule-credential-helper install`",
-        now.saturating_sub(last) / 60,
+        "the daemon has not refreshed {what}, {minutes} minutes, longer than a token's 60-minute life: it has stopped refreshing, and gh's login dies with its token; restart it: `kill -TERM -$(cat {})` then `molecule-credential-helper install`",
         config.layout.pid_file.display()
     ))
 }

@@ -355,12 +355,31 @@ fn a_cached_token_git_would_not_serve_is_not_served_through(
 }
 
 /// A daemon that has run for longer than a token's life without a
-/// refresh has stopped refreshing: status fails (exit 1) and install lists
-/// it as a problem, though the process is alive and the lock held.
-#[test]
-fn a_daemon_that_stopped_refreshing_fails_status_and_is_an_install_problem() {
+/// refresh (after its first was due: initial delay and jitter, the saved
+/// values) has stopped refreshing: status fails (exit 1) and install lists
+/// it as a problem, though the process is alive and the lock held. Just
+/// inside the allowance it does not; a daemon whose every refresh failed
+/// is retrying, and says so instead of "restart it".
+#[rstest]
+#[case::started_and_never_refreshed_past_the_allowance(
+    None,
+    120,
+    false,
+    Some("has not refreshed since it started")
+)]
+#[case::started_and_never_refreshed_within_the_allowance(None, -120, false, None)]
+#[case::last_refresh_past_a_token_life(Some(3700), 0, false, Some("has not refreshed since"))]
+#[case::last_refresh_within_a_token_life(Some(3500), 0, false, None)]
+#[case::every_refresh_failed(None, 120, true, Some("every refresh failed"))]
+fn a_daemon_that_stopped_refreshing_fails_status_and_is_an_install_problem(
+    #[case] last_ok_ago: Option<u64>,
+    #[case] past_allowance: i64,
+    #[case] failing: bool,
+    #[case] fails_with: Option<&str>,
+) {
     let env = TestEnv::builder()
         .var("TOKEN_REFRESH_INITIAL_DELAY_SEC", "3600")
+        .var("TOKEN_REFRESH_JITTER_SEC", "0")
         .build();
     let _guard = SupervisorGuard::new(&env.home);
     let (_, first) = strict_install(&env);
@@ -369,38 +388,58 @@ fn a_daemon_that_stopped_refreshing_fails_status_and_is_an_install_problem() {
     let (code, st) = env.status_json();
     assert_eq!(st.check("last-refresh").unwrap().level, Level::Warn, "{st}");
     assert_eq!(code, 0, "{st}");
-    // Its log, as a daemon stuck since two hours ago leaves it.
-    let then = molecule_credential_helper::clock::rfc3339_utc(
-        molecule_credential_helper::clock::now_epoch() - 7200,
+    // Its log, as a daemon started long ago leaves it: the first refresh
+    // was due 3,600 s after the start, and a token lives 3,600 s.
+    let now = molecule_credential_helper::clock::now_epoch();
+    let at = |ago: u64| molecule_credential_helper::clock::rfc3339_utc(now - ago);
+    let started = match last_ok_ago {
+        Some(ago) => ago + 600,
+        None => (7200 + past_allowance) as u64,
+    };
+    let mut log = format!(
+        "[molecule-gh-token-refresh] {} supervisor {supervisor} started\n[molecule-gh-token-refresh] {} daemon 1 started; first refresh in 3600s\n",
+        at(started),
+        at(started)
     );
-    std::fs::write(
-        env.layout().log_file,
-        format!(
-            "[molecule-gh-token-refresh] {then} supervisor {supervisor} started\n[molecule-gh-token-refresh] {then} daemon 1 started; first refresh in 60s\n"
-        ),
-    )
-    .unwrap();
+    if let Some(ago) = last_ok_ago {
+        log.push_str(&format!(
+            "[molecule-gh-token-refresh] {} refresh ok; next in 1800s\n",
+            at(ago)
+        ));
+    }
+    if failing {
+        log.push_str(&format!(
+            "[molecule-gh-token-refresh] {} refresh failed: platform fetch failed: HTTP 500; retry in 300s\n",
+            at(60)
+        ));
+    }
+    std::fs::write(env.layout().log_file, log).unwrap();
     let (code, st) = env.status_json();
-    assert_eq!(code, 1, "{st}");
     let last = st.check("last-refresh").unwrap();
-    assert_eq!(last.level, Level::Fail, "{last:?}");
-    assert!(
-        last.detail.contains("has not refreshed since it started"),
-        "{last:?}"
-    );
     let out = env
         .bin()
         .args(["install", "--json", "--home"])
         .arg(&env.home)
         .output();
     let report: InstallReport = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(
-        report
-            .problems
-            .iter()
-            .any(|p| p.contains("has stopped refreshing")),
-        "{report}"
-    );
+    let problem = report
+        .problems
+        .iter()
+        .find(|p| p.contains("has not refreshed"));
+    match fails_with {
+        Some(says) => {
+            assert_eq!(code, 1, "{st}");
+            assert_eq!(last.level, Level::Fail, "{last:?}");
+            assert!(last.detail.contains(says), "{last:?}");
+            let restart = last.detail.contains("restart it");
+            assert_eq!(restart, !failing, "{last:?}");
+            assert!(problem.is_some(), "{report}");
+        }
+        None => {
+            assert_ne!(last.level, Level::Fail, "{last:?}");
+            assert!(problem.is_none(), "{report}");
+        }
+    }
 }
 
 /// The failure record's lines are its own: a WORKSPACE_ID with newlines
