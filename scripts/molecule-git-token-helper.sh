@@ -1247,7 +1247,12 @@ failure_fix() {
     [[ -n ${WORKSPACE_ID:-} ]] && workspace_id_ok && workspace=$WORKSPACE_ID
     case $FAIL_CLASS in
         settings) FAIL_FIX="fix the setting named above (\`molecule-credential-helper status\` lists each setting and where it came from)" ;;
-        bearer) FAIL_FIX="the platform refused the bearer in ${CONFIGS_DIR//[[:cntrl:]]/}/.auth_token: put this workspace's current platform token there" ;;
+        bearer)
+            local reply=$REPLY
+            printable "$CONFIGS_DIR" 300
+            FAIL_FIX="the platform refused the bearer in $REPLY/.auth_token: put this workspace's current platform token there"
+            REPLY=$reply
+            ;;
         not-found) FAIL_FIX="the platform has no GitHub App configured${workspace:+, or does not know WORKSPACE_ID \"$workspace\"}: configure the GitHub App on the platform${workspace:+, or fix WORKSPACE_ID}" ;;
         transient)
             if [[ -n $PROXY_IN_USE ]]; then
@@ -1366,8 +1371,10 @@ action_get() {
     else
         expired="no token is cached"
     fi
+    printable "$CONFIGS_DIR" 300
+    local configs=$REPLY
     shown PLATFORM_URL
-    say "no GitHub token: $why (platform $REPLY; failing since $since); $expired; GITHUB_TOKEN/GH_TOKEN unset or invalid; no valid $CONFIGS_DIR/.github-token; ${FAIL_CLASS:-reply} failure, fix: ${FAIL_FIX:-check PLATFORM_URL}; \`molecule-credential-helper status\` says the same"
+    say "no GitHub token: $why (platform $REPLY; failing since $since); $expired; GITHUB_TOKEN/GH_TOKEN unset or invalid; no valid $configs/.github-token; ${FAIL_CLASS:-reply} failure, fix: ${FAIL_FIX:-check PLATFORM_URL}; \`molecule-credential-helper status\` says the same"
     return 1
 }
 

@@ -463,3 +463,25 @@ fn a_workspace_id_with_newlines_cannot_write_the_record_s_class_or_fix() {
         "{record:?}"
     );
 }
+
+/// git's failure line and the bearer fix show CONFIGS_DIR without its
+/// escape sequences (ESC, a C1 CSI, a right-to-left override): whoever
+/// reads git's stderr on a terminal sees text, not colours or reordering.
+#[test]
+fn the_failure_line_shows_configs_dir_without_escapes() {
+    let mut env = TestEnv::builder().platform_mode(FakeMode::Http401).build();
+    env.unset("GH_TOKEN");
+    env.unset("GITHUB_TOKEN");
+    let odd = env.dir.path().join("c\u{1b}[31mRED\u{9b}31m\u{202e}X");
+    std::fs::create_dir_all(&odd).unwrap();
+    std::fs::copy(env.configs.join(".auth_token"), odd.join(".auth_token")).unwrap();
+    env.set("CONFIGS_DIR", &odd.display().to_string());
+    let out = env.direct_get();
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("bearer failure"), "{err}");
+    for escape in ['\u{1b}', '\u{9b}', '\u{202e}'] {
+        assert!(!err.contains(escape), "{escape:?} in {err:?}");
+    }
+    assert!(err.contains("[31mRED?31m?X/.auth_token"), "{err:?}");
+}
