@@ -1293,8 +1293,11 @@ failure_key() {
 recent_failure() {
     read_failure_file || return 1
     # A settings failure is each caller's own (its settings may differ:
-    # fixed since, or set in its shell): it judges them itself.
+    # fixed since, or set in its shell): it judges them itself. Nor is a
+    # failure older than the bearer or the saved settings (a new bearer
+    # written after a 401 is tried at once).
     [[ $FAIL_RECORD_CLASS != settings ]] || return 1
+    [[ ${CONFIGS_DIR:-}/.auth_token -nt $FAILURE_FILE || $SETTINGS_FILE -nt $FAILURE_FILE ]] && return 1
     now
     ((NOW - FAIL_AT < TOKEN_FETCH_TIMEOUT_SEC)) || return 1
     printable "$FAIL_WHY" 600

@@ -485,3 +485,38 @@ fn the_failure_line_shows_configs_dir_without_escapes() {
     }
     assert!(err.contains("[31mRED?31m?X/.auth_token"), "{err:?}");
 }
+
+/// A failure is not passed on once the bearer changed: the right bearer
+/// written just after a 401 is tried by the next git call at once, not
+/// answered with the refused one's failure.
+#[test]
+fn a_new_bearer_after_a_refusal_is_tried_at_once() {
+    let mut env = TestEnv::builder()
+        .var("TOKEN_FETCH_TIMEOUT_SEC", "10")
+        .build();
+    env.unset("GH_TOKEN");
+    env.unset("GITHUB_TOKEN");
+    let bearer = env.configs.join(".auth_token");
+    std::fs::write(&bearer, "a-stale-bearer\n").unwrap();
+    let refused = env.direct_get();
+    assert!(
+        stderr(&refused).contains("bearer failure"),
+        "{}",
+        stderr(&refused)
+    );
+    // The record a moment older than the new bearer.
+    let record = env.layout().cache_dir.join(".last_fetch_failure");
+    let touched = std::process::Command::new("touch")
+        .args(["-d", "-2 seconds"])
+        .arg(&record)
+        .status()
+        .unwrap();
+    assert!(touched.success());
+    std::fs::write(&bearer, format!("{}\n", env.secret)).unwrap();
+    let out = env.direct_get();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        password(&out).as_deref(),
+        env.issued_tokens().last().map(String::as_str)
+    );
+}
