@@ -360,11 +360,29 @@ fn a_setting_that_is_not_whole_seconds_falls_back_to_its_default_with_a_log_line
     }
     let env = builder.var(var, value).build();
     let daemon = Running::start(&env, &[]);
+    // "next in 1800s": the token's half-life, counted from its issue, so a
+    // second boundary between issue and refresh may make it 1799.
+    const NEXT: &str = "refresh ok; next in ";
+    let expected_next = then
+        .strip_prefix(NEXT)
+        .and_then(|r| r.strip_suffix('s'))
+        .map(|n| n.parse::<u64>().unwrap());
+    let awaited = if expected_next.is_some() { NEXT } else { then };
     assert!(
-        daemon.wait_log(Duration::from_secs(30), then),
+        daemon.wait_log(Duration::from_secs(30), awaited),
         "{}",
         daemon.log()
     );
+    if let Some(expected) = expected_next {
+        let log = daemon.log();
+        let next: u64 = log
+            .lines()
+            .find_map(|l| l.split(NEXT).nth(1))
+            .and_then(|r| r.split('s').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{log}"));
+        assert!((expected - 5..=expected).contains(&next), "{log}");
+    }
     let named: Vec<_> = daemon
         .log()
         .lines()
