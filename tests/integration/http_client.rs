@@ -16,6 +16,16 @@ fn token_of_raw_server() -> &'static str {
     token(5)
 }
 
+/// Asserts git was answered with the raw servers' token.
+fn assert_raw_server_token(out: &std::process::Output) {
+    assert_eq!(
+        password(out).as_deref(),
+        Some(token_of_raw_server()),
+        "{}",
+        stderr(out)
+    );
+}
+
 fn json_body() -> String {
     format!(
         r#"{{"token":"{}","expires_at":"2099-01-01T00:00:00Z"}}"#,
@@ -71,12 +81,7 @@ fn the_request_is_http_1_1_with_host_bearer_accept_and_agent() {
     let server = RawServer::start(reply.as_bytes(), Duration::ZERO);
     let env = env_for(&format!("{}/base/", server.url()), 5);
     let out = env.direct_get();
-    assert_eq!(
-        password(&out).as_deref(),
-        Some(token_of_raw_server()),
-        "{}",
-        stderr(&out)
-    );
+    assert_raw_server_token(&out);
     let heads = server.heads();
     assert_eq!(heads.len(), 1);
     let head = &heads[0];
@@ -100,12 +105,7 @@ fn brackets_and_braces_in_the_platform_url_are_one_request_of_that_path() {
     let server = RawServer::start(ok_reply("").as_bytes(), Duration::ZERO);
     let env = env_for(&format!("{}/x[1-3]/{{a,b}}", server.url()), 5);
     let out = env.direct_get();
-    assert_eq!(
-        password(&out).as_deref(),
-        Some(token_of_raw_server()),
-        "{}",
-        stderr(&out)
-    );
+    assert_raw_server_token(&out);
     let heads = server.heads();
     assert_eq!(heads.len(), 1, "{heads:?}");
     assert!(
@@ -168,12 +168,7 @@ fn a_chunked_reply_is_reassembled() {
     reply.push_str("0\r\n\r\n");
     let server = RawServer::start(reply.as_bytes(), Duration::ZERO);
     let out = env_for(&server.url(), 5).direct_get();
-    assert_eq!(
-        password(&out).as_deref(),
-        Some(token_of_raw_server()),
-        "{}",
-        stderr(&out)
-    );
+    assert_raw_server_token(&out);
 }
 
 /// The reply is read by its Content-Length: a server that ignores
@@ -184,12 +179,7 @@ fn a_server_that_keeps_the_connection_open_is_read_by_length() {
     let server = RawServer::start(reply.as_bytes(), Duration::from_secs(120));
     // Had the client waited for the close, it would time out and fall back.
     let out = env_for(&server.url(), 20).direct_get();
-    assert_eq!(
-        password(&out).as_deref(),
-        Some(token_of_raw_server()),
-        "{}",
-        stderr(&out)
-    );
+    assert_raw_server_token(&out);
 }
 
 /// Replies that are not whole are failed fetches: nothing cached, the

@@ -25,6 +25,18 @@ use crate::support::{
     TestEnvBuilder,
 };
 
+/// Every variable of the proxies and the CA, in either case (written out:
+/// the test must not take the product's list on trust).
+const PROXY_AND_CA_VARIABLES: [&str; 7] = [
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "PLATFORM_CA_FILE",
+];
+
 /// The proxy's credentials: they must reach the proxy and nothing else.
 const PROXY_USER: &str = "agent";
 const PROXY_PASSWORD: &str = "pr0xy-9f3e71";
@@ -520,15 +532,7 @@ fn the_proxy_and_ca_variables_are_in_help_and_the_contract() {
             .unwrap();
     let readme =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
-    for name in [
-        "HTTPS_PROXY",
-        "https_proxy",
-        "HTTP_PROXY",
-        "http_proxy",
-        "NO_PROXY",
-        "no_proxy",
-        "PLATFORM_CA_FILE",
-    ] {
+    for name in PROXY_AND_CA_VARIABLES {
         assert!(help.contains(name), "{name} not in --help:\n{help}");
         assert!(
             contract
@@ -553,15 +557,7 @@ fn the_daemon_environment_holds_no_proxy_variable_of_either_case() {
         &config,
         true,
     );
-    for name in [
-        "HTTPS_PROXY",
-        "https_proxy",
-        "HTTP_PROXY",
-        "http_proxy",
-        "NO_PROXY",
-        "no_proxy",
-        "PLATFORM_CA_FILE",
-    ] {
+    for name in PROXY_AND_CA_VARIABLES {
         assert!(
             cmd.env_remove.iter().any(|v| v == name),
             "{name} is left in the daemon's environment"

@@ -836,6 +836,31 @@ mod inside {
     }
 
     /// A commit, then `git push`: its output.
+    /// A push from `dir` with `dead` in its config fails once; git called
+    /// our erase with the dead credential, and it repaired the clone
+    /// (nothing else ran), so the same push again succeeds.
+    fn push_fails_once_then_erase_repairs(w: &World, dir: &Path, name: &str, dead: &str) {
+        let first = commit_and_push(w, dir, &format!("{name}-1.txt"));
+        assert!(!first.status.success(), "a push on a dead token passed");
+        assert!(
+            stderr(&first).contains("repair: removed a credential"),
+            "{}",
+            stderr(&first)
+        );
+        assert!(!stderr(&first).contains(dead));
+        let again = git_in(
+            w,
+            dir,
+            &[
+                "push",
+                "-q",
+                "origin",
+                &format!("HEAD:refs/heads/{name}-1.txt"),
+            ],
+        );
+        assert!(again.status.success(), "{}: {}", name, stderr(&again));
+    }
+
     fn commit_and_push(w: &World, dir: &Path, name: &str) -> std::process::Output {
         std::fs::write(dir.join(name), name).unwrap();
         assert!(git_in(w, dir, &["add", name]).status.success());
@@ -1014,25 +1039,7 @@ mod inside {
         );
         wait_until_dead(&w, &t1);
         for (dir, name) in [(&rewritten, "rewritten"), (&header, "header")] {
-            let first = commit_and_push(&w, dir, &format!("{name}-1.txt"));
-            assert!(!first.status.success(), "a push on a dead token passed");
-            assert!(
-                stderr(&first).contains("repair: removed a credential"),
-                "{}",
-                stderr(&first)
-            );
-            assert!(!stderr(&first).contains(&t1));
-            let again = git_in(
-                &w,
-                dir,
-                &[
-                    "push",
-                    "-q",
-                    "origin",
-                    &format!("HEAD:refs/heads/{name}-1.txt"),
-                ],
-            );
-            assert!(again.status.success(), "{}: {}", name, stderr(&again));
+            push_fails_once_then_erase_repairs(&w, dir, name, &t1);
         }
         let global = std::fs::read_to_string(w.env.home.join(".gitconfig")).unwrap();
         assert!(!global.contains(&t1), "{global}");
@@ -1048,27 +1055,7 @@ mod inside {
         let (t1, [in_url, header, _]) = three_clones(&w, &root);
         wait_until_dead(&w, &t1);
         for (dir, name) in [(&in_url, "in-url"), (&header, "header")] {
-            let first = commit_and_push(&w, dir, &format!("{name}-1.txt"));
-            assert!(!first.status.success(), "a push on a dead token passed");
-            // git called our erase with the dead credential, and it repaired
-            // the clone: nothing else ran.
-            assert!(
-                stderr(&first).contains("repair: removed a credential"),
-                "{}",
-                stderr(&first)
-            );
-            assert!(!stderr(&first).contains(&t1));
-            let again = git_in(
-                &w,
-                dir,
-                &[
-                    "push",
-                    "-q",
-                    "origin",
-                    &format!("HEAD:refs/heads/{name}-1.txt"),
-                ],
-            );
-            assert!(again.status.success(), "{}: {}", name, stderr(&again));
+            push_fails_once_then_erase_repairs(&w, dir, name, &t1);
         }
         assert_eq!(url_of(&w, &in_url), "https://github.com/o/r.git");
     }
