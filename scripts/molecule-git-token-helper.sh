@@ -802,8 +802,9 @@ with_proxy_named() {
         shown "$PROXY_IN_USE"
         FAIL_REASON+=" (with ${SETTING_VAR[$PROXY_IN_USE]:-$PROXY_IN_USE}=$REPLY)"
     elif [[ -n ${all_proxy:-${ALL_PROXY:-}} ]]; then
-        redacted "${all_proxy:-${ALL_PROXY:-}}"
-        printable "${REPLY:0:120}"
+        local name=all_proxy
+        [[ -n ${all_proxy:-} ]] || name=ALL_PROXY
+        shown "$name"
         FAIL_REASON+=" (with curl's ALL_PROXY=$REPLY from the environment)"
     fi
 }
