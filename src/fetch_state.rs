@@ -130,12 +130,17 @@ pub fn read<F: Fs>(fs: &F, config: &Config) -> FetchState {
     let Some(failure) = read_failure(fs, config) else {
         return FetchState::Clear;
     };
-    let cached = crate::cache::read(fs, &config.layout);
-    let min_remaining = min_remaining(fs, config);
-    match cached.and_then(|c| served_until(&c, config.now_epoch, min_remaining)) {
+    match cache_served_until(fs, config) {
         Some(until) => FetchState::ServingThrough { failure, until },
         None => FetchState::Failing(failure),
     }
+}
+
+/// Until when git is served the token cached in `config`'s home now
+/// ([`served_until`], with the helper's TOKEN_MIN_REMAINING_SEC).
+pub fn cache_served_until<F: Fs>(fs: &F, config: &Config) -> Option<u64> {
+    let cached = crate::cache::read(fs, &config.layout)?;
+    served_until(&cached, config.now_epoch, min_remaining(fs, config))
 }
 
 /// TOKEN_MIN_REMAINING_SEC as the helper takes it (the saved settings

@@ -240,20 +240,10 @@ impl<F: Fs, S: Spawner, P: ProcTable, W: Which> Installer<F, S, P, W> {
             );
         };
         match crate::settings::problems(&self.spawner, &bash, &self.config) {
-            Ok(lines) => {
-                let (notes, problems): (Vec<String>, Vec<String>) =
-                    lines.into_iter().partition(|l| l.starts_with("note: "));
-                (
-                    notes
-                        .into_iter()
-                        .map(|n| format!("settings: {n}"))
-                        .collect(),
-                    problems
-                        .into_iter()
-                        .map(|p| format!("settings: {p}"))
-                        .collect(),
-                )
-            }
+            Ok(lines) => lines
+                .into_iter()
+                .map(|l| format!("settings: {l}"))
+                .partition(|l| l.starts_with("settings: note: ")),
             Err(e) => (vec![format!("settings not checked: {e}")], Vec::new()),
         }
     }
@@ -264,18 +254,9 @@ impl<F: Fs, S: Spawner, P: ProcTable, W: Which> Installer<F, S, P, W> {
     /// record; with it, and no token cached, it first asks the helper once,
     /// as git would (bounded by the fetch timeout).
     fn fetch_problem(&self) -> Option<String> {
-        let cached_serves = || {
-            crate::cache::read(&self.fs, &self.config.layout)
-                .and_then(|c| {
-                    crate::fetch_state::served_until(
-                        &c,
-                        self.config.now_epoch,
-                        crate::fetch_state::min_remaining(&self.fs, &self.config),
-                    )
-                })
-                .is_some()
-        };
-        if self.config.check_platform && !cached_serves() {
+        if self.config.check_platform
+            && crate::fetch_state::cache_served_until(&self.fs, &self.config).is_none()
+        {
             // The outcome is read back from the record the helper leaves.
             let _ = crate::token::current_token(&self.fs, &self.spawner, &self.which, &self.config);
         }
